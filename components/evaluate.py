@@ -1,0 +1,104 @@
+"""The model gate, identical for Keras and PyTorch.
+
+The candidate is loaded as it will serve (serving.model), predicts on the raw eval
+split, and components.metrics scores it overall and per slice. Blessing needs every
+absolute threshold AND no regression beyond the tolerance against the model serving
+now (the champion, re-scored on the same eval data; none on the first run).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, TransformGraph
+
+from components import metrics
+from serving import push as push_target
+from serving.layout import LABEL_KEY
+from serving.model import ServableModel
+
+EVALUATION_FILE = "evaluation.json"
+
+
+def read_raw_split(examples_uri: str, split: str, columns) -> dict[str, list]:
+    """Raw columns of one ExampleGen split; None where a value is missing."""
+    import tensorflow as tf
+
+    files = sorted(str(p) for p in Path(examples_uri, f"Split-{split}").glob("*"))
+    out: dict[str, list] = {c: [] for c in columns}
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
+        features = tf.train.Example.FromString(record).features.feature
+        for column in columns:
+            feature = features.get(column)
+            kind = feature.WhichOneof("kind") if feature is not None else None
+            values = getattr(feature, kind).value if kind else []
+            value = values[0] if len(values) else None
+            out[column].append(value.decode() if isinstance(value, bytes) else value)
+    return out
+
+
+def labels_of(raw: dict[str, list], transform_uri: str) -> np.ndarray:
+    """The label as Transform computes it, so the gate and training agree."""
+    import tensorflow as tf
+    import tensorflow_transform as tft
+
+    from serving import raw_features
+
+    output = tft.TFTransformOutput(transform_uri)
+    spec = output.raw_feature_spec()
+    arrays = raw_features.to_arrays({c: v for c, v in raw.items() if c in spec}, spec)
+    tensors = {c: tf.constant(a.tolist() if a.dtype == object else a) for c, a in arrays.items()}
+    inputs = raw_features.to_transform_inputs(tensors, spec)
+    return output.transform_raw_features(inputs, drop_unused_features=True)[LABEL_KEY].numpy()
+
+
+def evaluate_model(model_dir, raw, labels, slice_columns) -> dict:
+    probs = ServableModel(model_dir).predict(raw)
+    return metrics.compute_sliced(labels, probs, {c: np.array(raw[c], object) for c in slice_columns})
+
+
+@component
+def evaluate(
+    model: InputArtifact[Model],
+    examples: InputArtifact[Examples],
+    transform_graph: InputArtifact[TransformGraph],
+    blessing: OutputArtifact[ModelBlessing],
+    gate: Parameter[str],
+    serving_dir: Parameter[str],
+    model_name: Parameter[str],
+):
+    """Scores the candidate and the champion on the eval split; writes the blessing."""
+    gate_config = json.loads(gate)
+    model_dir = Path(model.uri, "Format-Serving")
+    candidate_model = ServableModel(model_dir)
+    columns = [*candidate_model.feature_names, *gate_config["label_columns"], *gate_config["slices"]]
+    raw = read_raw_split(examples.uri, "eval", list(dict.fromkeys(columns)))
+    labels = labels_of(raw, transform_graph.uri)
+    candidate = evaluate_model(model_dir, raw, labels, gate_config["slices"])
+    champion_dir = push_target.current_version(serving_dir, model_name)
+    champion = evaluate_model(champion_dir, raw, labels, []) if champion_dir else None
+    blessed, reasons = metrics.judge(
+        candidate["overall"], champion and champion["overall"],
+        gate_config["thresholds"], gate_config["max_regression"],
+    )
+    report = {
+        "framework": candidate_model.layout.framework,
+        "blessed": blessed,
+        "reasons": reasons,
+        "metrics": candidate,
+        "champion": champion and {"path": str(champion_dir), "metrics": champion["overall"]},
+        "primary_metric": gate_config["primary_metric"],
+    }
+    Path(blessing.uri, EVALUATION_FILE).write_text(json.dumps(report, indent=2))
+    Path(blessing.uri, "BLESSED" if blessed else "NOT_BLESSED").touch()
+    blessing.set_int_custom_property("blessed", int(blessed))
+    blessing.set_string_custom_property("current_model", model.uri)
+    blessing.set_string_custom_property("framework", report["framework"])
+    for name, value in candidate["overall"].items():
+        blessing.set_float_custom_property(name, value)
+
+
+def read_evaluation(blessing_uri: str) -> dict:
+    return json.loads(Path(blessing_uri, EVALUATION_FILE).read_text())

@@ -1,0 +1,61 @@
+"""Infers a fresh schema from a CSV and diffs it against the curated one.
+
+The curated schema under schemas/ is the contract ExampleValidator enforces. When the
+data legitimately changes, `sluice schema infer` shows what a fresh inference would
+say, so the curator can update the contract deliberately instead of silently.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+
+def infer_schema(csv_path: Path) -> schema_pb2.Schema:
+    import tensorflow_data_validation as tfdv
+
+    stats = tfdv.generate_statistics_from_csv(str(csv_path))
+    return tfdv.infer_schema(stats)
+
+
+def load_schema(path: Path) -> schema_pb2.Schema:
+    import tensorflow_data_validation as tfdv
+
+    return tfdv.load_schema_text(str(path))
+
+
+def write_schema(schema: schema_pb2.Schema, path: Path) -> None:
+    import tensorflow_data_validation as tfdv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tfdv.write_schema_text(schema, str(path))
+
+
+def _describe(feature: schema_pb2.Feature, schema: schema_pb2.Schema) -> dict:
+    domain = {}
+    if feature.HasField("domain"):
+        domain = {d.name: set(d.value) for d in schema.string_domain}.get(
+            feature.domain, set()
+        )
+    return {
+        "type": schema_pb2.FeatureType.Name(feature.type),
+        "required": feature.presence.min_fraction >= 1.0,
+        "domain": domain,
+    }
+
+
+def diff_schemas(curated: schema_pb2.Schema, inferred: schema_pb2.Schema) -> list[str]:
+    """Human-readable differences, one line per feature property that changed."""
+    old = {f.name: _describe(f, curated) for f in curated.feature}
+    new = {f.name: _describe(f, inferred) for f in inferred.feature}
+    lines = [f"+ {name}: new column ({new[name]['type']})" for name in new if name not in old]
+    lines += [f"- {name}: column no longer in the data" for name in old if name not in new]
+    for name in sorted(set(old) & set(new)):
+        a, b = old[name], new[name]
+        if a["type"] != b["type"]:
+            lines.append(f"~ {name}: type {a['type']} -> {b['type']}")
+        if a["required"] != b["required"]:
+            lines.append(f"~ {name}: required {a['required']} -> {b['required']}")
+        if added := sorted(b["domain"] - a["domain"]):
+            lines.append(f"~ {name}: new values {added[:10]}")
+    return lines

@@ -1,0 +1,72 @@
+"""Metrics and the blessing rule: plain functions on arrays, the core of the model gate.
+
+The same numbers for every framework: AUC (one-vs-rest macro for multiclass),
+accuracy, log loss and example count, overall and per slice.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+METRICS = ("auc", "accuracy", "loss")
+LOWER_IS_BETTER = frozenset({"loss"})
+
+
+def compute(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
+    """labels [N] class ids, probs [N, K] -> {auc, accuracy, loss, example_count}."""
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    classes = list(range(probs.shape[1]))
+    if len(np.unique(labels)) < 2:
+        auc = float("nan")  # undefined on a slice holding one class
+    elif probs.shape[1] == 2:
+        auc = roc_auc_score(labels, probs[:, 1])
+    else:
+        auc = roc_auc_score(labels, probs, multi_class="ovr", labels=classes)
+    return {
+        "auc": float(auc),
+        "accuracy": float(np.mean(probs.argmax(1) == labels)),
+        "loss": float(log_loss(labels, np.clip(probs, 1e-7, 1), labels=classes)),
+        "example_count": int(len(labels)),
+    }
+
+
+def compute_sliced(labels, probs, slices: dict[str, np.ndarray]) -> dict:
+    """{"overall": metrics, "slices": {column: {value: metrics}}}."""
+    sliced = {}
+    for column, values in slices.items():
+        keys = np.array(["" if v is None else str(v) for v in values])
+        sliced[column] = {k: compute(labels[keys == k], probs[keys == k]) for k in sorted(set(keys))}
+    return {"overall": compute(labels, probs), "slices": sliced}
+
+
+def _better_or_equal(metric: str, value: float, bound: float) -> bool:
+    return value <= bound if metric in LOWER_IS_BETTER else value >= bound
+
+
+def judge(candidate: dict, baseline: dict | None, thresholds: dict, max_regression: dict):
+    """-> (blessed, reasons): every absolute threshold met, no regression beyond the
+    tolerance against the baseline (skipped when there is none)."""
+    reasons, blessed = [], True
+    for metric, bound in sorted(thresholds.items()):
+        ok = _better_or_equal(metric, candidate[metric], bound)
+        word = "<=" if metric in LOWER_IS_BETTER else ">="
+        reasons.append(f"{metric} {candidate[metric]:.4f} {word} {bound} {'ok' if ok else 'FAILED'}")
+        blessed &= ok
+    if baseline is None:
+        reasons.append("no champion yet: no regression check")
+        return blessed, reasons
+    for metric, tolerance in sorted(max_regression.items()):
+        sign = 1 if metric in LOWER_IS_BETTER else -1
+        bound = baseline[metric] - sign * tolerance
+        ok = _better_or_equal(metric, candidate[metric], bound)
+        reasons.append(
+            f"{metric} {candidate[metric]:.4f} vs champion {baseline[metric]:.4f} "
+            f"(tolerance {tolerance}) {'ok' if ok else 'REGRESSED'}"
+        )
+        blessed &= ok
+    return blessed, reasons
+
+
+def better(metric: str, a: float, b: float) -> bool:
+    """Is a strictly better than b on this metric?"""
+    return a < b if metric in LOWER_IS_BETTER else a > b

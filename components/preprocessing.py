@@ -1,0 +1,74 @@
+"""The default preprocessing_fn, shared by both trainers, derived from the config.
+
+numeric -> z-score, categorical -> vocabulary ids (+1 out-of-vocabulary id),
+bucketized -> quantile bucket ids, and the label (a column, or derived by the config's
+rule such as "tips > 0.2 * fare"). Missing values are filled before transforming, as
+in the TFX taxi example. Replace it by naming your own function's dotted path as
+`preprocessing_fn:` in the config.
+"""
+from __future__ import annotations
+
+import operator
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components.label_rule import parse_rule
+from serving.layout import LABEL_KEY, transformed_name
+
+_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+
+
+def fill_in_missing(x):
+    """SparseTensor [B, 1] (a column that may be missing) -> dense [B], '' or 0 filled."""
+    if isinstance(x, tf.sparse.SparseTensor):
+        default = "" if x.dtype == tf.string else tf.zeros([], x.dtype)
+        x = tf.sparse.to_dense(
+            tf.SparseTensor(x.indices, x.values, [x.dense_shape[0], 1]), default
+        )
+    return tf.reshape(x, [-1])
+
+
+def _feature(x, feature: dict):
+    if feature["kind"] == "numeric":
+        return tft.scale_to_z_score(tf.cast(x, tf.float32))
+    if feature["kind"] == "bucketized":
+        return tft.bucketize(tf.cast(x, tf.float32), feature["buckets"])
+    strings = x if x.dtype == tf.string else tf.strings.as_string(x)
+    return tft.compute_and_apply_vocabulary(
+        strings, top_k=feature.get("top_k"), num_oov_buckets=1, vocab_filename=feature["name"]
+    )
+
+
+def _label(inputs: dict, config: dict):
+    label = config["label"]
+    if label.get("column"):
+        x = fill_in_missing(inputs[label["column"]])
+        if label.get("classes"):
+            table = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(
+                    tf.constant(list(label["classes"])), tf.range(len(label["classes"]), dtype=tf.int64)
+                ),
+                default_value=-1,
+            )
+            return table.lookup(x if x.dtype == tf.string else tf.strings.as_string(x))
+        return tf.cast(x, tf.int64)
+    rule = parse_rule(label["derive"])
+    left = tf.cast(fill_in_missing(inputs[rule["column"]]), tf.float32)
+    other = rule["other"]
+    right = (
+        tf.cast(fill_in_missing(inputs[other]), tf.float32)
+        if other in inputs
+        else tf.constant(float(other))
+    )
+    return tf.cast(_OPS[rule["op"]](left, right * rule["scale"]), tf.int64)
+
+
+def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
+    """tf.Transform entry point: raw columns -> transformed features + label."""
+    outputs = {
+        transformed_name(f["name"]): _feature(fill_in_missing(inputs[f["name"]]), f)
+        for f in custom_config["features"]
+    }
+    outputs[LABEL_KEY] = _label(inputs, custom_config)
+    return outputs

@@ -1,0 +1,216 @@
+"""The pipeline configuration: one YAML file per dataset, parsed into frozen dataclasses.
+
+The dataset is configuration, not code: a user points sluice at their own CSV by writing
+one of these files. Everything is validated when the file is loaded, so a typo fails in
+a second with a "did you mean" hint instead of minutes later inside Beam.
+Relative paths are resolved against the directory of the config file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.label_rule import parse_rule, rule_columns
+from components.metrics import METRICS
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+FEATURE_KINDS = ("numeric", "categorical", "bucketized")
+TASKS = ("binary", "multiclass")
+
+
+class ConfigError(ValueError):
+    """A configuration file is invalid; the message says where and how to fix it."""
+
+
+def did_you_mean(name: str, choices) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    kind: str = "numeric"
+    buckets: int = 10  # bucketized: number of quantile buckets
+    top_k: int | None = None  # categorical: keep the k most frequent values
+
+    @property
+    def cardinality(self) -> int | None:
+        """Known number of ids for a bucketized feature (vocabularies are data-sized)."""
+        return self.buckets if self.kind == "bucketized" else None
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    column: str | None = None  # the label is this column as it is ...
+    derive: str | None = None  # ... or derived: "tips > 0.2 * fare"
+    classes: tuple[str, ...] = ()  # multiclass: class names in index order
+
+    @property
+    def source_columns(self) -> tuple[str, ...]:
+        if self.column:
+            return (self.column,)
+        try:
+            return rule_columns(parse_rule(self.derive))
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+
+
+@dataclass(frozen=True)
+class Training:
+    steps: int = 1000
+    batch_size: int = 40
+    learning_rate: float = 0.005
+    hidden_units: tuple[int, ...] = (32, 16)
+    embedding_dim: int = 8
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class Gate:
+    primary_metric: str = "auc"
+    thresholds: dict[str, float] = field(default_factory=dict)  # absolute bounds
+    max_regression: dict[str, float] = field(default_factory=dict)  # vs. the champion
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    name: str
+    data: Path
+    schema: Path
+    task: str
+    label: Label
+    features: tuple[Feature, ...]
+    model_name: str = ""
+    slices: tuple[str, ...] = ()
+    split: dict[str, int] = field(default_factory=lambda: {"train": 2, "eval": 1})
+    training: Training = Training()
+    gate: Gate = Gate()
+    # Dotted path of the tf.Transform function; replace it to customise features.
+    preprocessing_fn: str = "components.preprocessing.preprocessing_fn"
+    source: Path | None = None  # the YAML file this was read from
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    @property
+    def raw_columns(self) -> tuple[str, ...]:
+        """Every CSV column the pipeline reads: features, label sources, slices."""
+        names = [*self.feature_names, *self.label.source_columns, *self.slices]
+        return tuple(dict.fromkeys(names))
+
+    @property
+    def num_classes(self) -> int:
+        return 2 if self.task == "binary" else len(self.label.classes)
+
+    def replace(self, **changes) -> PipelineConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form, passed to Transform and the trainers as custom_config."""
+        out = dataclasses.asdict(self)
+        for key in ("data", "schema", "source"):
+            out[key] = str(out[key]) if out[key] else None
+        return out
+
+
+def _check_keys(section: str, given: dict, allowed) -> None:
+    for key in given:
+        if key not in allowed:
+            raise ConfigError(
+                f"{section}: unknown key '{key}'.{did_you_mean(key, allowed)} "
+                f"Allowed: {', '.join(sorted(allowed))}."
+            )
+
+
+def _fields(cls) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _feature(name: str, spec: Any) -> Feature:
+    spec = {"kind": spec} if isinstance(spec, str) else dict(spec or {})
+    _check_keys(f"features.{name}", spec, _fields(Feature)[1:])
+    feature = Feature(name=name, **spec)
+    if feature.kind not in FEATURE_KINDS:
+        raise ConfigError(
+            f"features.{name}: unknown kind '{feature.kind}'."
+            f"{did_you_mean(feature.kind, FEATURE_KINDS)} "
+            f"Allowed: {', '.join(FEATURE_KINDS)}."
+        )
+    return feature
+
+
+def _gate(raw: dict) -> Gate:
+    _check_keys("gate", raw, _fields(Gate))
+    gate = Gate(**raw)
+    for section in ("thresholds", "max_regression"):
+        _check_keys(f"gate.{section}", getattr(gate, section), METRICS)
+    _check_keys("gate.primary_metric", {gate.primary_metric: 0}, METRICS)
+    return gate
+
+
+def from_dict(raw: dict[str, Any], base_dir: Path = Path(".")) -> PipelineConfig:
+    """Builds and validates a config; relative paths resolve against base_dir."""
+    _check_keys("config", raw, _fields(PipelineConfig))
+    for key in ("name", "data", "schema", "task", "label", "features"):
+        if key not in raw:
+            raise ConfigError(f"config: missing required key '{key}'.")
+    raw = dict(raw)
+    label_raw = dict(raw.pop("label"))
+    _check_keys("label", label_raw, _fields(Label))
+    label = Label(**{**label_raw, "classes": tuple(label_raw.get("classes", ()))})
+    if bool(label.column) == bool(label.derive):
+        raise ConfigError("label: give exactly one of 'column' or 'derive'.")
+    label.source_columns  # parses derive now, so a bad expression fails at load
+    features = tuple(_feature(n, s) for n, s in (raw.pop("features") or {}).items())
+    if not features:
+        raise ConfigError("features: list at least one feature column.")
+    training = dict(raw.pop("training", {}) or {})
+    _check_keys("training", training, _fields(Training))
+    if "hidden_units" in training:
+        training["hidden_units"] = tuple(training["hidden_units"])
+    config = PipelineConfig(
+        **{k: v for k, v in raw.items() if k not in ("data", "schema", "gate", "slices")},
+        data=(base_dir / raw["data"]).resolve(),
+        schema=(base_dir / raw["schema"]).resolve(),
+        label=label,
+        features=features,
+        slices=tuple(raw.get("slices") or ()),
+        training=Training(**training),
+        gate=_gate(dict(raw.get("gate") or {})),
+    )
+    if config.task not in TASKS:
+        raise ConfigError(
+            f"task: unknown task '{config.task}'.{did_you_mean(config.task, TASKS)} "
+            f"Allowed: {', '.join(TASKS)}."
+        )
+    if config.task == "multiclass" and len(label.classes) < 2:
+        raise ConfigError("label.classes: a multiclass task lists its class names.")
+    return config.replace(model_name=config.model_name or f"sluice-{config.name}")
+
+
+def load(name_or_path: str | Path) -> PipelineConfig:
+    """Loads a bundled config by name ('taxi', 'penguin') or any YAML file by path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        bundled = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+        raise ConfigError(
+            f"config file {path} not found.{did_you_mean(str(name_or_path), bundled)} "
+            f"Bundled configs: {', '.join(bundled)}."
+        )
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level.")
+    try:
+        return from_dict(raw, base_dir=path.parent).replace(source=path.resolve())
+    except (ConfigError, TypeError) as err:
+        raise ConfigError(f"{path}: {err}") from None

@@ -1,0 +1,132 @@
+"""The one pipeline definition: create_pipeline(...) wires the components into a DAG.
+
+ExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> check_anomalies
+(gate) -> Transform -> one Trainer per framework -> evaluate (gate, per trainer) ->
+push (best blessed candidate). Runners only choose where it runs.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.config import ConfigError, PipelineConfig
+
+TRAINERS = {"keras": "trainers.keras_trainer.run_fn", "torch": "trainers.torch_trainer.run_fn"}
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where a pipeline keeps its state, all under one home folder."""
+
+    home: Path
+
+    @property
+    def pipeline_root(self) -> Path:
+        return self.home / "pipeline_root"
+
+    @property
+    def metadata(self) -> Path:
+        return self.home / "metadata.sqlite"
+
+    @property
+    def serving_dir(self) -> Path:
+        return self.home / "serving"
+
+
+def import_function(dotted: str):
+    """Imports a function by dotted path now, so a typo fails before Beam starts."""
+    module_name, _, name = dotted.rpartition(".")
+    try:
+        function = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(f"cannot import {dotted!r}: {err}") from err
+    if not callable(function):
+        raise ConfigError(f"{dotted!r} is not a function")
+    return function
+
+
+def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "torch"),
+                    beam_args=()):
+    from tfx import v1 as tfx
+    from tfx.proto import example_gen_pb2
+    from tfx.types.channel import union
+
+    from components.check_anomalies import check_anomalies
+    from components.evaluate import evaluate
+    from components.push import push
+
+    import_function(config.preprocessing_fn)
+    for trainer in trainers:
+        import_function(TRAINERS[trainer])
+    custom_config = config.to_dict()
+
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=str(config.data.parent),
+        input_config=example_gen_pb2.Input(splits=[
+            example_gen_pb2.Input.Split(name="single_split", pattern=config.data.name)]),
+        output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+            example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets)
+            for name, buckets in config.split.items()])),
+    )
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=str(config.schema))
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    data_gate = check_anomalies(anomalies=example_validator.outputs["anomalies"])
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=config.preprocessing_fn,
+        custom_config=custom_config,
+        disable_statistics=True,
+    )
+    transform.add_upstream_node(data_gate)
+
+    gate = json.dumps({
+        **{k: v for k, v in custom_config["gate"].items()},
+        "label_columns": list(config.label.source_columns),
+        "slices": list(config.slices),
+    })
+    components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
+                  transform]
+    models, blessings = [], []
+    for trainer in trainers:
+        train = tfx.components.Trainer(
+            run_fn=TRAINERS[trainer],
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            schema=schema_gen.outputs["schema"],
+            train_args=tfx.proto.TrainArgs(num_steps=config.training.steps),
+            eval_args=tfx.proto.EvalArgs(num_steps=0),
+            custom_config=custom_config,
+        ).with_id(f"train_{trainer}")
+        judge = evaluate(
+            model=train.outputs["model"],
+            examples=example_gen.outputs["examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            gate=gate,
+            serving_dir=str(paths.serving_dir),
+            model_name=config.model_name,
+        ).with_id(f"evaluate_{trainer}")
+        components += [train, judge]
+        models.append(train.outputs["model"])
+        blessings.append(judge.outputs["blessing"])
+    pusher = push(
+        models=union(models),
+        blessings=union(blessings),
+        serving_dir=str(paths.serving_dir),
+        model_name=config.model_name,
+        primary_metric=config.gate.primary_metric,
+    )
+    components.append(pusher)
+    return tfx.dsl.Pipeline(
+        pipeline_name=f"sluice-{config.name}",
+        pipeline_root=str(paths.pipeline_root),
+        components=components,
+        enable_cache=True,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            str(paths.metadata)),
+        beam_pipeline_args=list(beam_args),
+    )

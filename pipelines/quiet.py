@@ -1,0 +1,44 @@
+"""Silences third-party noise. Call configure_environment() before anything imports
+TensorFlow: most of the noise is decided at import time, and Beam workers inherit the
+environment variables set here."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+
+NOISY_LOGGERS = ("tensorflow", "absl", "apache_beam", "mlflow", "alembic", "urllib3",
+                 "h5py", "root", "tfx", "py.warnings")
+
+
+def configure_environment() -> None:
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # TFT/TFMA need Keras 2
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # cuDNN/cuFFT/TRT registration
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning,ignore::DeprecationWarning")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    sys.unraisablehook = _drop_teardown_noise
+
+
+def _drop_teardown_noise(unraisable) -> None:
+    """TF's AtomicFunction.__del__ raises TypeErrors at interpreter exit; harmless."""
+    if "AtomicFunction" in repr(getattr(unraisable, "object", "")):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+def quiet_loggers() -> None:
+    """Third-party loggers show errors only; call after the stack is imported."""
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+        absl.logging.get_absl_handler().setLevel(logging.ERROR)
+    except ImportError:
+        pass

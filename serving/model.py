@@ -1,0 +1,65 @@
+"""Loads a model directory as the Trainer exported it (or as it was pushed) and
+predicts class probabilities from raw feature columns, whichever framework made it.
+
+The evaluation gate predicts through this same code, so what is judged is exactly
+what will serve.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from serving.layout import FeatureLayout
+
+
+class ServableModel:
+    """predict({column: [raw values, None = missing]}) -> probabilities [rows, classes]."""
+
+    def __init__(self, model_dir: str | Path):
+        import tensorflow as tf
+        import tensorflow_transform as tft
+
+        self.path = Path(model_dir)
+        self.layout = FeatureLayout.load(self.path)
+        if self.layout.framework == "keras":
+            self._signature = tf.saved_model.load(str(self.path)).signatures["serving_default"]
+            self._raw_spec = {
+                name: tf.io.VarLenFeature(tf.string if kind == "string" else tf.float32)
+                for name, kind in self.layout.raw_features.items()
+            }
+        else:
+            import torch
+
+            self._transform = tft.TFTransformOutput(str(self.path / "transform"))
+            self._raw_spec = self._transform.raw_feature_spec()
+            self._torch = torch.jit.load(str(self.path / "model.pt"))
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.layout.raw_features)
+
+    def missing_features(self, columns) -> list[str]:
+        return [n for n in self.feature_names if n not in columns]
+
+    def predict(self, columns: dict[str, list]) -> np.ndarray:
+        import tensorflow as tf
+
+        from serving import raw_features
+
+        missing = self.missing_features(columns)
+        if missing:
+            raise KeyError(f"missing raw features: {', '.join(missing)}")
+        arrays = raw_features.to_arrays(
+            {n: columns[n] for n in self.feature_names}, self._raw_spec
+        )
+        tensors = {n: tf.constant(a.tolist() if a.dtype == object else a) for n, a in arrays.items()}
+        if self.layout.framework == "keras":
+            return self._signature(**tensors)["probabilities"].numpy()
+        import torch
+
+        inputs = raw_features.to_transform_inputs(tensors, self._raw_spec)
+        transformed = self._transform.transform_raw_features(inputs, drop_unused_features=True)
+        matrices = self.layout.matrices({k: v.numpy() for k, v in transformed.items()})
+        with torch.no_grad():
+            return self._torch(*(torch.from_numpy(matrices[k]) for k in ("dense", "categorical"))).numpy()

@@ -1,0 +1,53 @@
+"""The push target: a TF-Serving-style directory, <serving_dir>/<model_name>/<version>/.
+
+A version is copied under a temporary name, its marker file written last, then renamed
+into place, so a reader (a model server polling the folder) never sees half a model.
+The same trained model is never pushed twice.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+PUSH_MARKER = "PUSHED.json"
+
+
+def versions(serving_dir: str | Path, model_name: str) -> list[int]:
+    """Complete versions, oldest first (temporary folders are not versions)."""
+    root = Path(serving_dir) / model_name
+    if not root.is_dir():
+        return []
+    return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit() and (p / PUSH_MARKER).exists())
+
+
+def current_version(serving_dir: str | Path, model_name: str) -> Path | None:
+    """The version served now: the newest, as TF Serving's default policy does."""
+    found = versions(serving_dir, model_name)
+    return Path(serving_dir) / model_name / str(found[-1]) if found else None
+
+
+def push_record(version_dir: Path) -> dict:
+    return json.loads((version_dir / PUSH_MARKER).read_text())
+
+
+def find_pushed(serving_dir: str | Path, model_name: str, model_uri: str) -> int | None:
+    """The version already holding this trained model, if any."""
+    for version in versions(serving_dir, model_name):
+        record = push_record(Path(serving_dir) / model_name / str(version))
+        if record.get("model_uri") == model_uri:
+            return version
+    return None
+
+
+def push(model_dir: str | Path, serving_dir: str | Path, model_name: str, record: dict) -> int:
+    """Copies model_dir to the next version atomically; returns the version number."""
+    root = Path(serving_dir) / model_name
+    root.mkdir(parents=True, exist_ok=True)
+    version = (versions(serving_dir, model_name) or [0])[-1] + 1
+    staging = root / f".staging-{version}-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(model_dir, staging)
+    (staging / PUSH_MARKER).write_text(json.dumps({**record, "version": version}, indent=2))
+    staging.rename(root / str(version))
+    return version

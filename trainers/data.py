@@ -1,0 +1,65 @@
+"""What both trainers share: the transformed examples as arrays, the feature layout,
+and the seeded order of training batches, so Keras and PyTorch see the same data in
+the same order and differ only in the framework."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from serving.layout import LABEL_KEY, FeatureLayout
+
+HISTORY_FILE = "history.json"
+LOSS_POINTS = 20  # points on the training loss curve
+
+
+def feature_layout(config: dict, tft_output: tft.TFTransformOutput, framework: str) -> FeatureLayout:
+    """The model's inputs, from the config (kinds) and Transform (vocabulary sizes)."""
+    categorical = {}
+    for f in config["features"]:
+        if f["kind"] == "categorical":
+            categorical[f["name"]] = tft_output.vocabulary_size_by_name(f["name"]) + 1
+        elif f["kind"] == "bucketized":
+            categorical[f["name"]] = f["buckets"] + 1
+    raw_spec = tft_output.raw_feature_spec()
+    classes = config["label"].get("classes") or ["0", "1"]
+    return FeatureLayout(
+        framework=framework,
+        task=config["task"],
+        classes=tuple(str(c) for c in classes),
+        dense=tuple(f["name"] for f in config["features"] if f["kind"] == "numeric"),
+        categorical=categorical,
+        raw_features={
+            f["name"]: "string" if raw_spec[f["name"]].dtype == tf.string else "number"
+            for f in config["features"]
+        },
+    )
+
+
+def load_examples(file_patterns, tft_output, layout: FeatureLayout):
+    """Transformed TFRecords -> ({"dense", "categorical"} matrices, labels)."""
+    files = [f for pattern in file_patterns for f in tf.io.gfile.glob(pattern)]
+    spec = tft_output.transformed_feature_spec()
+    columns: dict[str, list] = {}
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(4096)
+    for batch in dataset.map(lambda x: tf.io.parse_example(x, spec)):
+        for key, value in batch.items():
+            columns.setdefault(key, []).append(value.numpy().reshape(len(value), -1)[:, 0])
+    arrays = {key: np.concatenate(parts) for key, parts in columns.items()}
+    return layout.matrices(arrays), arrays[LABEL_KEY].astype(np.int64)
+
+
+def batch_order(rows: int, steps: int, batch_size: int, seed: int) -> np.ndarray:
+    """Row indices for every training step, [steps, batch_size], seeded."""
+    return np.random.default_rng(seed).integers(0, rows, size=(steps, batch_size))
+
+
+def write_history(run_dir: str, losses: list[float], started: float, framework: str) -> None:
+    """Loss curve and training time, read by the lineage recorder."""
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    history = {"framework": framework, "loss": losses, "train_seconds": time.time() - started}
+    (Path(run_dir) / HISTORY_FILE).write_text(json.dumps(history))
