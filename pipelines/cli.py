@@ -1,0 +1,151 @@
+"""The `sluice` command. Heavy imports happen inside the commands, after the noise of
+the stack is silenced, so `sluice --help` answers at once."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+EXIT_BAD_INPUT, EXIT_ANOMALIES, EXIT_FAILED = 2, 3, 1
+
+
+def _paths(args):
+    from pipelines.pipeline import Paths
+
+    return Paths(Path(args.home).resolve())
+
+
+def _tracking_uri(args, paths) -> str:
+    from pipelines.lineage import default_tracking_uri
+
+    return args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(paths)
+
+
+def _load_config(args):
+    from pipelines import config as config_module
+
+    config = config_module.load(args.config)
+    if getattr(args, "data", None):
+        config = config.replace(data=Path(args.data).resolve())
+    if getattr(args, "steps", None):
+        config = config.replace(training=config.training.__class__(
+            **{**config.training.__dict__, "steps": args.steps}))
+    return config
+
+
+def cmd_run(args) -> int:
+    from pipelines import local_runner
+
+    trainers = ("keras", "torch") if args.trainer == "both" else (args.trainer,)
+    config = _load_config(args)
+    paths = _paths(args)
+    decision = local_runner.run(config, paths, trainers, _tracking_uri(args, paths), args.beam_arg)
+    log = logging.getLogger("sluice")
+    log.info("%s", decision.get("decision", ""))
+    log.info("MLflow: %s   (browse with: sluice ui --home %s)", _tracking_uri(args, paths), args.home)
+    return 0
+
+
+def cmd_lineage(args) -> int:
+    from pipelines.lineage_report import champion_report
+
+    paths = _paths(args)
+    print(champion_report(_load_config(args).model_name, _tracking_uri(args, paths), args.version))
+    return 0
+
+
+def cmd_ui(args) -> int:
+    paths = _paths(args)
+    uri = _tracking_uri(args, paths)
+    bin_dir = Path(sys.executable).parent
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.execv(str(bin_dir / "mlflow"), ["mlflow", "ui", "--backend-store-uri", uri,
+                                       "--host", args.host, "--port", str(args.port)])
+
+
+def cmd_schema_infer(args) -> int:
+    from components.infer_schema import diff_schemas, infer_schema, load_schema, write_schema
+
+    config = _load_config(args)
+    inferred = infer_schema(config.data)
+    if args.output:
+        write_schema(inferred, Path(args.output))
+        print(f"wrote {args.output}")
+    lines = diff_schemas(load_schema(config.schema), inferred)
+    print(f"{config.data} vs curated {config.schema}:")
+    print("\n".join(lines) if lines else "  no differences")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sluice", description=(
+        "TFX pipelines where Keras and PyTorch are equal citizens, recorded in MLflow."))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("--config", default="taxi", help="bundled config name or YAML path (default: taxi)")
+        p.add_argument("--home", default=os.environ.get("SLUICE_HOME", "sluice_home"),
+                       help="folder for pipeline outputs, metadata, MLflow store, serving dir "
+                            "(default: $SLUICE_HOME or ./sluice_home)")
+        p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
+                                              "else a SQLite store in --home)")
+
+    run = sub.add_parser("run", help="run the whole pipeline")
+    common(run)
+    run.add_argument("--trainer", choices=("keras", "torch", "both"), default="both")
+    run.add_argument("--data", help="CSV to use instead of the config's")
+    run.add_argument("--steps", type=int, help="training steps (overrides the config)")
+    run.add_argument("--beam-arg", action="append", default=[],
+                     help="extra Beam pipeline argument (repeatable)")
+    run.set_defaults(func=cmd_run)
+
+    lineage = sub.add_parser("lineage", help="show what produced the champion model and why it was blessed")
+    common(lineage)
+    lineage.add_argument("--version", help="registered model version (default: the champion)")
+    lineage.set_defaults(func=cmd_lineage)
+
+    ui = sub.add_parser("ui", help="start the MLflow UI on the local store")
+    common(ui)
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=5000)
+    ui.set_defaults(func=cmd_ui)
+
+    schema = sub.add_parser("schema", help="schema tools")
+    schema_sub = schema.add_subparsers(dest="schema_command", required=True)
+    infer = schema_sub.add_parser("infer", help="infer a fresh schema and diff it with the curated one")
+    common(infer)
+    infer.add_argument("--data", help="CSV to infer from (default: the config's)")
+    infer.add_argument("-o", "--output", help="also write the inferred schema here")
+    infer.set_defaults(func=cmd_schema_infer)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from pipelines.quiet import configure_environment, quiet_loggers
+
+    configure_environment()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    quiet_loggers()
+    log = logging.getLogger("sluice")
+    from components.check_anomalies import DataAnomaliesError
+    from pipelines.config import ConfigError
+    from pipelines.preflight import DataError
+
+    try:
+        return args.func(args)
+    except (ConfigError, DataError) as err:
+        log.error("error: %s", err)
+        return EXIT_BAD_INPUT
+    except DataAnomaliesError as err:
+        log.error("data gate: %s", err)
+        return EXIT_ANOMALIES
+    except Exception as err:
+        log.error("pipeline failed: %s: %s", type(err).__name__, err)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Everything sluice writes to MLflow, in one place.
+
+One parent run per pipeline run; one child run per component execution (from ML
+Metadata, so cached steps show as cached); the input data as an MLflow dataset; each
+trained model logged as a pyfunc; the pushed one registered with the 'champion' alias
+and tags saying what produced it and why it was allowed through.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+from pipelines import step_figures
+from pipelines.config import PipelineConfig
+from pipelines.mlmd import Step, artifact_properties
+from pipelines.pipeline import Paths
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CHAMPION = "champion"
+
+
+def default_tracking_uri(paths: Paths) -> str:
+    return f"sqlite:///{paths.home.resolve() / 'mlflow.db'}"
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _flat(prefix: str, value, out: dict) -> dict:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flat(f"{prefix}.{k}" if prefix else k, v, out)
+    elif isinstance(value, (list, tuple)) and value and isinstance(value[0], dict):
+        for item in value:
+            _flat(f"{prefix}.{item.get('name', '?')}", {k: v for k, v in item.items() if k != "name"}, out)
+    else:
+        out[prefix] = value
+    return out
+
+
+class PipelineRunRecord:
+    """The MLflow side of one pipeline run."""
+
+    def __init__(self, config: PipelineConfig, paths: Paths, tracking_uri: str, trainers):
+        self.config, self.paths, self.trainers = config, paths, trainers
+        mlflow.set_tracking_uri(tracking_uri)
+        self.client = MlflowClient()
+        name = f"sluice-{config.name}"
+        experiment = self.client.get_experiment_by_name(name)
+        self.experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(
+            name, artifact_location=(paths.home.resolve() / "mlartifacts").as_uri())
+        self.run = None
+        self.logged_models: dict[str, str] = {}  # model artifact uri -> models:/ uri
+
+    def start(self, data_rows: int | None = None) -> None:
+        import pandas as pd
+
+        config = self.config
+        self.run = mlflow.start_run(experiment_id=self.experiment_id,
+                                    run_name=f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        lock = PROJECT_ROOT / "requirements.lock"
+        mlflow.set_tags({
+            "sluice.git_commit": git_commit(),
+            "sluice.lock_sha256": file_digest(lock) if lock.exists() else "missing",
+            "sluice.config": str(config.source),
+            "sluice.pipeline_root": str(self.paths.pipeline_root),
+            "sluice.metadata": str(self.paths.metadata),
+            "sluice.trainers": ",".join(self.trainers),
+            "sluice.schema": str(config.schema),
+        })
+        params = _flat("", {k: v for k, v in config.to_dict().items() if k != "source"}, {})
+        mlflow.log_params({k[:250]: str(v)[:500] for k, v in params.items()})
+        mlflow.log_dict(config.to_dict(), "config.json")
+        if config.schema.exists():
+            mlflow.log_artifact(str(config.schema), "schema")
+            mlflow.set_tag("sluice.schema_sha256", file_digest(config.schema))
+        if config.data.is_file() and config.data.stat().st_size:
+            digest = file_digest(config.data)
+            mlflow.set_tag("sluice.data_sha256", digest)
+            try:
+                frame = pd.read_csv(config.data)
+                dataset = mlflow.data.from_pandas(frame, source=str(config.data), name=config.data.name)
+                mlflow.log_input(dataset, context="training")
+                mlflow.set_tag("sluice.data_digest", dataset.digest)
+            except Exception as err:  # unreadable data is reported by preflight
+                mlflow.set_tag("sluice.data_error", str(err)[:500])
+
+    def fail(self, reason: str) -> None:
+        mlflow.set_tag("sluice.error", reason[:5000])
+        mlflow.log_text(reason, "error.txt")
+
+    def record_steps(self, steps: list[Step]) -> None:
+        """A child run per execution, with times, parameters, figures and artifacts."""
+        parent = self.run.info.run_id
+        for step in steps:
+            child = self.client.create_run(
+                self.experiment_id, start_time=step.start_ms, run_name=step.node_id,
+                tags={"mlflow.parentRunId": parent, "sluice.state": step.state,
+                      "sluice.mlmd_execution_id": str(step.execution_id)})
+            cid = child.info.run_id
+            self.client.set_tag(parent, f"sluice.mlmd.{step.node_id}", str(step.execution_id))
+            for key, value in step.properties.items():
+                self.client.log_param(cid, key[:250], str(value)[:500])
+            for key, artifacts in step.outputs.items():
+                self.client.set_tag(cid, f"sluice.output.{key}", artifacts[0].uri)
+                self.client.set_tag(cid, f"sluice.output.{key}.mlmd_id", str(artifacts[0].id))
+            try:
+                self._log_figures(cid, step)
+                self._log_artifacts(cid, step)
+            except Exception as err:  # lineage must describe failures, not add them
+                self.client.set_tag(cid, "sluice.lineage_error", str(err)[:500])
+            self.client.log_metric(cid, "wall_seconds", (step.end_ms - step.start_ms) / 1000)
+            status = {"FAILED": "FAILED", "RUNNING": "FAILED"}.get(step.state, "FINISHED")
+            self.client.set_terminated(cid, status, end_time=step.end_ms)
+
+    def _log_figures(self, cid: str, step: Step) -> None:
+        figures = step_figures.figures(step)
+        for key, value in figures.items():
+            if isinstance(value, str):
+                self.client.set_tag(cid, f"sluice.{key}", value)
+            else:
+                self.client.log_metric(cid, key, float(value))
+                if step.node_id.startswith(("train_", "evaluate_")):
+                    mlflow.log_metric(f"{step.node_id.split('_', 1)[1]}.{key}", float(value))
+        if step.node_id == "push" and "decision" in figures:
+            mlflow.set_tag("sluice.push_decision", figures["decision"])
+
+    def _log_artifacts(self, cid: str, step: Step) -> None:
+        node = step.node_id
+        if node == "StatisticsGen" and step.state == "COMPLETE":
+            import tensorflow_data_validation as tfdv
+            from tensorflow_data_validation.utils.display_util import get_statistics_html
+
+            for path in Path(step.output("statistics").uri).glob("Split-*/FeatureStats.pb"):
+                html = get_statistics_html(tfdv.load_stats_binary(str(path)))
+                self.client.log_text(cid, html, f"statistics_{path.parent.name}.html")
+        elif node == "ExampleValidator":
+            from components.check_anomalies import read_anomalies
+
+            self.client.log_dict(cid, read_anomalies(step.output("anomalies").uri), "anomalies.json")
+        elif node == "ImportSchemaGen":
+            self.client.log_artifact(cid, str(Path(step.output("schema").uri, "schema.pbtxt")))
+        elif node.startswith("train_"):
+            history = json.loads(Path(step.output("model_run").uri, "history.json").read_text())
+            for i, loss in enumerate(history["loss"]):
+                self.client.log_metric(cid, "train_loss", loss, step=i)
+            if step.state == "COMPLETE":
+                self.log_model(cid, step.output("model").uri, history["framework"])
+        elif node.startswith("evaluate_"):
+            self.client.log_artifact(cid, str(Path(step.output("blessing").uri, "evaluation.json")))
+        elif node == "push":
+            self.client.log_artifact(cid, str(Path(step.output("pushed_model").uri, "decision.json")))
+
+    def log_model(self, cid: str, model_uri: str, framework: str) -> str:
+        """Logs a trained model as an MLflow pyfunc that takes raw feature rows."""
+        from serving.mlflow_model import log_servable
+
+        with mlflow.start_run(run_id=cid, nested=True):
+            info = log_servable(Path(model_uri, "Format-Serving"))
+            mlflow.set_tags({"sluice.model_uri": model_uri, "sluice.framework": framework})
+        self.logged_models[model_uri] = info.model_uri
+        return info.model_uri
+
+    def register_push(self, steps: list[Step]) -> str | None:
+        """Registers the pushed model and moves the champion alias to it."""
+        push_step = next((s for s in steps if s.node_id == "push" and s.state == "COMPLETE"), None)
+        if push_step is None:
+            return None
+        props = artifact_properties(push_step.output("pushed_model"))
+        if not props.get("pushed"):
+            return None
+        model_uri = props["model_uri"]
+        logged = self.logged_models.get(model_uri) or self.log_model(
+            self.run.info.run_id, model_uri, props["framework"])
+        evaluation = next(s for s in steps if s.node_id == f"evaluate_{props['framework']}")
+        blessing = json.loads(Path(evaluation.output("blessing").uri, "evaluation.json").read_text())
+        run = self.client.get_run(self.run.info.run_id)
+        tags = {
+            "sluice.run_id": self.run.info.run_id,
+            "sluice.trainer": props["framework"],
+            "sluice.data_sha256": run.data.tags.get("sluice.data_sha256", ""),
+            "sluice.data_digest": run.data.tags.get("sluice.data_digest", ""),
+            "sluice.schema": str(self.config.schema),
+            "sluice.schema_sha256": run.data.tags.get("sluice.schema_sha256", ""),
+            "sluice.git_commit": run.data.tags.get("sluice.git_commit", ""),
+            "sluice.config": str(self.config.source),
+            "sluice.serving_path": props["pushed_destination"],
+            "sluice.blessing": "; ".join(blessing["reasons"]),
+            "sluice.push_decision": props["reason"],
+            "sluice.metrics": json.dumps(blessing["metrics"]["overall"]),
+        }
+        version = mlflow.register_model(logged, self.config.model_name, tags=tags)
+        self.client.set_registered_model_alias(self.config.model_name, CHAMPION, version.version)
+        mlflow.set_tag("sluice.registered_version", version.version)
+        return version.version
+
+    def end(self, status: str) -> None:
+        mlflow.end_run(status)

@@ -1,0 +1,35 @@
+"""`sluice lineage`: what produced the serving model, read back from MLflow."""
+from __future__ import annotations
+
+import json
+
+
+def champion_report(model_name: str, tracking_uri: str, version: str | None = None) -> str:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(tracking_uri)
+    client = MlflowClient()
+    try:
+        mv = (client.get_model_version(model_name, version) if version
+              else client.get_model_version_by_alias(model_name, "champion"))
+    except MlflowException:
+        return f"No {'version ' + version if version else 'champion'} of {model_name} in {tracking_uri}."
+    t = mv.tags
+    metrics = json.loads(t.get("sluice.metrics", "{}"))
+    lines = [
+        f"{model_name} version {mv.version}" + ("  (champion)" if "champion" in mv.aliases else ""),
+        f"  serving path   {t.get('sluice.serving_path')}",
+        f"  trainer        {t.get('sluice.trainer')}",
+        f"  pipeline run   {t.get('sluice.run_id')}",
+        f"  data           sha256 {t.get('sluice.data_sha256')}  (mlflow digest {t.get('sluice.data_digest')})",
+        f"  schema         {t.get('sluice.schema')}  sha256 {t.get('sluice.schema_sha256')}",
+        f"  code commit    {t.get('sluice.git_commit')}",
+        f"  config         {t.get('sluice.config')}",
+        "  metrics        " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                                       for k, v in metrics.items()),
+        f"  blessed because {t.get('sluice.blessing')}",
+        f"  pushed because  {t.get('sluice.push_decision')}",
+    ]
+    return "\n".join(lines)

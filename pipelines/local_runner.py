@@ -1,0 +1,64 @@
+"""Runs the pipeline locally: TFX LocalDagRunner on Beam's DirectRunner, with the step
+log and the MLflow record around it. No pipeline logic lives here."""
+from __future__ import annotations
+
+import logging
+import time
+
+from pipelines import mlmd, step_figures, step_log
+from pipelines.config import PipelineConfig
+from pipelines.pipeline import Paths, create_pipeline
+
+log = logging.getLogger("sluice")
+IN_MEMORY_BEAM = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+
+
+class PipelineFailed(RuntimeError):
+    """The pipeline stopped; the message says which step and why."""
+
+
+def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_args=()) -> dict:
+    """Runs the whole pipeline; returns the push decision. Raises on failure, after the
+    MLflow parent run was marked FAILED with the reason."""
+    from tfx import v1 as tfx
+
+    from pipelines import preflight
+    from pipelines.lineage import PipelineRunRecord
+
+    paths.home.mkdir(parents=True, exist_ok=True)
+    record = PipelineRunRecord(config, paths, tracking_uri, trainers)
+    record.start()
+    started_ms = int(time.time() * 1000)
+    steps: list = []
+    try:
+        rows = preflight.check_data(config)
+        log.info("%s: %s (%s rows) -> %s, trainers: %s", config.name, config.data, f"{rows:,}",
+                 paths.home, ", ".join(trainers))
+        pipeline = create_pipeline(config, paths, trainers, beam_args or IN_MEMORY_BEAM)
+
+        def describe(node_id: str) -> str:
+            latest = [s for s in mlmd.steps_since(paths.metadata, started_ms) if s.node_id == node_id]
+            return step_figures.summary(latest[-1]) if latest else ""
+
+        handler = step_log.install(describe)
+        try:
+            tfx.orchestration.LocalDagRunner().run(pipeline)
+        finally:
+            logging.getLogger("absl").removeHandler(handler)
+            logging.getLogger("absl").propagate = True
+        steps = mlmd.steps_since(paths.metadata, started_ms)
+        record.record_steps(steps)
+        version = record.register_push(steps)
+        decision = step_figures.figures(next(s for s in steps if s.node_id == "push"))
+        if version:
+            log.info("registered %s version %s as '%s'", config.model_name, version, "champion")
+        record.end("FINISHED")
+        return {**decision, "registered_version": version}
+    except BaseException as err:
+        steps = steps or mlmd.steps_since(paths.metadata, started_ms)
+        try:
+            record.record_steps(steps)
+        finally:
+            record.fail(f"{type(err).__name__}: {err}")
+            record.end("FAILED")
+        raise

@@ -1,0 +1,76 @@
+"""Reads what TFX recorded in ML Metadata: the executions of one run, their inputs and
+outputs, so the step log and the MLflow lineage describe what really happened."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STATES = {1: "NEW", 2: "RUNNING", 3: "COMPLETE", 4: "FAILED", 5: "CACHED", 6: "CANCELED"}
+
+
+@dataclass
+class Step:
+    """One component execution as MLMD saw it."""
+
+    execution_id: int
+    node_id: str
+    state: str
+    start_ms: int
+    end_ms: int
+    properties: dict
+    inputs: dict[str, list] = field(default_factory=dict)  # key -> [mlmd Artifact]
+    outputs: dict[str, list] = field(default_factory=dict)
+
+    def output(self, key: str):
+        return (self.outputs.get(key) or [None])[0]
+
+
+def open_store(path: Path):
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = str(path)
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return metadata_store.MetadataStore(config)
+
+
+def _value(v):
+    kind = v.WhichOneof("value")
+    return getattr(v, kind) if kind else None
+
+
+def artifact_properties(artifact) -> dict:
+    return {k: _value(v) for k, v in artifact.custom_properties.items()}
+
+
+def steps_since(path: Path, since_ms: int) -> list[Step]:
+    """Executions created at or after since_ms, in the order they ran."""
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    if not path.exists():
+        return []
+    store = open_store(path)
+    executions = [e for e in store.get_executions() if e.create_time_since_epoch >= since_ms]
+    node_types = {t.id: t.name for t in store.get_context_types()}
+    steps = []
+    for execution in sorted(executions, key=lambda e: e.id):
+        contexts = store.get_contexts_by_execution(execution.id)
+        node = next(c.name.split(".", 1)[1] for c in contexts if node_types[c.type_id] == "node")
+        step = Step(
+            execution_id=execution.id, node_id=node,
+            state=STATES.get(execution.last_known_state, "UNKNOWN"),
+            start_ms=execution.create_time_since_epoch,
+            end_ms=execution.last_update_time_since_epoch,
+            properties={k: _value(v) for k, v in execution.custom_properties.items()
+                        if not k.startswith("__")},
+        )
+        events = store.get_events_by_execution_ids([execution.id])
+        artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+        for event in events:
+            key = event.path.steps[0].key if event.path.steps else "?"
+            side = step.inputs if event.type == pb.Event.INPUT else step.outputs
+            if event.type in (pb.Event.INPUT, pb.Event.OUTPUT):
+                side.setdefault(key, []).append(artifacts[event.artifact_id])
+        steps.append(step)
+    return steps
