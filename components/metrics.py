@@ -16,12 +16,13 @@ def compute(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import log_loss, roc_auc_score
 
     classes = list(range(probs.shape[1]))
-    if len(np.unique(labels)) < 2:
-        auc = float("nan")  # undefined on a slice holding one class
-    elif probs.shape[1] == 2:
-        auc = roc_auc_score(labels, probs[:, 1])
-    else:
-        auc = roc_auc_score(labels, probs, multi_class="ovr", labels=classes)
+    try:
+        if probs.shape[1] == 2:
+            auc = roc_auc_score(labels, probs[:, 1])
+        else:
+            auc = roc_auc_score(labels, probs, multi_class="ovr", labels=classes)
+    except ValueError:  # undefined where a slice lacks a class
+        auc = float("nan")
     return {
         "auc": float(auc),
         "accuracy": float(np.mean(probs.argmax(1) == labels)),
@@ -56,8 +57,8 @@ def judge(candidate: dict, baseline: dict | None, thresholds: dict, max_regressi
         reasons.append("no champion yet: no regression check")
         return blessed, reasons
     for metric, tolerance in sorted(max_regression.items()):
-        sign = 1 if metric in LOWER_IS_BETTER else -1
-        bound = baseline[metric] - sign * tolerance
+        lower_is_better = metric in LOWER_IS_BETTER
+        bound = baseline[metric] + (tolerance if lower_is_better else -tolerance)
         ok = _better_or_equal(metric, candidate[metric], bound)
         reasons.append(
             f"{metric} {candidate[metric]:.4f} vs champion {baseline[metric]:.4f} "

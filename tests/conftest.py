@@ -1,0 +1,39 @@
+"""Shared test fixtures: small samples of the bundled data, and a way to run the real
+`sluice` CLI in a subprocess the way a user would."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.quiet import configure_environment
+
+configure_environment()  # before any test module imports TensorFlow
+
+ROOT = Path(__file__).resolve().parent.parent
+TAXI_CSV = ROOT / "data" / "taxi" / "data.csv"
+SLUICE = Path(sys.executable).parent / "sluice"
+
+
+def head_csv(source: Path, target: Path, rows: int) -> Path:
+    lines = source.read_text().splitlines(keepends=True)
+    target.write_text("".join(lines[: rows + 1]))
+    return target
+
+
+@pytest.fixture(scope="session")
+def taxi_sample(tmp_path_factory) -> Path:
+    """The first 2,000 rows of the taxi data."""
+    return head_csv(TAXI_CSV, tmp_path_factory.mktemp("data") / "taxi.csv", 2000)
+
+
+def run_sluice(*args, timeout=900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = subprocess.run([str(SLUICE), *map(str, args)], capture_output=True, text=True,
+                            timeout=timeout, env=env, cwd=ROOT)
+    print(result.stdout[-4000:], result.stderr[-8000:])
+    return result

@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines import config as config_module
+from pipelines.config import ConfigError
+
+
+def write(tmp_path: Path, **changes) -> Path:
+    raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())
+    raw.update(changes)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_bundled_configs_load():
+    taxi = config_module.load("taxi")
+    assert taxi.task == "binary" and taxi.num_classes == 2
+    assert taxi.label.source_columns == ("tips", "fare")
+    assert "tips" in taxi.raw_columns and "tips" not in taxi.feature_names
+    penguin = config_module.load("penguin")
+    assert penguin.num_classes == 3 and penguin.label.source_columns == ("species",)
+
+
+def test_relative_paths_resolve_against_config_file(tmp_path):
+    config = config_module.load(write(tmp_path, data="mine.csv"))
+    assert config.data == (tmp_path / "mine.csv").resolve()
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path):
+    with pytest.raises(ConfigError, match="unknown key 'slicez'.*Did you mean 'slices'"):
+        config_module.load(write(tmp_path, slicez=["trip_start_hour"]))
+
+
+def test_unknown_feature_kind_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="features.fare: unknown kind 'numerc'.*'numeric'"):
+        config_module.load(write(tmp_path, features={"fare": "numerc"}))
+
+
+def test_bad_label_rule_is_explained(tmp_path):
+    with pytest.raises(ConfigError, match="cannot parse 'tips >> fare'"):
+        config_module.load(write(tmp_path, label={"name": "x", "derive": "tips >> fare"}))
+
+
+def test_gate_metric_must_exist(tmp_path):
+    with pytest.raises(ConfigError, match="gate.thresholds: unknown key 'acuracy'.*'accuracy'"):
+        config_module.load(write(tmp_path, gate={"thresholds": {"acuracy": 0.5}}))
+
+
+def test_unknown_bundled_config_lists_choices():
+    with pytest.raises(ConfigError, match="Did you mean 'taxi'"):
+        config_module.load("taxxi")

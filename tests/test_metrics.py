@@ -1,0 +1,55 @@
+import numpy as np
+
+from components import metrics
+from components.push import choose
+
+
+def probs_for(p1):
+    p1 = np.asarray(p1, float)
+    return np.stack([1 - p1, p1], 1)
+
+
+def test_binary_metrics():
+    labels = np.array([0, 0, 1, 1])
+    m = metrics.compute(labels, probs_for([0.1, 0.6, 0.4, 0.9]))
+    assert m["auc"] == 0.75 and m["accuracy"] == 0.5 and m["example_count"] == 4
+    assert m["loss"] > 0
+
+
+def test_multiclass_metrics_and_slices():
+    labels = np.array([0, 1, 2, 2])
+    probs = np.eye(3)[[0, 1, 2, 1]] * 0.9 + 0.1 / 3
+    result = metrics.compute_sliced(labels, probs, {"island": np.array(["a", "a", "b", "b"])})
+    assert result["overall"]["accuracy"] == 0.75
+    assert result["slices"]["island"]["a"]["accuracy"] == 1.0
+    assert result["slices"]["island"]["b"]["example_count"] == 2
+
+
+def test_judge_thresholds_and_regression():
+    cand = {"auc": 0.80, "accuracy": 0.7, "loss": 0.5}
+    blessed, reasons = metrics.judge(cand, None, {"auc": 0.7}, {"auc": 0.01})
+    assert blessed and "no champion yet" in reasons[-1]
+    blessed, reasons = metrics.judge(cand, {"auc": 0.85, "accuracy": 0.7, "loss": 0.4},
+                                     {"auc": 0.7}, {"auc": 0.01, "loss": 0.05})
+    assert not blessed
+    assert any("auc 0.8000 vs champion 0.8500" in r and "REGRESSED" in r for r in reasons)
+    assert any(r.startswith("loss") and "REGRESSED" in r for r in reasons)
+    blessed, _ = metrics.judge(cand, {"auc": 0.805, "accuracy": 0.7, "loss": 0.5},
+                               {"auc": 0.7}, {"auc": 0.01})
+    assert blessed  # within tolerance
+    blessed, reasons = metrics.judge(cand, None, {"auc": 0.9}, {})
+    assert not blessed and "FAILED" in reasons[0]
+
+
+def test_choose_prefers_better_blessed_candidate():
+    cands = [{"framework": "keras", "blessed": True, "value": 0.80},
+             {"framework": "torch", "blessed": True, "value": 0.82}]
+    best, reason = choose(cands, "auc")
+    assert best["framework"] == "torch" and "chosen over keras" in reason
+    best, _ = choose(cands, "loss")
+    assert best["framework"] == "keras"
+    cands[1]["blessed"] = False
+    assert choose(cands, "auc")[0]["framework"] == "keras"
+    cands[0]["blessed"] = False
+    best, reason = choose(cands, "auc")
+    assert best is None and "no candidate was blessed" in reason
