@@ -1,0 +1,162 @@
+"""End-to-end: the real CLI, real TFX components, a real MLflow store, on 2,000 rows.
+
+The tests share one sluice home and run in order: a first run with both trainers, an
+unchanged rerun, a deliberately worse model, and a drifted CSV.
+"""
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from pipelines import config as config_module
+from serving import push
+from serving.model import ServableModel
+from tests.conftest import run_sluice
+
+pytestmark = pytest.mark.slow
+MODEL = "sluice-taxi"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("home")
+
+
+def client_for(home: Path) -> MlflowClient:
+    mlflow.set_tracking_uri(f"sqlite:///{home / 'mlflow.db'}")
+    return MlflowClient()
+
+
+def runs(home: Path):
+    client = client_for(home)
+    experiment = client.get_experiment_by_name("sluice-taxi")
+    all_runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+    parents = [r for r in all_runs if "mlflow.parentRunId" not in r.data.tags]
+    children = {p.info.run_id: [r for r in all_runs if r.data.tags.get("mlflow.parentRunId") == p.info.run_id]
+                for p in parents}
+    return parents, children
+
+
+def raw_rows(csv: Path, n: int, names) -> dict:
+    frame = pd.read_csv(csv).head(n)
+    return {c: [None if pd.isna(v) else v for v in frame[c]] for c in names}
+
+
+def test_both_trainers_blessed_pushed_and_recorded(home, taxi_sample):
+    result = run_sluice("run", "--home", home, "--data", taxi_sample, "--steps", 60, "--trainer", "both")
+    assert result.returncode == 0
+    log = result.stderr
+    assert "▶ Transform" in log and "✔ push" in log and "INFO:absl" not in log
+    assert "Unable to register" not in log and "AtomicFunction" not in log
+
+    assert push.versions(home / "serving", MODEL) == [1]
+    served = ServableModel(home / "serving" / MODEL / "1")
+    probs = served.predict(raw_rows(taxi_sample, 5, served.feature_names))
+    assert probs.shape == (5, 2) and abs(probs.sum(1) - 1).max() < 1e-5
+
+    parents, children = runs(home)
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    parent = parents[0]
+    steps = {c.info.run_name: c for c in children[parent.info.run_id]}
+    assert set(steps) >= {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
+                          "check_anomalies", "Transform", "train_keras", "train_torch",
+                          "evaluate_keras", "evaluate_torch", "push"}
+    assert all(c.info.status == "FINISHED" for c in steps.values())
+    assert steps["StatisticsGen"].data.metrics["rows_train"] + steps["StatisticsGen"].data.metrics["rows_eval"] == 2000
+    # The same gate judged both frameworks on the same eval rows.
+    keras, torch = steps["evaluate_keras"].data.metrics, steps["evaluate_torch"].data.metrics
+    assert keras["example_count"] == torch["example_count"] > 0
+    for m in ("auc", "accuracy", "loss"):
+        assert f"keras.{m}" in parent.data.metrics and f"torch.{m}" in parent.data.metrics
+    assert len(steps["train_torch"].data.metrics) >= 3
+    assert parent.data.tags["sluice.data_sha256"] and parent.data.tags["sluice.git_commit"]
+    assert parent.data.tags["sluice.mlmd.Transform"].isdigit()
+    datasets = client_for(home).get_run(parent.info.run_id).inputs.dataset_inputs
+    assert datasets and datasets[0].dataset.digest
+
+    client = client_for(home)
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    assert champion.tags["sluice.trainer"] in ("keras", "torch")
+    assert "auc" in champion.tags["sluice.blessing"]
+    assert champion.tags["sluice.serving_path"].endswith(f"{MODEL}/1")
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+    frame = pd.DataFrame(raw_rows(taxi_sample, 5, served.feature_names))
+    assert abs(pyfunc.predict(frame).to_numpy() - probs).max() < 1e-5
+
+    lineage = run_sluice("lineage", "--home", home)
+    assert lineage.returncode == 0 and "blessed because" in lineage.stdout
+    assert champion.tags["sluice.git_commit"] in lineage.stdout
+
+
+def test_unchanged_rerun_is_cached_and_pushes_nothing(home, taxi_sample):
+    result = run_sluice("run", "--home", home, "--data", taxi_sample, "--steps", 60, "--trainer", "both")
+    assert result.returncode == 0
+    assert push.versions(home / "serving", MODEL) == [1]
+    parents, children = runs(home)
+    states = {c.info.run_name: c.data.tags["sluice.state"] for c in children[parents[-1].info.run_id]}
+    assert set(states.values()) == {"CACHED"}, states
+    assert len(client_for(home).search_model_versions(f"name='{MODEL}'")) == 1
+
+
+def test_worse_model_is_not_blessed_and_champion_stays(home, taxi_sample, tmp_path):
+    raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())
+    raw.update(data=str(taxi_sample), schema=str(config_module.load("taxi").schema),
+               training={"steps": 2, "learning_rate": 1e-6, "seed": 7},
+               gate={"primary_metric": "auc", "thresholds": {"auc": 0.0}, "max_regression": {"auc": 0.01}})
+    config = tmp_path / "worse.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    result = run_sluice("run", "--home", home, "--config", config, "--trainer", "keras")
+    assert result.returncode == 0
+    assert push.versions(home / "serving", MODEL) == [1]
+    parents, children = runs(home)
+    steps = {c.info.run_name: c for c in children[parents[-1].info.run_id]}
+    assert steps["evaluate_keras"].data.metrics["blessed"] == 0
+    assert "not pushed" in parents[-1].data.tags["sluice.push_decision"]
+    assert client_for(home).get_model_version_by_alias(MODEL, "champion").version == "1"
+    blessing = Path(steps["evaluate_keras"].data.tags["sluice.output.blessing"])
+    reasons = json.loads((blessing / "evaluation.json").read_text())["reasons"]
+    assert any("REGRESSED" in r for r in reasons)
+
+
+def test_drifted_data_stops_before_transform(home, taxi_sample, tmp_path):
+    frame = pd.read_csv(taxi_sample)
+    frame.loc[::3, "payment_type"] = "Bitcoin"
+    drifted = tmp_path / "drifted.csv"
+    frame.to_csv(drifted, index=False)
+    result = run_sluice("run", "--home", home, "--data", drifted, "--trainer", "both")
+    assert result.returncode == 3
+    assert "payment_type" in result.stderr and "Bitcoin" in result.stderr
+    assert push.versions(home / "serving", MODEL) == [1]
+    parents, children = runs(home)
+    assert parents[-1].info.status == "FAILED"
+    assert "DataAnomaliesError" in parents[-1].data.tags["sluice.error"]
+    names = {c.info.run_name for c in children[parents[-1].info.run_id]}
+    assert "Transform" not in names and "train_keras" not in names
+    assert client_for(home).get_model_version_by_alias(MODEL, "champion").version == "1"
+
+
+def test_bad_column_fails_fast_and_keeps_champion(home, taxi_sample, tmp_path):
+    broken = tmp_path / "broken.csv"
+    broken.write_text(taxi_sample.read_text().replace("trip_miles", "trip_mile", 1))
+    result = run_sluice("run", "--home", home, "--data", broken)
+    assert result.returncode == 2
+    assert "column 'trip_miles'" in result.stderr and "Did you mean 'trip_mile'" in result.stderr
+    parents, _ = runs(home)
+    assert parents[-1].info.status == "FAILED"
+    assert client_for(home).get_model_version_by_alias(MODEL, "champion").version == "1"
+
+
+def test_penguin_multiclass_with_torch(tmp_path):
+    home = tmp_path / "penguin"
+    result = run_sluice("run", "--home", home, "--config", "penguin", "--trainer", "torch")
+    assert result.returncode == 0
+    served = ServableModel(home / "serving" / "sluice-penguin" / "1")
+    assert served.layout.framework == "torch" and served.layout.classes == ("Adelie", "Chinstrap", "Gentoo")
+    frame = pd.read_csv(config_module.load("penguin").data).head(4)
+    probs = served.predict({c: list(frame[c]) for c in served.feature_names})
+    assert probs.shape == (4, 3)
+    assert (Path(served.path) / "model.onnx").exists() and (Path(served.path) / "transform").is_dir()
