@@ -24,6 +24,9 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
 
     from pipelines import preflight
     from pipelines.lineage import PipelineRunRecord
+    from pipelines.quiet import quiet_loggers
+
+    quiet_loggers()  # the imports above reset some levels and warning filters
 
     paths.home.mkdir(parents=True, exist_ok=True)
     record = PipelineRunRecord(config, paths, tracking_uri, trainers)
@@ -40,12 +43,14 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
             latest = [s for s in mlmd.steps_since(paths.metadata, started_ms) if s.node_id == node_id]
             return step_figures.summary(latest[-1]) if latest else ""
 
+        quiet_loggers()
         handler = step_log.install(describe)
         try:
             tfx.orchestration.LocalDagRunner().run(pipeline)
         finally:
             logging.getLogger("absl").removeHandler(handler)
             logging.getLogger("absl").propagate = True
+            quiet_loggers()
         steps = mlmd.steps_since(paths.metadata, started_ms)
         record.record_steps(steps)
         version = record.register_push(steps)

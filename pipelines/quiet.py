@@ -9,7 +9,7 @@ import sys
 import warnings
 
 NOISY_LOGGERS = ("tensorflow", "absl", "apache_beam", "mlflow", "alembic", "urllib3",
-                 "h5py", "root", "tfx", "py.warnings")
+                 "h5py", "tfx", "py.warnings")
 
 
 def configure_environment() -> None:
@@ -33,7 +33,13 @@ def _drop_teardown_noise(unraisable) -> None:
 
 
 def quiet_loggers() -> None:
-    """Third-party loggers show errors only; call after the stack is imported."""
+    """Third-party loggers show errors only; sluice's own lines stay. Call again after
+    importing the stack: some libraries reset levels and warning filters on import."""
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("sluice").setLevel(logging.INFO)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
     try:

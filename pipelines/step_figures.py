@@ -56,7 +56,7 @@ def summary(step: Step) -> str:
         return f"loss {f['final_loss']:.4f}, {f['model_size_mb']:.1f} MB"
     if node.startswith("evaluate_"):
         verdict = "BLESSED" if f["blessed"] else "NOT blessed"
-        return f"auc {f['auc']:.4f}, accuracy {f['accuracy']:.4f} on {f['example_count']:,} rows: {verdict}"
+        return f"auc {f['auc']:.4f}, accuracy {f['accuracy']:.4f} on {int(f['example_count']):,} rows: {verdict}"
     if node == "push":
         return f.get("decision", "")
     return ""
