@@ -79,7 +79,8 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=config.preprocessing_fn,
-        custom_config=custom_config,
+        # Only what the transform reads, so a training change keeps Transform cached.
+        custom_config={k: custom_config[k] for k in ("features", "label", "task")},
         disable_statistics=True,
     )
     transform.add_upstream_node(data_gate)

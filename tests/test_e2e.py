@@ -116,7 +116,7 @@ def test_worse_model_is_not_blessed_and_champion_stays(home, taxi_sample, tmp_pa
     steps = {c.info.run_name: c for c in children[parents[-1].info.run_id]}
     assert steps["evaluate_keras"].data.metrics["blessed"] == 0
     assert "not pushed" in parents[-1].data.tags["sluice.push_decision"]
-    assert client_for(home).get_model_version_by_alias(MODEL, "champion").version == "1"
+    assert str(client_for(home).get_model_version_by_alias(MODEL, "champion").version) == "1"
     blessing = Path(steps["evaluate_keras"].data.tags["sluice.output.blessing"])
     reasons = json.loads((blessing / "evaluation.json").read_text())["reasons"]
     assert any("REGRESSED" in r for r in reasons)
@@ -136,7 +136,7 @@ def test_drifted_data_stops_before_transform(home, taxi_sample, tmp_path):
     assert "DataAnomaliesError" in parents[-1].data.tags["sluice.error"]
     names = {c.info.run_name for c in children[parents[-1].info.run_id]}
     assert "Transform" not in names and "train_keras" not in names
-    assert client_for(home).get_model_version_by_alias(MODEL, "champion").version == "1"
+    assert str(client_for(home).get_model_version_by_alias(MODEL, "champion").version) == "1"
 
 
 def test_bad_column_fails_fast_and_keeps_champion(home, taxi_sample, tmp_path):
@@ -147,7 +147,7 @@ def test_bad_column_fails_fast_and_keeps_champion(home, taxi_sample, tmp_path):
     assert "column 'trip_miles'" in result.stderr and "Did you mean 'trip_mile'" in result.stderr
     parents, _ = runs(home)
     assert parents[-1].info.status == "FAILED"
-    assert client_for(home).get_model_version_by_alias(MODEL, "champion").version == "1"
+    assert str(client_for(home).get_model_version_by_alias(MODEL, "champion").version) == "1"
 
 
 def test_penguin_multiclass_with_torch(tmp_path):
