@@ -1,7 +1,9 @@
 """The default preprocessing_fn, shared by both trainers, derived from the config.
 
 numeric -> z-score, categorical -> vocabulary ids (+1 out-of-vocabulary id),
-bucketized -> quantile bucket ids, and the label (a column, or derived by the config's
+bucketized -> quantile bucket ids, identity -> small integers used as ids as they are
+(values outside 0..buckets-1 get the extra id `buckets`; no analyzer, so cheaper than a
+vocabulary for hours, days, months, area codes), and the label (a column, or derived by the config's
 rule such as "tips > 0.2 * fare"). Missing values are filled before transforming, as
 in the TFX taxi example. Replace it by naming your own function's dotted path as
 `preprocessing_fn:` in the config.
@@ -34,6 +36,10 @@ def _feature(x, feature: dict):
         return tft.scale_to_z_score(tf.cast(x, tf.float32))
     if feature["kind"] == "bucketized":
         return tft.bucketize(tf.cast(x, tf.float32), feature["buckets"])
+    if feature["kind"] == "identity":
+        ids = tf.cast(x, tf.int64)
+        size = feature["buckets"]
+        return tf.where((ids >= 0) & (ids < size), ids, tf.constant(size, tf.int64))
     strings = x if x.dtype == tf.string else tf.strings.as_string(x)
     return tft.compute_and_apply_vocabulary(
         strings, top_k=feature.get("top_k"), num_oov_buckets=1, vocab_filename=feature["name"]

@@ -19,7 +19,7 @@ from components.label_rule import parse_rule, rule_columns
 from components.metrics import METRICS
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-FEATURE_KINDS = ("numeric", "categorical", "bucketized")
+FEATURE_KINDS = ("numeric", "categorical", "bucketized", "identity")
 TASKS = ("binary", "multiclass")
 
 
@@ -36,13 +36,13 @@ def did_you_mean(name: str, choices) -> str:
 class Feature:
     name: str
     kind: str = "numeric"
-    buckets: int = 10  # bucketized: number of quantile buckets
+    buckets: int = 10  # bucketized: quantile buckets; identity: ids are 0..buckets-1
     top_k: int | None = None  # categorical: keep the k most frequent values
 
     @property
     def cardinality(self) -> int | None:
-        """Known number of ids for a bucketized feature (vocabularies are data-sized)."""
-        return self.buckets if self.kind == "bucketized" else None
+        """Known number of ids (vocabularies are data-sized)."""
+        return self.buckets if self.kind in ("bucketized", "identity") else None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ class PipelineFailed(RuntimeError):
 def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_args=()) -> dict:
     """Runs the whole pipeline; returns the push decision. Raises on failure, after the
     MLflow parent run was marked FAILED with the reason."""
-    from tfx import v1 as tfx
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     from pipelines import preflight
     from pipelines.lineage import PipelineRunRecord
@@ -46,7 +46,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         quiet_loggers()
         handler = step_log.install(describe)
         try:
-            tfx.orchestration.LocalDagRunner().run(pipeline)
+            LocalDagRunner().run(pipeline)
         finally:
             logging.getLogger("absl").removeHandler(handler)
             logging.getLogger("absl").propagate = True

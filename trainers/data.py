@@ -23,7 +23,7 @@ def feature_layout(config: dict, tft_output: tft.TFTransformOutput, framework: s
     for f in config["features"]:
         if f["kind"] == "categorical":
             categorical[f["name"]] = tft_output.vocabulary_size_by_name(f["name"]) + 1
-        elif f["kind"] == "bucketized":
+        elif f["kind"] in ("bucketized", "identity"):
             categorical[f["name"]] = f["buckets"] + 1
     raw_spec = tft_output.raw_feature_spec()
     classes = config["label"].get("classes") or ["0", "1"]
@@ -56,6 +56,12 @@ def load_examples(file_patterns, tft_output, layout: FeatureLayout):
 def batch_order(rows: int, steps: int, batch_size: int, seed: int) -> np.ndarray:
     """Row indices for every training step, [steps, batch_size], seeded."""
     return np.random.default_rng(seed).integers(0, rows, size=(steps, batch_size))
+
+
+def curve_points(steps: int) -> int:
+    """Points on the loss curve: the largest divisor of steps up to LOSS_POINTS, so every
+    point averages the same number of steps in both trainers."""
+    return max(n for n in range(1, min(LOSS_POINTS, steps) + 1) if steps % n == 0)
 
 
 def write_history(run_dir: str, losses: list[float], started: float, framework: str) -> None:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from serving.layout import FeatureLayout
-from trainers.data import LOSS_POINTS, batch_order, feature_layout, load_examples, write_history
+from trainers.data import batch_order, curve_points, feature_layout, load_examples, write_history
 
 FRAMEWORK = "torch"
 ONNX_TOLERANCE = 1e-4
@@ -89,7 +89,7 @@ def run_fn(fn_args) -> None:
     target = torch.from_numpy(labels.astype(np.float32 if model.binary else np.int64))
     started = time.time()
     losses = []
-    for chunk in np.array_split(order, min(LOSS_POINTS, len(order))):
+    for chunk in np.split(order, curve_points(len(order))):
         chunk_losses = []
         for rows in torch.from_numpy(chunk):
             logits = model.logits(dense[rows], categorical[rows])
