@@ -20,6 +20,8 @@ from serving.layout import LABEL_KEY
 from serving.model import ServableModel
 
 EVALUATION_FILE = "evaluation.json"
+SAMPLES_FILE = "samples.json"  # eval rows + the gate's predictions, replayed by infra validation
+SAMPLE_ROWS = 32
 
 
 def read_raw_split(examples_uri: str, split: str, columns) -> dict[str, list]:
@@ -54,9 +56,10 @@ def labels_of(raw: dict[str, list], transform_uri: str) -> np.ndarray:
     return output.transform_raw_features(inputs, drop_unused_features=True)[LABEL_KEY].numpy()
 
 
-def evaluate_model(model_dir, raw, labels, slice_columns) -> dict:
+def evaluate_model(model_dir, raw, labels, slice_columns) -> tuple[dict, np.ndarray]:
     probs = ServableModel(model_dir).predict(raw)
-    return metrics.compute_sliced(labels, probs, {c: np.array(raw[c], object) for c in slice_columns})
+    slices = {c: np.array(raw[c], object) for c in slice_columns}
+    return metrics.compute_sliced(labels, probs, slices), probs
 
 
 @component
@@ -76,9 +79,9 @@ def evaluate(
     columns = [*candidate_model.feature_names, *gate_config["label_columns"], *gate_config["slices"]]
     raw = read_raw_split(examples.uri, "eval", list(dict.fromkeys(columns)))
     labels = labels_of(raw, transform_graph.uri)
-    candidate = evaluate_model(model_dir, raw, labels, gate_config["slices"])
+    candidate, probs = evaluate_model(model_dir, raw, labels, gate_config["slices"])
     champion_dir = push_target.current_version(serving_dir, model_name)
-    champion = evaluate_model(champion_dir, raw, labels, []) if champion_dir else None
+    champion = evaluate_model(champion_dir, raw, labels, [])[0] if champion_dir else None
     blessed, reasons = metrics.judge(
         candidate["overall"], champion and champion["overall"],
         gate_config["thresholds"], gate_config["max_regression"],
@@ -93,6 +96,9 @@ def evaluate(
     }
     Path(blessing.uri, EVALUATION_FILE).write_text(json.dumps(report, indent=2))
     Path(blessing.uri, "BLESSED" if blessed else "NOT_BLESSED").touch()
+    samples = {"rows": {n: raw[n][:SAMPLE_ROWS] for n in candidate_model.feature_names},
+               "probabilities": probs[:SAMPLE_ROWS].tolist()}
+    Path(blessing.uri, SAMPLES_FILE).write_text(json.dumps(samples))
     blessing.set_int_custom_property("blessed", int(blessed))
     blessing.set_string_custom_property("current_model", model.uri)
     blessing.set_string_custom_property("framework", report["framework"])
@@ -102,3 +108,7 @@ def evaluate(
 
 def read_evaluation(blessing_uri: str) -> dict:
     return json.loads(Path(blessing_uri, EVALUATION_FILE).read_text())
+
+
+def read_samples(blessing_uri: str) -> dict:
+    return json.loads(Path(blessing_uri, SAMPLES_FILE).read_text())

@@ -1,4 +1,5 @@
-"""The pusher: pushes the best blessed candidate, and only a blessed one.
+"""The pusher: pushes the best blessed candidate, and only a blessed one (blessed by
+the evaluator and by infra validation).
 
 With two trainers, each candidate went through the gate on its own; if both are
 blessed, the better primary metric wins and the reason is recorded. A model already
@@ -11,10 +12,11 @@ from typing import List
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types.standard_artifacts import Model, ModelBlessing, PushedModel
+from tfx.types.standard_artifacts import InfraBlessing, Model, ModelBlessing, PushedModel
 
 from components import metrics
 from components.evaluate import read_evaluation
+from components.infra_validate import read_results
 from serving import push as push_target
 
 DECISION_FILE = "decision.json"
@@ -40,6 +42,7 @@ def choose(candidates: list[dict], primary_metric: str) -> tuple[dict | None, st
 def push(
     models: InputArtifact[List[Model]],
     blessings: InputArtifact[List[ModelBlessing]],
+    infra_blessing: InputArtifact[InfraBlessing],
     pushed_model: OutputArtifact[PushedModel],
     serving_dir: Parameter[str],
     model_name: Parameter[str],
@@ -47,16 +50,20 @@ def push(
 ):
     """Pushes the winner to <serving_dir>/<model_name>/<version>/ or records why not."""
     by_uri = {m.uri: m for m in models}
+    infra = read_results(infra_blessing.uri)
     candidates = []
     for blessing in blessings:
         evaluation = read_evaluation(blessing.uri)
+        model_uri = blessing.get_string_custom_property("current_model")
+        served = infra.get(model_uri, {"infra_blessed": False, "reason": "not infra-validated"})
         candidates.append({
             "framework": evaluation["framework"],
-            "blessed": bool(blessing.get_int_custom_property("blessed")),
+            "blessed": bool(blessing.get_int_custom_property("blessed")) and served["infra_blessed"],
             "value": evaluation["metrics"]["overall"][primary_metric],
-            "model_uri": blessing.get_string_custom_property("current_model"),
+            "model_uri": model_uri,
             "blessing_uri": blessing.uri,
             "reasons": evaluation["reasons"],
+            "infra_validation": served["reason"],
         })
     winner, reason = choose(candidates, primary_metric)
     version = None

@@ -79,6 +79,65 @@ def cmd_schema_infer(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from serving import server
+
+    serving_dir = Path(args.serving_dir) if args.serving_dir else _paths(args).serving_dir
+    server.serve(serving_dir.resolve(), args.host, args.port, args.poll_seconds, args.max_request_bytes)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from pipelines.lineage import champion_version, registered_versions
+    from serving import push as push_target
+
+    config, paths = _load_config(args), _paths(args)
+    name, serving_dir = config.model_name, paths.serving_dir
+    live = push_target.versions(serving_dir, name)
+    registered = registered_versions(name, _tracking_uri(args, paths))
+    champion = champion_version(name, _tracking_uri(args, paths))
+    rows = [(v, serving_dir / name / str(v), "serving" if v == live[-1] else "") for v in live]
+    rows += [(v, serving_dir / name / push_target.ROLLED_BACK / str(v), "rolled back")
+             for v in push_target.rolled_back(serving_dir, name)]
+    if not rows:
+        print(f"no pushed versions of {name} in {serving_dir}")
+        return 0
+    print(f"{name} in {serving_dir}")
+    for version, path, state in sorted(rows):
+        record = push_target.push_record(path)
+        mv = registered.get(str(serving_dir / name / str(version)))
+        lineage = (f"mlflow v{mv.version}{' (champion)' if mv.version == champion else ''} "
+                   f"run {mv.tags.get('sluice.run_id', '?')[:8]}" if mv else "not in MLflow")
+        print(f"  {version:>3}  {state:<11} {record.get('framework', '?'):<6} {lineage}  "
+              f"{record.get('reason', '')}")
+    return 0
+
+
+def cmd_rollback(args) -> int:
+    import getpass
+
+    from pipelines.lineage import move_champion
+    from serving import push as push_target
+
+    config, paths = _load_config(args), _paths(args)
+    name, serving_dir = config.model_name, paths.serving_dir
+    try:
+        old, new = push_target.roll_back(serving_dir, name, args.to)
+    except ValueError as err:
+        log = logging.getLogger("sluice")
+        log.error("rollback: %s", err)
+        return EXIT_BAD_INPUT
+    why = args.reason or "manual rollback"
+    mlflow_version = move_champion(
+        name, _tracking_uri(args, paths), serving_dir / name / str(new),
+        serving_dir / name / str(old), args.by or getpass.getuser(), why)
+    print(f"{name}: version {new} is served again (version {old} moved to "
+          f"{serving_dir / name / push_target.ROLLED_BACK}); "
+          + (f"MLflow champion -> version {mlflow_version}" if mlflow_version
+             else "no MLflow version is registered for it, alias unchanged"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sluice", description=(
         "TFX pipelines where Keras and PyTorch are equal citizens, recorded in MLflow."))
@@ -111,6 +170,28 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
     ui.set_defaults(func=cmd_ui)
+
+    serve = sub.add_parser("serve", help="serve pushed models over TF Serving's REST API")
+    common(serve)
+    serve.add_argument("--serving-dir", help="folder of <model>/<version>/ (default: <home>/serving)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8501, help="port (default: 8501, as TF Serving)")
+    serve.add_argument("--poll-seconds", type=float, default=1.0,
+                       help="how often to look for new, removed or rolled-back versions")
+    serve.add_argument("--max-request-bytes", type=int, default=4 * 2**20,
+                       help="larger request bodies get 413 (default: 4 MiB)")
+    serve.set_defaults(func=cmd_serve)
+
+    models = sub.add_parser("models", help="list pushed versions with their MLflow lineage")
+    common(models)
+    models.set_defaults(func=cmd_models)
+
+    rollback = sub.add_parser("rollback", help="serve a previous version again and move the champion alias")
+    common(rollback)
+    rollback.add_argument("--to", type=int, help="version to serve (default: the one before the newest)")
+    rollback.add_argument("--reason", help="why, recorded in MLflow")
+    rollback.add_argument("--by", help="who, recorded in MLflow (default: the current user)")
+    rollback.set_defaults(func=cmd_rollback)
 
     schema = sub.add_parser("schema", help="schema tools")
     schema_sub = schema.add_subparsers(dest="schema_command", required=True)

@@ -163,6 +163,10 @@ class PipelineRunRecord:
                 self.log_model(cid, step.output("model").uri, history["framework"])
         elif node.startswith("evaluate_"):
             self.client.log_artifact(cid, str(Path(step.output("blessing").uri, "evaluation.json")))
+        elif node == "infra_validate":
+            from components.infra_validate import RESULTS_FILE
+
+            self.client.log_artifact(cid, str(Path(step.output("infra_blessing").uri, RESULTS_FILE)))
         elif node == "push":
             self.client.log_artifact(cid, str(Path(step.output("pushed_model").uri, "decision.json")))
 
@@ -201,6 +205,9 @@ class PipelineRunRecord:
             "sluice.config": str(self.config.source),
             "sluice.serving_path": props["pushed_destination"],
             "sluice.blessing": "; ".join(blessing["reasons"]),
+            "sluice.infra_validation": next(
+                (c.get("infra_validation", "") for c in push_candidates(push_step)
+                 if c["model_uri"] == model_uri), ""),
             "sluice.push_decision": props["reason"],
             "sluice.metrics": json.dumps(blessing["metrics"]["overall"]),
         }
@@ -211,3 +218,44 @@ class PipelineRunRecord:
 
     def end(self, status: str) -> None:
         mlflow.end_run(status)
+
+
+def push_candidates(push_step: Step) -> list[dict]:
+    """The pusher's candidates, as it recorded them in decision.json."""
+    return json.loads(Path(push_step.output("pushed_model").uri, "decision.json").read_text())["candidates"]
+
+
+def registered_versions(model_name: str, tracking_uri: str) -> dict[str, object]:
+    """Serving path -> the MLflow model version registered for it."""
+    mlflow.set_tracking_uri(tracking_uri)
+    found = MlflowClient().search_model_versions(f"name = '{model_name}'")
+    return {mv.tags.get("sluice.serving_path"): mv for mv in found}
+
+
+def champion_version(model_name: str, tracking_uri: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return MlflowClient(tracking_uri).get_registered_model(model_name).aliases.get(CHAMPION)
+    except MlflowException:
+        return None
+
+
+def move_champion(model_name: str, tracking_uri: str, serving_path: Path, from_path: Path,
+                  who: str, why: str) -> str | None:
+    """Points the champion alias at the version registered for serving_path, with who
+    and why recorded on both versions. -> the MLflow version, or None if unregistered."""
+    client = MlflowClient(tracking_uri)
+    by_path = registered_versions(model_name, tracking_uri)
+    target = by_path.get(str(serving_path))
+    if target is None:
+        return None
+    when = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    client.set_registered_model_alias(model_name, CHAMPION, target.version)
+    for key, value in {"by": who, "reason": why, "at": when, "from": str(from_path)}.items():
+        client.set_model_version_tag(model_name, target.version, f"sluice.rollback.{key}", value)
+    previous = by_path.get(str(from_path))
+    if previous is not None:
+        client.set_model_version_tag(model_name, previous.version, "sluice.rolled_back",
+                                     f"{when} by {who}: {why}")
+    return target.version

@@ -30,6 +30,10 @@ def champion_report(model_name: str, tracking_uri: str, version: str | None = No
         "  metrics        " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                        for k, v in metrics.items()),
         f"  blessed because {t.get('sluice.blessing')}",
+        f"  infra validated {t.get('sluice.infra_validation')}",
         f"  pushed because  {t.get('sluice.push_decision')}",
     ]
+    if t.get("sluice.rollback.by"):
+        lines.append(f"  rolled back to by {t['sluice.rollback.by']} at {t.get('sluice.rollback.at')}: "
+                     f"{t.get('sluice.rollback.reason')}")
     return "\n".join(lines)

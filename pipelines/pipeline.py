@@ -2,7 +2,8 @@
 
 ExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> check_anomalies
 (gate) -> Transform -> one Trainer per framework -> evaluate (gate, per trainer) ->
-push (best blessed candidate). Runners only choose where it runs.
+infra_validate (each blessed candidate served by the real model server) -> push (best
+blessed candidate). Runners only choose where it runs.
 """
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
 
     from components.check_anomalies import check_anomalies
     from components.evaluate import evaluate
+    from components.infra_validate import infra_validate
     from components.push import push
 
     import_function(config.preprocessing_fn)
@@ -124,14 +126,16 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
         components += [train, judge]
         models.append(train.outputs["model"])
         blessings.append(judge.outputs["blessing"])
+    serves = infra_validate(models=union(models), blessings=union(blessings))
     pusher = push(
         models=union(models),
         blessings=union(blessings),
+        infra_blessing=serves.outputs["infra_blessing"],
         serving_dir=str(paths.serving_dir),
         model_name=config.model_name,
         primary_metric=config.gate.primary_metric,
     )
-    components.append(pusher)
+    components += [serves, pusher]
     return Pipeline(
         pipeline_name=f"sluice-{config.name}",
         pipeline_root=str(paths.pipeline_root),

@@ -37,6 +37,13 @@ def figures(step: Step) -> dict:
     if node.startswith("evaluate_") and step.output("blessing"):
         props = artifact_properties(step.output("blessing"))
         return {k: props[k] for k in ("auc", "accuracy", "loss", "example_count", "blessed")}
+    if node == "infra_validate" and step.output("infra_blessing"):
+        from components.infra_validate import read_results
+
+        results = read_results(step.output("infra_blessing").uri)
+        return {"infra_blessed": sum(r["infra_blessed"] for r in results.values()),
+                "infra_validation": "; ".join(f"{r['framework']}: {r['reason']}"
+                                              for r in results.values())}
     if node == "push" and step.output("pushed_model"):
         props = artifact_properties(step.output("pushed_model"))
         return {"pushed": props["pushed"], "decision": props["reason"],
@@ -57,6 +64,8 @@ def summary(step: Step) -> str:
     if node.startswith("evaluate_"):
         verdict = "BLESSED" if f["blessed"] else "NOT blessed"
         return f"auc {f['auc']:.4f}, accuracy {f['accuracy']:.4f} on {int(f['example_count']):,} rows: {verdict}"
+    if node == "infra_validate":
+        return f.get("infra_validation", "")
     if node == "push":
         return f.get("decision", "")
     return ""

@@ -28,6 +28,7 @@ class FeatureLayout:
     dense: tuple[str, ...]  # numeric features, z-scored floats
     categorical: dict[str, int] = field(default_factory=dict)  # name -> id count
     raw_features: dict[str, str] = field(default_factory=dict)  # name -> "string"|"number"
+    required: tuple[str, ...] = ()  # raw features the schema says are always present
 
     @property
     def num_classes(self) -> int:
@@ -49,4 +50,11 @@ class FeatureLayout:
     @classmethod
     def load(cls, model_dir: Path) -> FeatureLayout:
         raw = json.loads((Path(model_dir) / LAYOUT_FILE).read_text())
-        return cls(**{**raw, "classes": tuple(raw["classes"]), "dense": tuple(raw["dense"])})
+        return cls(**{**raw, "classes": tuple(raw["classes"]), "dense": tuple(raw["dense"]),
+                      "required": tuple(raw.get("required", ()))})
+
+    def example_row(self) -> dict:
+        """A valid request row (zeros, empty strings, optional values missing): the
+        server's warm-up request."""
+        return {n: (None if n not in self.required else "" if kind == "string" else 0.0)
+                for n, kind in self.raw_features.items()}

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 PUSH_MARKER = "PUSHED.json"
+ROLLED_BACK = ".rolled_back"  # versions taken out of service by a rollback, kept for the record
 
 
 def versions(serving_dir: str | Path, model_name: str) -> list[int]:
@@ -45,9 +46,38 @@ def push(model_dir: str | Path, serving_dir: str | Path, model_name: str, record
     """Copies model_dir to the next version atomically; returns the version number."""
     root = Path(serving_dir) / model_name
     root.mkdir(parents=True, exist_ok=True)
-    version = (versions(serving_dir, model_name) or [0])[-1] + 1
+    version = max([0, *versions(serving_dir, model_name), *rolled_back(serving_dir, model_name)]) + 1
     staging = root / f".staging-{version}-{uuid.uuid4().hex[:8]}"
     shutil.copytree(model_dir, staging)
     (staging / PUSH_MARKER).write_text(json.dumps({**record, "version": version}, indent=2))
     staging.rename(root / str(version))
     return version
+
+
+def rolled_back(serving_dir: str | Path, model_name: str) -> list[int]:
+    folder = Path(serving_dir) / model_name / ROLLED_BACK
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.is_dir() else []
+
+
+def roll_back(serving_dir: str | Path, model_name: str, to: int | None = None) -> tuple[int, int]:
+    """Makes version `to` (default: the one before the newest) the newest, so a server
+    following the newest-version policy swaps to it. The newer versions move to
+    .rolled_back/, never deleted; their numbers are never reused. -> (from, to)."""
+    found = versions(serving_dir, model_name)
+    if not found:
+        raise ValueError(f"no versions of {model_name} in {serving_dir}")
+    if to is None:
+        if len(found) < 2:
+            raise ValueError(f"{model_name} has only version {found[0]}; nothing to roll back to")
+        to = found[-2]
+    if to not in found:
+        raise ValueError(f"{model_name} has no version {to}; versions: {', '.join(map(str, found))}")
+    if to == found[-1]:
+        raise ValueError(f"version {to} of {model_name} is already the one served")
+    root = Path(serving_dir) / model_name
+    (root / ROLLED_BACK).mkdir(exist_ok=True)
+    # Oldest first, the newest last: a server polling meanwhile keeps seeing the newest
+    # until the final rename, and never loads a version in between.
+    for version in [v for v in found if v > to]:
+        (root / str(version)).rename(root / ROLLED_BACK / str(version))
+    return found[-1], to

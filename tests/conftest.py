@@ -37,3 +37,12 @@ def run_sluice(*args, timeout=900) -> subprocess.CompletedProcess:
                             timeout=timeout, env=env, cwd=ROOT)
     print(result.stdout[-4000:], result.stderr[-8000:])
     return result
+
+
+@pytest.fixture(scope="session")
+def first_run(tmp_path_factory, taxi_sample):
+    """One real pipeline run with both trainers on the sample, shared by the end-to-end
+    and serving tests (-> home folder, CompletedProcess)."""
+    home = tmp_path_factory.mktemp("home")
+    result = run_sluice("run", "--home", home, "--data", taxi_sample, "--steps", 60, "--trainer", "both")
+    return home, result

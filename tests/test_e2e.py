@@ -22,8 +22,8 @@ MODEL = "sluice-taxi"
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    return tmp_path_factory.mktemp("home")
+def home(first_run):
+    return first_run[0]
 
 
 def client_for(home: Path) -> MlflowClient:
@@ -46,8 +46,8 @@ def raw_rows(csv: Path, n: int, names) -> dict:
     return {c: [None if pd.isna(v) else v for v in frame[c]] for c in names}
 
 
-def test_both_trainers_blessed_pushed_and_recorded(home, taxi_sample):
-    result = run_sluice("run", "--home", home, "--data", taxi_sample, "--steps", 60, "--trainer", "both")
+def test_both_trainers_blessed_pushed_and_recorded(home, first_run, taxi_sample):
+    result = first_run[1]
     assert result.returncode == 0
     log = result.stderr
     assert "▶ Transform" in log and "✔ push" in log and "INFO:absl" not in log
@@ -64,7 +64,7 @@ def test_both_trainers_blessed_pushed_and_recorded(home, taxi_sample):
     steps = {c.info.run_name: c for c in children[parent.info.run_id]}
     assert set(steps) >= {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
                           "check_anomalies", "Transform", "train_keras", "train_torch",
-                          "evaluate_keras", "evaluate_torch", "push"}
+                          "evaluate_keras", "evaluate_torch", "infra_validate", "push"}
     assert all(c.info.status == "FINISHED" for c in steps.values())
     assert steps["StatisticsGen"].data.metrics["rows_train"] + steps["StatisticsGen"].data.metrics["rows_eval"] == 2000
     # The same gate judged both frameworks on the same eval rows.
@@ -82,6 +82,7 @@ def test_both_trainers_blessed_pushed_and_recorded(home, taxi_sample):
     champion = client.get_model_version_by_alias(MODEL, "champion")
     assert champion.tags["sluice.trainer"] in ("keras", "torch")
     assert "auc" in champion.tags["sluice.blessing"]
+    assert "served by the model server" in champion.tags["sluice.infra_validation"]
     assert champion.tags["sluice.serving_path"].endswith(f"{MODEL}/1")
     pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
     frame = pd.DataFrame(raw_rows(taxi_sample, 5, served.feature_names))

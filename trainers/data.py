@@ -37,6 +37,8 @@ def feature_layout(config: dict, tft_output: tft.TFTransformOutput, framework: s
             f["name"]: "string" if raw_spec[f["name"]].dtype == tf.string else "number"
             for f in config["features"]
         },
+        required=tuple(f["name"] for f in config["features"]
+                       if isinstance(raw_spec[f["name"]], tf.io.FixedLenFeature)),
     )
 
 

@@ -1,0 +1,107 @@
+"""Infra validation: proves a blessed candidate serves before it may be pushed.
+
+Each blessed candidate is copied into a scratch serving dir and served by the real
+model server (`sluice serve`) in a separate process. The eval rows the gate scored are
+sent over HTTP in both TF Serving request formats, and the answers must match the
+gate's own predictions within a tolerance. A candidate that does not load, answer or
+match is not infra-blessed, and the pusher will not push it; the reason is recorded.
+"""
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import List
+
+import numpy as np
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types.standard_artifacts import InfraBlessing, Model, ModelBlessing
+
+from components.evaluate import read_evaluation, read_samples
+from serving import push as push_target
+
+RESULTS_FILE = "infra_validation.json"
+
+
+def check_answers(server, name: str, samples: dict, tolerance: float) -> str | None:
+    """Row and columnar requests against the gate's predictions -> None or the problem."""
+    rows = samples["rows"]
+    expected = np.array(samples["probabilities"])
+    count = len(expected)
+    requests = {
+        "instances": {"instances": [{n: rows[n][i] for n in rows} for i in range(count)]},
+        "inputs": {"inputs": rows},
+    }
+    for request_format, body in requests.items():
+        status, answer = server.post(f"/v1/models/{name}:predict", body)
+        if status != 200:
+            return f"{request_format} request got HTTP {status}: {answer.get('error', answer)}"
+        got = np.array(answer.get("predictions", answer.get("outputs")))
+        if got.shape != expected.shape:
+            return f"{request_format} answer has shape {got.shape}, expected {expected.shape}"
+        worst = float(np.abs(got - expected).max())
+        if worst > tolerance:
+            return (f"{request_format} answers differ from the evaluator's predictions by up to "
+                    f"{worst:.2e} (tolerance {tolerance:.0e})")
+    return None
+
+
+def validate(candidates: dict[str, dict], timeout: int, tolerance: float) -> dict[str, dict]:
+    """candidates: model_uri -> {framework, model_dir, samples} -> results by model_uri."""
+    from serving.process import ServerProcess
+
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="sluice-infra-") as scratch:
+        serving_dir = Path(scratch, "serving")
+        names = {}
+        for uri, c in candidates.items():
+            names[uri] = f"candidate-{c['framework']}"
+            push_target.push(c["model_dir"], serving_dir, names[uri], {"model_uri": uri})
+        with ServerProcess(serving_dir, log_path=Path(scratch, "server.log")) as server:
+            try:
+                server.wait_ready({n: 1 for n in names.values()}, timeout)
+                failure = None
+            except (RuntimeError, TimeoutError) as err:
+                failure = f"the model server did not load it: {err}"
+            for uri, c in candidates.items():
+                problem = failure or check_answers(server, names[uri], c["samples"], tolerance)
+                results[uri] = {
+                    "framework": c["framework"], "infra_blessed": problem is None,
+                    "reason": problem or f"served by the model server; {len(c['samples']['probabilities'])} "
+                                         f"eval rows answered in both request formats within {tolerance:.0e}",
+                }
+    return results
+
+
+@component
+def infra_validate(
+    models: InputArtifact[List[Model]],
+    blessings: InputArtifact[List[ModelBlessing]],
+    infra_blessing: OutputArtifact[InfraBlessing],
+    timeout_seconds: Parameter[int] = 180,
+    tolerance: Parameter[float] = 1e-4,
+):
+    """Serves every blessed candidate in one real server process and checks its answers."""
+    by_uri = {m.uri: m for m in models}
+    candidates = {}
+    results = {}
+    for blessing in blessings:
+        uri = blessing.get_string_custom_property("current_model")
+        framework = read_evaluation(blessing.uri)["framework"]
+        if blessing.get_int_custom_property("blessed"):
+            candidates[uri] = {"framework": framework, "samples": read_samples(blessing.uri),
+                               "model_dir": Path(by_uri[uri].uri, "Format-Serving")}
+        else:
+            results[uri] = {"framework": framework, "infra_blessed": False,
+                            "reason": "skipped: not blessed by the evaluator"}
+    if candidates:
+        results.update(validate(candidates, timeout_seconds, tolerance))
+    Path(infra_blessing.uri, RESULTS_FILE).write_text(json.dumps(results, indent=2))
+    blessed = [r["framework"] for r in results.values() if r["infra_blessed"]]
+    infra_blessing.set_int_custom_property("blessed", int(bool(blessed)))
+    infra_blessing.set_string_custom_property("infra_blessed", ",".join(blessed))
+
+
+def read_results(infra_blessing_uri: str) -> dict:
+    return json.loads(Path(infra_blessing_uri, RESULTS_FILE).read_text())

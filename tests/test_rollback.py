@@ -1,0 +1,52 @@
+"""`sluice rollback` and `sluice models` on a real serving dir and a real MLflow store."""
+import json
+
+from mlflow.tracking import MlflowClient
+
+from serving import push as push_target
+from tests.conftest import run_sluice
+
+MODEL = "sluice-taxi"
+
+
+def fake_push(home, version_dir_name):
+    """A pushed version as the pusher leaves it (the server is not involved here)."""
+    model_dir = home / "trained" / version_dir_name
+    model_dir.mkdir(parents=True)
+    (model_dir / "sluice.json").write_text("{}")
+    return push_target.push(model_dir, home / "serving", MODEL,
+                            {"model_uri": str(model_dir), "framework": "keras", "reason": "test"})
+
+
+def test_rollback_moves_served_version_and_champion(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    client.create_registered_model(MODEL)
+    for name in ("a", "b"):
+        version = fake_push(home, name)
+        mv = client.create_model_version(
+            MODEL, source=str(home / "trained" / name),
+            tags={"sluice.serving_path": str(home / "serving" / MODEL / str(version)), "sluice.run_id": "r"})
+        client.set_registered_model_alias(MODEL, "champion", mv.version)
+
+    listed = run_sluice("models", "--home", home)
+    assert listed.returncode == 0 and "(champion)" in listed.stdout and "serving" in listed.stdout
+
+    result = run_sluice("rollback", "--home", home, "--reason", "canary errors", "--by", "alice")
+    assert result.returncode == 0, result.stderr
+    assert push_target.versions(home / "serving", MODEL) == [1]
+    assert push_target.rolled_back(home / "serving", MODEL) == [2]
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    assert str(champion.version) == "1"
+    assert champion.tags["sluice.rollback.by"] == "alice"
+    assert champion.tags["sluice.rollback.reason"] == "canary errors"
+    assert "alice" in client.get_model_version(MODEL, "2").tags["sluice.rolled_back"]
+
+    # A new push never reuses a rolled-back number.
+    assert fake_push(home, "c") == 3
+    marker = json.loads((home / "serving" / MODEL / "3" / push_target.PUSH_MARKER).read_text())
+    assert marker["version"] == 3
+
+    again = run_sluice("rollback", "--home", home, "--to", "7")
+    assert again.returncode == 2 and "no version 7" in again.stderr
