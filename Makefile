@@ -2,15 +2,16 @@
 # Each builds .venv from requirements.lock first if it is missing.
 SHELL := /bin/bash
 VENV ?= .venv
+AIRFLOW_VENV ?= .venv-airflow
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: run test test-fast venv lock bench clean
+.PHONY: run test test-fast venv airflow-venv lock bench clean
 
 run: $(VENV)/.installed
 	$(VENV)/bin/sluice run $(ARGS)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed
 	$(PY) -m pytest -q tests $(ARGS)
 
 test-fast: $(VENV)/.installed
@@ -22,8 +23,15 @@ $(VENV)/.installed: requirements.lock pyproject.toml scripts/make_venv.sh
 	bash scripts/make_venv.sh $(VENV)
 	touch $@
 
+airflow-venv: $(AIRFLOW_VENV)/.installed
+
+$(AIRFLOW_VENV)/.installed: $(VENV)/.installed requirements-airflow.lock scripts/make_airflow_venv.sh
+	bash scripts/make_airflow_venv.sh $(AIRFLOW_VENV)
+	touch $@
+
 lock:
 	uv pip compile requirements.in -o requirements.lock --python "$$(bash scripts/find_python.sh)"
+	uv pip compile requirements-airflow.in --universal --python-version 3.10 -o requirements-airflow.lock
 
 bench: $(VENV)/.installed
 	$(PY) bench/pipeline_vs_tfx.py

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types.standard_artifacts import ExampleAnomalies, ExampleValidationMetrics
+from tfx.types.standard_artifacts import ExampleAnomalies
 
 
 class DataAnomaliesError(RuntimeError):
@@ -49,8 +49,9 @@ def read_anomalies(anomalies_uri: str) -> list[dict]:
 
 
 @component
-def check_anomalies(anomalies: InputArtifact[ExampleAnomalies], report: OutputArtifact[ExampleValidationMetrics]):
-    """Fails the run (and so everything downstream) if any anomaly was found."""
+def check_anomalies(anomalies: InputArtifact[ExampleAnomalies], report: OutputArtifact[ExampleAnomalies]):
+    """Fails the run (and so everything downstream) if any anomaly was found. The report
+    (an ExampleAnomalies artifact, a type every orchestrator knows) records the count."""
     found = read_anomalies(anomalies.uri)
     report.set_int_custom_property("anomaly_count", len(found))
     if found:

@@ -11,7 +11,6 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import List
 
 import numpy as np
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
@@ -76,13 +75,18 @@ def validate(candidates: dict[str, dict], timeout: int, tolerance: float) -> dic
 
 @component
 def infra_validate(
-    models: InputArtifact[List[Model]],
-    blessings: InputArtifact[List[ModelBlessing]],
     infra_blessing: OutputArtifact[InfraBlessing],
     timeout_seconds: Parameter[int] = 180,
     tolerance: Parameter[float] = 1e-4,
+    keras_model: InputArtifact[Model] = None,
+    keras_blessing: InputArtifact[ModelBlessing] = None,
+    torch_model: InputArtifact[Model] = None,
+    torch_blessing: InputArtifact[ModelBlessing] = None,
 ):
-    """Serves every blessed candidate in one real server process and checks its answers."""
+    """Serves every blessed candidate in one real server process and checks its answers.
+    (One optional input per trainer: Kubeflow's compiler takes no channel unions.)"""
+    models = [m for m in (keras_model, torch_model) if m is not None]
+    blessings = [b for b in (keras_blessing, torch_blessing) if b is not None]
     by_uri = {m.uri: m for m in models}
     candidates = {}
     results = {}

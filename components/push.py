@@ -8,7 +8,6 @@ pushed (an unchanged rerun) is not pushed again.
 
 import json
 from pathlib import Path
-from typing import List
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
@@ -40,15 +39,22 @@ def choose(candidates: list[dict], primary_metric: str) -> tuple[dict | None, st
 
 @component
 def push(
-    models: InputArtifact[List[Model]],
-    blessings: InputArtifact[List[ModelBlessing]],
     infra_blessing: InputArtifact[InfraBlessing],
     pushed_model: OutputArtifact[PushedModel],
     serving_dir: Parameter[str],
     model_name: Parameter[str],
     primary_metric: Parameter[str],
+    keras_model: InputArtifact[Model] = None,
+    keras_blessing: InputArtifact[ModelBlessing] = None,
+    torch_model: InputArtifact[Model] = None,
+    torch_blessing: InputArtifact[ModelBlessing] = None,
 ):
-    """Pushes the winner to <serving_dir>/<model_name>/<version>/ or records why not."""
+    """Pushes the winner to <serving_dir>/<model_name>/<version>/ or records why not.
+
+    One optional input per trainer rather than a union of channels, so the same
+    component compiles for Kubeflow Pipelines (whose compiler takes single channels)."""
+    models = [m for m in (keras_model, torch_model) if m is not None]
+    blessings = [b for b in (keras_blessing, torch_blessing) if b is not None]
     by_uri = {m.uri: m for m in models}
     infra = read_results(infra_blessing.uri)
     candidates = []

@@ -41,9 +41,12 @@ def cmd_run(args) -> int:
     trainers = ("keras", "torch") if args.trainer == "both" else (args.trainer,)
     config = _load_config(args)
     paths = _paths(args)
-    decision = local_runner.run(config, paths, trainers, _tracking_uri(args, paths), args.beam_arg)
+    decision = local_runner.run(config, paths, trainers, _tracking_uri(args, paths), args.beam_arg,
+                                only=args.only, start_from=args.start_from,
+                                orchestrator_run_id=args.run_id)
     log = logging.getLogger("sluice")
-    log.info("%s", decision.get("decision", ""))
+    if decision.get("decision"):
+        log.info("%s", decision["decision"])
     log.info("MLflow: %s   (browse with: sluice ui --home %s)", _tracking_uri(args, paths), args.home)
     return 0
 
@@ -138,6 +141,25 @@ def cmd_rollback(args) -> int:
     return 0
 
 
+def cmd_compile(args) -> int:
+    from pipelines import compile as compiler
+
+    config, paths = _load_config(args), _paths(args)
+    trainers = ("keras", "torch") if args.trainer == "both" else (args.trainer,)
+    if args.target == "airflow":
+        spec = compiler.airflow(config, paths, trainers, Path(args.output).resolve(),
+                                schedule=args.schedule, retries=args.retries,
+                                retry_delay_seconds=args.retry_delay, tracking_uri=args.tracking_uri,
+                                steps=args.steps)
+        print(f"wrote {spec} and {spec.parent / 'sluice_dags.py'} (DAG sluice_{config.name})")
+    else:
+        output = compiler.kubeflow(config, paths, trainers, Path(args.output).resolve(),
+                                   image=args.image, beam_args=args.beam_arg,
+                                   pipeline_root=args.pipeline_root)
+        print(f"wrote {output} (Kubeflow Pipelines v2 job, image {args.image})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sluice", description=(
         "TFX pipelines where Keras and PyTorch are equal citizens, recorded in MLflow."))
@@ -158,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", type=int, help="training steps (overrides the config)")
     run.add_argument("--beam-arg", action="append", default=[],
                      help="extra Beam pipeline argument (repeatable)")
+    steps = run.add_mutually_exclusive_group()
+    steps.add_argument("--only", metavar="STEP",
+                       help="run just this step, reusing the latest outputs of the steps before it")
+    steps.add_argument("--from", dest="start_from", metavar="STEP",
+                       help="run this step and everything after it (resume after a fix)")
+    run.add_argument("--run-id", help="orchestrator run id: the tasks of one DAG run share one "
+                                      "MLflow parent run")
     run.set_defaults(func=cmd_run)
 
     lineage = sub.add_parser("lineage", help="show what produced the champion model and why it was blessed")
@@ -192,6 +221,22 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--reason", help="why, recorded in MLflow")
     rollback.add_argument("--by", help="who, recorded in MLflow (default: the current user)")
     rollback.set_defaults(func=cmd_rollback)
+
+    compile_ = sub.add_parser("compile", help="compile the pipeline for Airflow or Kubeflow Pipelines")
+    compile_.add_argument("target", choices=("airflow", "kubeflow"))
+    common(compile_)
+    compile_.add_argument("-o", "--output", required=True,
+                          help="airflow: the DAGs folder; kubeflow: the JSON file to write")
+    compile_.add_argument("--trainer", choices=("keras", "torch", "both"), default="both")
+    compile_.add_argument("--data", help="CSV to use instead of the config's")
+    compile_.add_argument("--steps", type=int, help="training steps (overrides the config)")
+    compile_.add_argument("--schedule", default="@daily", help="airflow: schedule (default: @daily)")
+    compile_.add_argument("--retries", type=int, default=2, help="airflow: retries per task")
+    compile_.add_argument("--retry-delay", type=int, default=60, help="airflow: seconds between retries")
+    compile_.add_argument("--image", default="sluice:latest", help="kubeflow: container image of every step")
+    compile_.add_argument("--beam-arg", action="append", default=[], help="kubeflow: Beam argument (repeatable)")
+    compile_.add_argument("--pipeline-root", help="kubeflow: pipeline root the cluster writes to")
+    compile_.set_defaults(func=cmd_compile)
 
     schema = sub.add_parser("schema", help="schema tools")
     schema_sub = schema.add_subparsers(dest="schema_command", required=True)

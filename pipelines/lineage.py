@@ -67,12 +67,22 @@ class PipelineRunRecord:
         self.run = None
         self.logged_models: dict[str, str] = {}  # model artifact uri -> models:/ uri
 
-    def start(self, data_rows: int | None = None) -> None:
+    def start(self, orchestrator_run_id: str | None = None) -> None:
+        """Opens the parent run. Orchestrator tasks of one DAG run pass the same
+        orchestrator_run_id and share one parent: the first task creates it."""
         import pandas as pd
 
         config = self.config
+        if orchestrator_run_id:
+            found = self.client.search_runs(
+                [self.experiment_id], f"tags.`sluice.orchestrator_run_id` = '{orchestrator_run_id}'")
+            if found:
+                self.run = mlflow.start_run(run_id=found[0].info.run_id)
+                return
         self.run = mlflow.start_run(experiment_id=self.experiment_id,
                                     run_name=f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        if orchestrator_run_id:
+            mlflow.set_tag("sluice.orchestrator_run_id", orchestrator_run_id)
         lock = PROJECT_ROOT / "requirements.lock"
         mlflow.set_tags({
             "sluice.git_commit": git_commit(),
@@ -218,6 +228,12 @@ class PipelineRunRecord:
 
     def end(self, status: str) -> None:
         mlflow.end_run(status)
+
+    def pause(self) -> None:
+        """Between orchestrator tasks: the parent stays RUNNING until the last step."""
+        run_id = self.run.info.run_id
+        mlflow.end_run()
+        self.client.update_run(run_id, status="RUNNING")
 
 
 def push_candidates(push_step: Step) -> list[dict]:

@@ -17,9 +17,28 @@ class PipelineFailed(RuntimeError):
     """The pipeline stopped; the message says which step and why."""
 
 
-def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_args=()) -> dict:
-    """Runs the whole pipeline; returns the push decision. Raises on failure, after the
-    MLflow parent run was marked FAILED with the reason."""
+def partial_run_options(pipeline, only: str | None, start_from: str | None):
+    """RunOptions for `--only STEP` / `--from STEP`, or None for a whole run."""
+    from tfx.orchestration.pipeline import RunOptions
+
+    from pipelines.config import ConfigError, did_you_mean
+
+    step = only or start_from
+    if step is None:
+        return None
+    names = [c.id for c in pipeline.components]
+    if step not in names:
+        raise ConfigError(f"no step '{step}'.{did_you_mean(step, names)} Steps: {', '.join(names)}")
+    return RunOptions(from_nodes=[step], to_nodes=[step] if only else None)
+
+
+def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_args=(),
+        only: str | None = None, start_from: str | None = None,
+        orchestrator_run_id: str | None = None) -> dict:
+    """Runs the pipeline, or one step (only) or the steps from one on (start_from), the
+    steps before reusing their latest outputs (a TFX partial run). Returns the push
+    decision if push ran. Raises on failure, after the MLflow parent run was marked
+    FAILED with the reason."""
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     from pipelines import preflight
@@ -30,7 +49,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
 
     paths.home.mkdir(parents=True, exist_ok=True)
     record = PipelineRunRecord(config, paths, tracking_uri, trainers)
-    record.start()
+    record.start(orchestrator_run_id)
     started_ms = int(time.time() * 1000)
     steps: list = []
     try:
@@ -38,6 +57,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         log.info("%s: %s (%s rows) -> %s, trainers: %s", config.name, config.data, f"{rows:,}",
                  paths.home, ", ".join(trainers))
         pipeline = create_pipeline(config, paths, trainers, beam_args or IN_MEMORY_BEAM)
+        run_options = partial_run_options(pipeline, only, start_from)
 
         def describe(node_id: str) -> str:
             latest = [s for s in mlmd.steps_since(paths.metadata, started_ms) if s.node_id == node_id]
@@ -46,7 +66,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         quiet_loggers()
         handler = step_log.install(describe)
         try:
-            LocalDagRunner().run(pipeline)
+            LocalDagRunner().run(pipeline, run_options=run_options)
         finally:
             logging.getLogger("absl").removeHandler(handler)
             logging.getLogger("absl").propagate = True
@@ -54,10 +74,14 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         steps = mlmd.steps_since(paths.metadata, started_ms)
         record.record_steps(steps)
         version = record.register_push(steps)
-        decision = step_figures.figures(next(s for s in steps if s.node_id == "push"))
+        push_step = next((s for s in steps if s.node_id == "push"), None)
+        decision = step_figures.figures(push_step) if push_step else {}
         if version:
             log.info("registered %s version %s as '%s'", config.model_name, version, "champion")
-        record.end("FINISHED")
+        if push_step or not orchestrator_run_id:
+            record.end("FINISHED")
+        else:
+            record.pause()
         return {**decision, "registered_version": version}
     except BaseException as err:
         steps = steps or mlmd.steps_since(paths.metadata, started_ms)

@@ -49,7 +49,7 @@ def import_function(dotted: str):
 
 
 def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "torch"),
-                    beam_args=()):
+                    beam_args=(), pipeline_root: str | None = None, with_metadata: bool = True):
     # The component modules one by one: `tfx.v1` also imports every extension (Vertex AI,
     # BulkInferrer, ...) and took 12 s longer to import here.
     from tfx.components.example_gen.csv_example_gen.component import CsvExampleGen
@@ -61,7 +61,6 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
     from tfx.orchestration import metadata
     from tfx.orchestration.pipeline import Pipeline
     from tfx.proto import example_gen_pb2, trainer_pb2
-    from tfx.types.channel import union
 
     from components.check_anomalies import check_anomalies
     from components.evaluate import evaluate
@@ -104,7 +103,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
     })
     components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
                   transform]
-    models, blessings = [], []
+    candidates = {}  # <trainer>_model / <trainer>_blessing -> channel
     for trainer in trainers:
         train = Trainer(
             run_fn=TRAINERS[trainer],
@@ -124,12 +123,11 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
             model_name=config.model_name,
         ).with_id(f"evaluate_{trainer}")
         components += [train, judge]
-        models.append(train.outputs["model"])
-        blessings.append(judge.outputs["blessing"])
-    serves = infra_validate(models=union(models), blessings=union(blessings))
+        candidates[f"{trainer}_model"] = train.outputs["model"]
+        candidates[f"{trainer}_blessing"] = judge.outputs["blessing"]
+    serves = infra_validate(**candidates)
     pusher = push(
-        models=union(models),
-        blessings=union(blessings),
+        **candidates,
         infra_blessing=serves.outputs["infra_blessing"],
         serving_dir=str(paths.serving_dir),
         model_name=config.model_name,
@@ -138,10 +136,10 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
     components += [serves, pusher]
     return Pipeline(
         pipeline_name=f"sluice-{config.name}",
-        pipeline_root=str(paths.pipeline_root),
+        pipeline_root=pipeline_root or str(paths.pipeline_root),
         components=components,
         enable_cache=True,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
-            str(paths.metadata)),
+            str(paths.metadata)) if with_metadata else None,
         beam_pipeline_args=list(beam_args),
     )

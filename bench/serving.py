@@ -1,0 +1,177 @@
+"""`sluice serve` vs `mlflow models serve` on the same pushed model, same load, same machine.
+
+Both servers run as separate processes on loopback ports; one asyncio load generator
+(aiohttp client, closed loop: each of C workers sends its next request when the last
+one answered) drives each in turn. Scenarios: single-instance requests at concurrency 1
+and 8, and 100-instance requests at concurrency 1. The in-process predict time of the
+same model (ServableModel.predict, no HTTP) is the floor. Prints throughput, p50/p99
+latency and the ratios against the targets.
+
+usage: .venv/bin/python bench/serving.py [--model-dir DIR] [--seconds 8]
+       (default model: the newest version pushed by `make run`, in sluice_home/serving)
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipelines.quiet import configure_environment  # noqa: E402
+
+configure_environment()
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from serving import push as push_target  # noqa: E402
+from serving.model import ServableModel  # noqa: E402
+from serving.process import ServerProcess, free_port  # noqa: E402
+
+SCENARIOS = (("1 instance, concurrency 1", 1, 1), ("1 instance, concurrency 8", 1, 8),
+             ("100 instances, concurrency 1", 100, 1))
+
+
+def sample_rows(names, count: int) -> list[dict]:
+    frame = pd.read_csv(ROOT / "data" / "taxi" / "data.csv").head(count)
+    return [{c: (None if pd.isna(row[c]) else row[c].item() if hasattr(row[c], "item") else row[c])
+             for c in names} for _, row in frame.iterrows()]
+
+
+async def load(url: str, bodies: list[bytes], concurrency: int, seconds: float) -> dict:
+    import aiohttp
+
+    latencies, failures = [], 0
+    async with aiohttp.ClientSession(headers={"Content-Type": "application/json"}) as session:
+        async def worker(offset: int, until: float, record: bool):
+            nonlocal failures
+            i = offset
+            while time.perf_counter() < until:
+                started = time.perf_counter()
+                async with session.post(url, data=bodies[i % len(bodies)]) as response:
+                    await response.read()
+                    ok = response.status == 200
+                if record:
+                    latencies.append(time.perf_counter() - started)
+                    failures += not ok
+                i += 1
+
+        warm_until = time.perf_counter() + 1.0
+        await asyncio.gather(*(worker(w, warm_until, False) for w in range(concurrency)))
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(w, started + seconds, True) for w in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    lat = np.array(latencies) * 1000
+    return {"rps": len(lat) / elapsed, "p50": np.percentile(lat, 50), "p99": np.percentile(lat, 99),
+            "failures": failures}
+
+
+def floor_ms(model: ServableModel, rows: list[dict], per_request: int, repeats: int = 200) -> float:
+    times = []
+    for i in range(repeats):
+        chunk = [rows[(i + j) % len(rows)] for j in range(per_request)]
+        columns = {n: [r[n] for r in chunk] for n in model.feature_names}
+        started = time.perf_counter()
+        model.predict(columns)
+        times.append(time.perf_counter() - started)
+    return float(np.median(times) * 1000)
+
+
+def start_mlflow(model_dir: Path, work: Path) -> tuple[subprocess.Popen, str]:
+    import mlflow.pyfunc
+
+    from serving.mlflow_model import SERVING_PACKAGE, SluiceModel
+
+    saved = work / "mlflow_model"
+    mlflow.pyfunc.save_model(str(saved), python_model=SluiceModel(), code_paths=[str(SERVING_PACKAGE)],
+                             artifacts={"model_dir": str(model_dir)})
+    port = free_port()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", str(saved),
+         "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_http(url: str, timeout: float = 120) -> None:
+    import urllib.request
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except Exception:
+            time.sleep(0.3)
+    raise TimeoutError(url)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model-dir", type=Path)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    args = parser.parse_args()
+    model_dir = args.model_dir or push_target.current_version(ROOT / "sluice_home" / "serving", "sluice-taxi")
+    if model_dir is None:
+        sys.exit("no pushed model: run `make run` first, or pass --model-dir")
+    model = ServableModel(model_dir)
+    rows = sample_rows(model.feature_names, 500)
+    print(f"model {model_dir} ({model.layout.framework}); {args.seconds:.0f} s per scenario, 2 cores shared "
+          "by server and load generator")
+
+    results: dict[str, dict] = {}
+    floors = {per: floor_ms(model, rows, per) for per in (1, 100)}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        push_target.push(model_dir, work / "serving", "bench", {"model_uri": str(model_dir)})
+        servers = {}
+        with ServerProcess(work / "serving", log_path=work / "sluice.log") as sluice:
+            sluice.wait_ready({"bench": 1})
+            servers["sluice serve"] = (f"{sluice.url}/v1/models/bench:predict",
+                                       lambda chunk: {"instances": chunk})
+            results["sluice serve"] = run_scenarios(servers["sluice serve"], rows, args.seconds)
+        mlflow_process, mlflow_url = start_mlflow(model_dir, work)
+        try:
+            wait_http(f"{mlflow_url}/ping")
+            results["mlflow models serve"] = run_scenarios(
+                (f"{mlflow_url}/invocations", lambda chunk: {"dataframe_records": chunk}), rows, args.seconds)
+        finally:
+            mlflow_process.terminate()
+            mlflow_process.wait()
+
+    print(f"\n{'scenario':<30} {'server':<20} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'fail':>5}")
+    for name, _, _ in SCENARIOS:
+        for server, by_scenario in results.items():
+            r = by_scenario[name]
+            print(f"{name:<30} {server:<20} {r['rps']:8.1f} {r['p50']:8.2f} {r['p99']:8.2f} {r['failures']:5d}")
+    print(f"in-process predict floor: {floors[1]:.2f} ms (1 row), {floors[100]:.2f} ms (100 rows)")
+    print("\nratios")
+    for name, per, _ in SCENARIOS:
+        s, m = results["sluice serve"][name], results["mlflow models serve"][name]
+        print(f"  {name:<30} throughput sluice/mlflow {s['rps'] / m['rps']:6.1f}x (target >= 5)"
+              f"   p50 / in-process floor {s['p50'] / floors[per]:5.2f}x (target <= 2)")
+    print(f"  p99, 1 instance, concurrency 8: {results['sluice serve'][SCENARIOS[1][0]]['p99']:.2f} ms "
+          "(target <= 10)")
+
+
+def run_scenarios(server, rows, seconds) -> dict:
+    import orjson
+
+    url, wrap = server
+    out = {}
+    for name, per, concurrency in SCENARIOS:
+        bodies = [orjson.dumps(wrap(rows[i:i + per])) for i in range(0, len(rows) - per + 1, max(per, 1))][:200]
+        out[name] = asyncio.run(load(url, bodies, concurrency, seconds))
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The pipeline on a real Airflow (its own venv, SQLite metadata DB made by the test),
+one task per step, writing its lineage to a real `mlflow server` on a loopback port."""
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from serving import push as push_target
+from serving.process import free_port
+from tests.conftest import ROOT, run_sluice
+
+pytestmark = pytest.mark.slow
+AIRFLOW = ROOT / ".venv-airflow" / "bin" / "airflow"
+DAG_ID = "sluice_taxi"
+STEPS = {"CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "check_anomalies",
+         "Transform", "train_keras", "train_torch", "evaluate_keras", "evaluate_torch",
+         "infra_validate", "push"}
+
+
+class Airflow:
+    """An Airflow home of its own: SQLite DB, DAGs folder, no example DAGs."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.dags = home / "dags"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV"))}
+        self.env.update(AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(self.dags),
+                        AIRFLOW__CORE__LOAD_EXAMPLES="False")
+        assert AIRFLOW.exists(), "run `make airflow-venv` (make test does) to create .venv-airflow"
+        self.run("db", "migrate")
+
+    def run(self, *args, timeout=1500) -> subprocess.CompletedProcess:
+        result = subprocess.run([str(AIRFLOW), *args], env=self.env, capture_output=True, text=True,
+                                timeout=timeout)
+        print(result.stdout[-3000:], result.stderr[-6000:])
+        return result
+
+    def task_states(self) -> dict[str, str]:
+        """Task id -> state of the newest DAG run, read from Airflow's own DB."""
+        with sqlite3.connect(self.home / "airflow.db") as db:
+            run_id = db.execute("SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1",
+                                (DAG_ID,)).fetchone()[0]
+            rows = db.execute("SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?",
+                              (DAG_ID, run_id)).fetchall()
+        return dict(rows)
+
+
+def compile_dag(airflow: Airflow, home: Path, data: Path, *extra) -> None:
+    result = run_sluice("compile", "airflow", "-o", airflow.dags, "--home", home, "--data", data,
+                        "--steps", 50, "--retries", 0, *extra)
+    assert result.returncode == 0
+    assert (airflow.dags / "sluice_dags.py").exists() and (airflow.dags / f"{DAG_ID}.json").exists()
+
+
+def executions_per_step(metadata: Path) -> dict[str, int]:
+    from pipelines import mlmd
+
+    counts: dict[str, int] = {}
+    for step in mlmd.steps_since(metadata, 0):
+        counts[step.node_id] = counts.get(step.node_id, 0) + 1
+    return counts
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2)
+            break
+        except OSError:
+            assert time.time() < deadline and process.poll() is None, "mlflow server did not start"
+            time.sleep(0.5)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_dag_runs_every_step_as_a_task_and_reports_to_the_tracking_server(
+        tmp_path, taxi_sample, mlflow_server):
+    airflow, home = Airflow(tmp_path / "airflow"), tmp_path / "home"
+    compile_dag(airflow, home, taxi_sample, "--tracking-uri", mlflow_server)
+    listed = airflow.run("dags", "list")
+    assert DAG_ID in listed.stdout
+
+    result = airflow.run("dags", "test", DAG_ID, "2026-11-28")
+    assert result.returncode == 0
+    states = airflow.task_states()
+    assert set(states) == STEPS and set(states.values()) == {"success"}, states
+    assert push_target.versions(home / "serving", "sluice-taxi") == [1]
+    assert not (home / "mlflow.db").exists()  # lineage went to the server, not a local file
+
+    client = MlflowClient(mlflow_server)
+    experiment = client.get_experiment_by_name("sluice-taxi")
+    all_runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in all_runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert parents[0].data.tags["sluice.orchestrator_run_id"].startswith("manual__")
+    children = [r for r in all_runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert sorted(c.info.run_name for c in children) == sorted(STEPS)
+    assert client.get_model_version_by_alias("sluice-taxi", "champion").version in ("1", 1)
+
+
+def test_failed_task_is_rerun_alone_and_upstream_is_not_recomputed(tmp_path, taxi_sample):
+    airflow, home = Airflow(tmp_path / "airflow"), tmp_path / "home"
+    compile_dag(airflow, home, taxi_sample)
+    home.mkdir()
+    (home / "serving").write_text("not a folder")  # the push target is broken
+
+    failed = airflow.run("dags", "test", DAG_ID, "2026-11-28")
+    assert failed.returncode != 0
+    states = airflow.task_states()
+    assert states["push"] == "failed"
+    assert {states[s] for s in STEPS - {"push"}} == {"success"}
+    before = executions_per_step(home / "metadata.sqlite")
+
+    (home / "serving").unlink()  # fixed; now clear and re-run only the failed task
+    rerun = airflow.run("dags", "test", DAG_ID, "2026-11-28", "--mark-success-pattern", "^(?!push$)")
+    assert rerun.returncode == 0
+    assert airflow.task_states()["push"] == "success"
+    after = executions_per_step(home / "metadata.sqlite")
+    assert {s: after[s] for s in STEPS - {"push"}} == {s: before[s] for s in STEPS - {"push"}}
+    assert after["push"] == before["push"] + 1
+    assert push_target.versions(home / "serving", "sluice-taxi") == [1]
