@@ -3,6 +3,7 @@ the stack is silenced, so `sluice --help` answers at once."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -30,8 +31,7 @@ def _load_config(args):
     if getattr(args, "data", None):
         config = config.replace(data=Path(args.data).resolve())
     if getattr(args, "steps", None):
-        config = config.replace(training=config.training.__class__(
-            **{**config.training.__dict__, "steps": args.steps}))
+        config = config.replace(training=dataclasses.replace(config.training, steps=args.steps))
     return config
 
 
@@ -43,7 +43,7 @@ def cmd_run(args) -> int:
     paths = _paths(args)
     decision = local_runner.run(config, paths, trainers, _tracking_uri(args, paths), args.beam_arg,
                                 only=args.only, start_from=args.start_from,
-                                orchestrator_run_id=args.run_id)
+                                orchestrator_run_id=args.run_id, force=args.force)
     log = logging.getLogger("sluice")
     if decision.get("decision"):
         log.info("%s", decision["decision"])
@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run just this step, reusing the latest outputs of the steps before it")
     steps.add_argument("--from", dest="start_from", metavar="STEP",
                        help="run this step and everything after it (resume after a fix)")
+    run.add_argument("--force", action="store_true",
+                     help="run even if nothing changed since the last successful run "
+                          "(unchanged steps still come from TFX's cache)")
     run.add_argument("--run-id", help="orchestrator run id: the tasks of one DAG run share one "
                                       "MLflow parent run")
     run.set_defaults(func=cmd_run)

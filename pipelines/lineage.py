@@ -201,8 +201,8 @@ class PipelineRunRecord:
         model_uri = props["model_uri"]
         logged = self.logged_models.get(model_uri) or self.log_model(
             self.run.info.run_id, model_uri, props["framework"])
-        evaluation = next(s for s in steps if s.node_id == f"evaluate_{props['framework']}")
-        blessing = json.loads(Path(evaluation.output("blessing").uri, "evaluation.json").read_text())
+        candidate = next(c for c in push_candidates(push_step) if c["model_uri"] == model_uri)
+        blessing = json.loads(Path(candidate["blessing_uri"], "evaluation.json").read_text())
         run = self.client.get_run(self.run.info.run_id)
         tags = {
             "sluice.run_id": self.run.info.run_id,
@@ -215,9 +215,7 @@ class PipelineRunRecord:
             "sluice.config": str(self.config.source),
             "sluice.serving_path": props["pushed_destination"],
             "sluice.blessing": "; ".join(blessing["reasons"]),
-            "sluice.infra_validation": next(
-                (c.get("infra_validation", "") for c in push_candidates(push_step)
-                 if c["model_uri"] == model_uri), ""),
+            "sluice.infra_validation": candidate.get("infra_validation", ""),
             "sluice.push_decision": props["reason"],
             "sluice.metrics": json.dumps(blessing["metrics"]["overall"]),
         }

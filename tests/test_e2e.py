@@ -93,13 +93,26 @@ def test_both_trainers_blessed_pushed_and_recorded(home, first_run, taxi_sample)
     assert champion.tags["sluice.git_commit"] in lineage.stdout
 
 
-def test_unchanged_rerun_is_cached_and_pushes_nothing(home, taxi_sample):
+def test_unchanged_rerun_is_skipped_and_pushes_nothing(home, taxi_sample):
     result = run_sluice("run", "--home", home, "--data", taxi_sample, "--steps", 60, "--trainer", "both")
+    assert result.returncode == 0 and "nothing changed since MLflow run" in result.stderr
+    assert "▶" not in result.stderr
+    assert push.versions(home / "serving", MODEL) == [1]
+    parents, children = runs(home)
+    assert parents[-1].data.tags["sluice.up_to_date_with"] == parents[0].info.run_id
+    assert children[parents[-1].info.run_id] == []
+
+
+def test_forced_rerun_is_all_cached_and_pushes_nothing(home, taxi_sample):
+    result = run_sluice("run", "--home", home, "--data", taxi_sample, "--steps", 60, "--trainer", "both",
+                        "--force")
     assert result.returncode == 0
     assert push.versions(home / "serving", MODEL) == [1]
     parents, children = runs(home)
     states = {c.info.run_name: c.data.tags["sluice.state"] for c in children[parents[-1].info.run_id]}
     assert set(states.values()) == {"CACHED"}, states
+    assert "already serving as version 1" in parents[-1].data.tags.get("sluice.push_decision", "") or \
+        "push" in states
     assert len(client_for(home).search_model_versions(f"name='{MODEL}'")) == 1
 
 

@@ -1,0 +1,59 @@
+"""Skips a run whose inputs did not change since the last successful run, like make.
+
+TFX's cache would reuse every step anyway, but getting there costs the imports of the
+whole stack and a pass over ML Metadata (~30 s); this check costs a hash. The
+fingerprint covers everything a step reads: the effective config (with --data/--steps
+overrides), the data, the curated schema, the lock file, the pipeline's own code (and a
+custom preprocessing_fn's module), the trainers, the Beam arguments and the versions in
+the serving dir (the model gate compares against the champion there). `--force` runs the
+pipeline regardless (every unchanged step is then served from TFX's cache).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+
+from pipelines.config import PipelineConfig
+from pipelines.pipeline import Paths
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CODE_DIRS = ("components", "pipelines", "serving", "trainers")
+STATE_FILE = "last_run.json"
+
+
+def _module_file(dotted: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(dotted.rpartition(".")[0])
+    except (ImportError, ValueError):
+        return None
+    return Path(spec.origin) if spec and spec.origin else None
+
+
+def fingerprint(config: PipelineConfig, paths: Paths, trainers, beam_args) -> str:
+    from serving import push as push_target
+
+    digest = hashlib.sha256()
+    settings = {"config": config.to_dict(), "trainers": list(trainers), "beam_args": list(beam_args),
+                "serving": [push_target.versions(paths.serving_dir, config.model_name),
+                            push_target.rolled_back(paths.serving_dir, config.model_name)]}
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    files = [config.data, config.schema, PROJECT_ROOT / "requirements.lock"]
+    files += sorted(p for d in CODE_DIRS for p in (PROJECT_ROOT / d).rglob("*.py"))
+    custom = _module_file(config.preprocessing_fn)
+    files += [custom] if custom else []
+    for path in files:
+        digest.update(str(path).encode())
+        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+    return digest.hexdigest()
+
+
+def last_run(paths: Paths) -> dict:
+    state = paths.home / STATE_FILE
+    return json.loads(state.read_text()) if state.exists() else {}
+
+
+def remember(paths: Paths, fingerprint_: str, mlflow_run_id: str, decision: str) -> None:
+    state = {"fingerprint": fingerprint_, "mlflow_run_id": mlflow_run_id, "decision": decision}
+    (paths.home / STATE_FILE).write_text(json.dumps(state, indent=2))

@@ -1,0 +1,30 @@
+"""The up-to-date check: any change to what a step reads makes the next run real."""
+import dataclasses
+
+from pipelines import config as config_module
+from pipelines.pipeline import Paths
+from pipelines.up_to_date import fingerprint
+from serving import push as push_target
+from tests.conftest import TAXI_CSV, head_csv
+
+
+def test_fingerprint_changes_with_every_input(tmp_path):
+    data = head_csv(TAXI_CSV, tmp_path / "taxi.csv", 50)
+    config = dataclasses.replace(config_module.load("taxi"), data=data)
+    paths = Paths(tmp_path / "home")
+    base = fingerprint(config, paths, ("keras",), ())
+    assert fingerprint(config, paths, ("keras",), ()) == base
+
+    steps = dataclasses.replace(config, training=dataclasses.replace(config.training, steps=7))
+    assert fingerprint(steps, paths, ("keras",), ()) != base
+    assert fingerprint(config, paths, ("keras", "torch"), ()) != base
+    assert fingerprint(config, paths, ("keras",), ("--direct_num_workers=2",)) != base
+
+    data.write_text(data.read_text().replace("Credit Card", "Cash", 1))
+    changed_data = fingerprint(config, paths, ("keras",), ())
+    assert changed_data != base
+
+    model = tmp_path / "model"
+    model.mkdir()
+    push_target.push(model, paths.serving_dir, config.model_name, {"model_uri": "m"})
+    assert fingerprint(config, paths, ("keras",), ()) != changed_data  # the champion changed
