@@ -259,7 +259,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     quiet_loggers()
     log = logging.getLogger("sluice")
-    from components.check_anomalies import DataAnomaliesError
+    from components.anomalies import DataAnomaliesError
     from pipelines.config import ConfigError
     from pipelines.preflight import DataError
 

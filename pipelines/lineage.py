@@ -160,7 +160,7 @@ class PipelineRunRecord:
                 html = get_statistics_html(tfdv.load_stats_binary(str(path)))
                 self.client.log_text(cid, html, f"statistics_{path.parent.name}.html")
         elif node == "ExampleValidator":
-            from components.check_anomalies import read_anomalies
+            from components.anomalies import read_anomalies
 
             self.client.log_dict(cid, read_anomalies(step.output("anomalies").uri), "anomalies.json")
         elif node == "ImportSchemaGen":
