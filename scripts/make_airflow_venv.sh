@@ -22,5 +22,5 @@ for c in "${candidates[@]}"; do
 done
 [ -n "$python" ] || { echo "Airflow needs CPython 3.10-3.12 (set AIRFLOW_PYTHON)" >&2; exit 1; }
 command -v uv >/dev/null 2>&1 || export PATH="$HOME/.local/bin:$PATH"
-[ -x "$venv/bin/python" ] || uv venv --python "$python" "$venv"
+[ -x "$venv/bin/python" ] || uv venv --no-project --python "$python" "$venv"
 UV_COMPILE_BYTECODE=1 uv pip sync --python "$venv/bin/python" "$here/requirements-airflow.lock"
