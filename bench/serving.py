@@ -7,7 +7,7 @@ and 8, and 100-instance requests at concurrency 1. The in-process predict time o
 same model (ServableModel.predict, no HTTP) is the floor. Prints throughput, p50/p99
 latency and the ratios against the targets.
 
-usage: .venv/bin/python bench/serving.py [--model-dir DIR] [--seconds 8]
+usage: .venv/bin/python bench/serving.py [--model-dir DIR] [--seconds 8] [--sluice-arg=--threads=0]
        (default model: the newest version pushed by `make run`, in sluice_home/serving)
 """
 from __future__ import annotations
@@ -118,6 +118,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model-dir", type=Path)
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--sluice-arg", action="append", default=[],
+                        help="extra `sluice serve` argument, e.g. --sluice-arg=--threads=0")
     args = parser.parse_args()
     model_dir = args.model_dir or push_target.current_version(ROOT / "sluice_home" / "serving", "sluice-taxi")
     if model_dir is None:
@@ -133,7 +135,7 @@ def main() -> None:
         work = Path(tmp)
         push_target.push(model_dir, work / "serving", "bench", {"model_uri": str(model_dir)})
         servers = {}
-        with ServerProcess(work / "serving", log_path=work / "sluice.log") as sluice:
+        with ServerProcess(work / "serving", *args.sluice_arg, log_path=work / "sluice.log") as sluice:
             sluice.wait_ready({"bench": 1})
             servers["sluice serve"] = (f"{sluice.url}/v1/models/bench:predict",
                                        lambda chunk: {"instances": chunk})

@@ -8,7 +8,6 @@ match is not infra-blessed, and the pusher will not push it; the reason is recor
 """
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 

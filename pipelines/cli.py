@@ -86,7 +86,8 @@ def cmd_serve(args) -> int:
     from serving import server
 
     serving_dir = Path(args.serving_dir) if args.serving_dir else _paths(args).serving_dir
-    server.serve(serving_dir.resolve(), args.host, args.port, args.poll_seconds, args.max_request_bytes)
+    server.serve(serving_dir.resolve(), args.host, args.port, args.poll_seconds, args.max_request_bytes,
+                 args.threads)
     return 0
 
 
@@ -212,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how often to look for new, removed or rolled-back versions")
     serve.add_argument("--max-request-bytes", type=int, default=4 * 2**20,
                        help="larger request bodies get 413 (default: 4 MiB)")
+    serve.add_argument("--threads", type=int, default=1,
+                       help="threads per model call (default 1: best for small models; 0: TF's default)")
     serve.set_defaults(func=cmd_serve)
 
     models = sub.add_parser("models", help="list pushed versions with their MLflow lineage")

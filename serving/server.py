@@ -9,10 +9,10 @@ serving.repository.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -202,8 +202,23 @@ class ModelServer:
         return ok(api.predict_response(probs, columnar))
 
 
+def limit_model_threads(threads: int) -> None:
+    """Threads per model call. These models are small: one thread answers a request as
+    fast as several, and idle TF pool threads spinning on 2 cores slow everything else
+    (the event loop, other requests). 0 keeps the frameworks' defaults."""
+    if threads <= 0:
+        return
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # torch, read when it is first imported
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
 def serve(serving_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-          poll_seconds: float = 1.0, max_request_bytes: int = MAX_REQUEST_BYTES) -> None:
+          poll_seconds: float = 1.0, max_request_bytes: int = MAX_REQUEST_BYTES,
+          threads: int = 1) -> None:
+    limit_model_threads(threads)
     server = ModelServer(serving_dir, poll_seconds, max_request_bytes)
     log.info("serving %s on http://%s:%s/v1/models/<name>", serving_dir, host, port)
     web.run_app(server.app(), host=host, port=port, print=None, access_log=None,
