@@ -32,7 +32,7 @@ def write_schema(schema: schema_pb2.Schema, path: Path) -> None:
 
 
 def _describe(feature: schema_pb2.Feature, schema: schema_pb2.Schema) -> dict:
-    domain = {}
+    domain: set = set()
     if feature.HasField("domain"):
         domain = {d.name: set(d.value) for d in schema.string_domain}.get(
             feature.domain, set()
