@@ -213,8 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how often to look for new, removed or rolled-back versions")
     serve.add_argument("--max-request-bytes", type=int, default=4 * 2**20,
                        help="larger request bodies get 413 (default: 4 MiB)")
-    serve.add_argument("--threads", type=int, default=1,
-                       help="threads per model call (default 1: best for small models; 0: TF's default)")
+    serve.add_argument("--threads", type=int, default=0,
+                       help="framework threads per model call (default 0: TensorFlow's and torch's own)")
     serve.set_defaults(func=cmd_serve)
 
     models = sub.add_parser("models", help="list pushed versions with their MLflow lineage")
