@@ -7,10 +7,13 @@ and tags saying what produced it and why it was allowed through.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -34,11 +37,25 @@ def file_digest(path: Path) -> str:
 
 
 def git_commit() -> str:
+    """HEAD, with "+dirty" when tracked files differ from it: the commit alone would not
+    reproduce the run."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=PROJECT_ROOT).returncode != 0
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+@contextlib.contextmanager
+def mlflow_prints_silenced():
+    """MLflow prints to stderr when it registers a model ("Successfully registered
+    model ...") and warns that predict() has no type hints; neither helps the reader of
+    sluice's log, which already says what was registered."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _flat(prefix: str, value, out: dict) -> dict:
@@ -182,9 +199,9 @@ class PipelineRunRecord:
 
     def log_model(self, cid: str, model_uri: str, framework: str) -> str:
         """Logs a trained model as an MLflow pyfunc that takes raw feature rows."""
-        from serving.mlflow_model import log_servable
+        with mlflow.start_run(run_id=cid, nested=True), mlflow_prints_silenced():
+            from serving.mlflow_model import log_servable  # defining it warns, too
 
-        with mlflow.start_run(run_id=cid, nested=True):
             info = log_servable(Path(model_uri, "Format-Serving"))
             mlflow.set_tags({"sluice.model_uri": model_uri, "sluice.framework": framework})
         self.logged_models[model_uri] = info.model_uri
@@ -219,7 +236,8 @@ class PipelineRunRecord:
             "sluice.push_decision": props["reason"],
             "sluice.metrics": json.dumps(blessing["metrics"]["overall"]),
         }
-        version = mlflow.register_model(logged, self.config.model_name, tags=tags)
+        with mlflow_prints_silenced():
+            version = mlflow.register_model(logged, self.config.model_name, tags=tags)
         self.client.set_registered_model_alias(self.config.model_name, CHAMPION, version.version)
         mlflow.set_tag("sluice.registered_version", version.version)
         return version.version
