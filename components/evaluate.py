@@ -56,8 +56,8 @@ def labels_of(raw: dict[str, list], transform_uri: str) -> np.ndarray:
     return output.transform_raw_features(inputs, drop_unused_features=True)[LABEL_KEY].numpy()
 
 
-def evaluate_model(model_dir, raw, labels, slice_columns) -> tuple[dict, np.ndarray]:
-    probs = ServableModel(model_dir).predict(raw)
+def evaluate_model(model: ServableModel, raw, labels, slice_columns) -> tuple[dict, np.ndarray]:
+    probs = model.predict(raw)
     slices = {c: np.array(raw[c], object) for c in slice_columns}
     return metrics.compute_sliced(labels, probs, slices), probs
 
@@ -74,14 +74,14 @@ def evaluate(
 ):
     """Scores the candidate and the champion on the eval split; writes the blessing."""
     gate_config = json.loads(gate)
-    model_dir = Path(model.uri, "Format-Serving")
-    candidate_model = ServableModel(model_dir)
+    candidate_model = ServableModel(Path(model.uri, "Format-Serving"))
     columns = [*candidate_model.feature_names, *gate_config["label_columns"], *gate_config["slices"]]
     raw = read_raw_split(examples.uri, "eval", list(dict.fromkeys(columns)))
     labels = labels_of(raw, transform_graph.uri)
-    candidate, probs = evaluate_model(model_dir, raw, labels, gate_config["slices"])
+    candidate, probs = evaluate_model(candidate_model, raw, labels, gate_config["slices"])
     champion_dir = push_target.current_version(serving_dir, model_name)
-    champion = evaluate_model(champion_dir, raw, labels, [])[0] if champion_dir else None
+    champion = (evaluate_model(ServableModel(champion_dir), raw, labels, [])[0]
+                if champion_dir else None)
     blessed, reasons = metrics.judge(
         candidate["overall"], champion and champion["overall"],
         gate_config["thresholds"], gate_config["max_regression"],
