@@ -33,7 +33,7 @@ import pandas as pd  # noqa: E402
 
 from serving import push as push_target  # noqa: E402
 from serving.model import ServableModel  # noqa: E402
-from serving.process import ServerProcess, free_port  # noqa: E402
+from serving.process import ServerProcess, free_port, wait_until_up  # noqa: E402
 
 SCENARIOS = (("1 instance, concurrency 1", 1, 1), ("1 instance, concurrency 8", 1, 8),
              ("100 instances, concurrency 1", 100, 1))
@@ -101,19 +101,6 @@ def start_mlflow(model_dir: Path, work: Path) -> tuple[subprocess.Popen, str]:
     return process, f"http://127.0.0.1:{port}"
 
 
-def wait_http(url: str, timeout: float = 120) -> None:
-    import urllib.request
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except Exception:
-            time.sleep(0.3)
-    raise TimeoutError(url)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model-dir", type=Path)
@@ -142,7 +129,7 @@ def main() -> None:
             results["sluice serve"] = run_scenarios(servers["sluice serve"], rows, args.seconds)
         mlflow_process, mlflow_url = start_mlflow(model_dir, work)
         try:
-            wait_http(f"{mlflow_url}/ping")
+            wait_until_up(f"{mlflow_url}/ping", mlflow_process)
             results["mlflow models serve"] = run_scenarios(
                 (f"{mlflow_url}/invocations", lambda chunk: {"dataframe_records": chunk}), rows, args.seconds)
         finally:

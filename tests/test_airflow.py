@@ -4,15 +4,13 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 from serving import push as push_target
-from serving.process import free_port
+from serving.process import free_port, wait_until_up
 from tests.conftest import ROOT, run_sluice
 
 pytestmark = pytest.mark.slow
@@ -80,14 +78,7 @@ def mlflow_server(tmp_path):
         env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=2)
-            break
-        except OSError:
-            assert time.time() < deadline and process.poll() is None, "mlflow server did not start"
-            time.sleep(0.5)
+    wait_until_up(f"{url}/health", process)
     yield url
     process.terminate()
     process.wait(timeout=30)
