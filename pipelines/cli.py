@@ -19,9 +19,7 @@ def _paths(args):
 
 
 def _tracking_uri(args, paths) -> str:
-    from pipelines.lineage import default_tracking_uri
-
-    return args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(paths)
+    return args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or paths.tracking_uri
 
 
 def _load_config(args):

@@ -63,6 +63,11 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         if previous.get("fingerprint") == up_to_date.fingerprint(config, paths, trainers, beam_args):
             return _record_up_to_date(config, paths, trainers, tracking_uri, previous)
 
+    from pipelines import mlflow_store, speedups
+
+    paths.home.mkdir(parents=True, exist_ok=True)
+    store_creation = mlflow_store.create_in_background(tracking_uri)
+    speedups.install()
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     from pipelines import preflight
@@ -71,7 +76,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
 
     quiet_loggers()  # the imports above reset some levels and warning filters
 
-    paths.home.mkdir(parents=True, exist_ok=True)
+    mlflow_store.wait_for(store_creation)
     record = PipelineRunRecord(config, paths, tracking_uri, trainers)
     record.start(orchestrator_run_id)
     started_ms = int(time.time() * 1000)
@@ -128,15 +133,11 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
 
 def _record_up_to_date(config, paths, trainers, tracking_uri, previous: dict) -> dict:
     """An MLflow parent run saying nothing changed, pointing at the run that did the work."""
-    import mlflow
-
     from pipelines.lineage import PipelineRunRecord
 
-    record = PipelineRunRecord(config, paths, tracking_uri, trainers)
-    record.start()
     decision = f"up to date: nothing changed since run {previous['mlflow_run_id']} ({previous['decision']})"
-    mlflow.set_tags({"sluice.up_to_date_with": previous["mlflow_run_id"], "sluice.push_decision": decision})
-    record.end("FINISHED")
+    PipelineRunRecord(config, paths, tracking_uri, trainers).record_up_to_date(
+        previous["mlflow_run_id"], decision)
     log.info("nothing changed since MLflow run %s (config, data, schema, code, serving dir): "
              "skipped; `sluice run --force` runs it anyway", previous["mlflow_run_id"])
     return {"decision": decision, "registered_version": None}

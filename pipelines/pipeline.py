@@ -35,6 +35,11 @@ class Paths:
     def serving_dir(self) -> Path:
         return self.home / "serving"
 
+    @property
+    def tracking_uri(self) -> str:
+        """The local MLflow store, used unless --tracking-uri / MLFLOW_TRACKING_URI say otherwise."""
+        return f"sqlite:///{self.home.resolve() / 'mlflow.db'}"
+
 
 def import_function(dotted: str):
     """Imports a function by dotted path now, so a typo fails before Beam starts."""
