@@ -23,7 +23,9 @@ class ServableModel:
         self.path = Path(model_dir)
         self.layout = FeatureLayout.load(self.path)
         if self.layout.framework == "keras":
-            self._signature = tf.saved_model.load(str(self.path)).signatures["serving_default"]
+            self._saved_model = tf.saved_model.load(str(self.path))
+            self._signature = self._saved_model.signatures["serving_default"]
+            self._input_order = sorted(self._signature.structured_input_signature[1])
             self._raw_spec = {
                 name: tf.io.VarLenFeature(tf.string if kind == "string" else tf.float32)
                 for name, kind in self.layout.raw_features.items()
@@ -55,7 +57,7 @@ class ServableModel:
         )
         tensors = {n: tf.constant(a.tolist() if a.dtype == object else a) for n, a in arrays.items()}
         if self.layout.framework == "keras":
-            return self._signature(**tensors)["probabilities"].numpy()
+            return self._call_signature(tensors)["probabilities"].numpy()
         import torch
 
         inputs = raw_features.to_transform_inputs(tensors, self._raw_spec)
@@ -63,3 +65,13 @@ class ServableModel:
         matrices = self.layout.matrices({k: v.numpy() for k, v in transformed.items()})
         with torch.no_grad():
             return self._torch(*(torch.from_numpy(matrices[k]) for k in ("dense", "categorical"))).numpy()
+
+    def _call_signature(self, tensors: dict) -> dict:
+        """The serving signature on inputs already of its dtypes, with TF 2.16's flat call:
+        the keyword call re-binds and re-checks every input against the signature first,
+        ~0.9 ms of Python per call, half of a one-row prediction. Falls back to it on a
+        TensorFlow without the flat call."""
+        call_flat = getattr(self._signature, "_call_flat", None)
+        if call_flat is None:
+            return self._signature(**tensors)
+        return call_flat([tensors[n] for n in self._input_order], self._signature.captured_inputs)
