@@ -43,15 +43,13 @@ def read_raw_split(examples_uri: str, split: str, columns) -> dict[str, list]:
 
 def labels_of(raw: dict[str, list], transform_uri: str) -> np.ndarray:
     """The label as Transform computes it, so the gate and training agree."""
-    import tensorflow as tf
     import tensorflow_transform as tft
 
     from serving import raw_features
 
     output = tft.TFTransformOutput(transform_uri)
     spec = output.raw_feature_spec()
-    arrays = raw_features.to_arrays({c: v for c, v in raw.items() if c in spec}, spec)
-    tensors = {c: tf.constant(a.tolist() if a.dtype == object else a) for c, a in arrays.items()}
+    tensors = raw_features.to_tensors({c: v for c, v in raw.items() if c in spec}, spec)
     inputs = raw_features.to_transform_inputs(tensors, spec)
     return output.transform_raw_features(inputs, drop_unused_features=True)[LABEL_KEY].numpy()
 

@@ -36,6 +36,12 @@ def to_arrays(rows: dict[str, list], raw_feature_spec: dict) -> dict[str, np.nda
     return out
 
 
+def to_tensors(columns: dict[str, list], raw_feature_spec: dict) -> dict[str, tf.Tensor]:
+    """Columns of Python values (None = missing) -> the signature's input tensors."""
+    return {n: tf.constant(a.tolist() if a.dtype == object else a)
+            for n, a in to_arrays(columns, raw_feature_spec).items()}
+
+
 def to_transform_inputs(raw: dict[str, tf.Tensor], raw_feature_spec: dict) -> dict:
     """Signature tensors -> transform inputs (sparse where the column may be missing)."""
     out = {}

@@ -87,15 +87,12 @@ def test_predictions_match_the_in_process_model(server, models, rows, name):
 def test_torch_predictions_are_tft_transform_then_torchscript(models, rows):
     """The PyTorch path runs the transform as one traced function; it must give what TFT's
     own (eager) transform followed by the TorchScript model gives."""
-    import tensorflow as tf
     import torch
 
     from serving import raw_features
 
     model = ServableModel(models["taxi-torch"])
-    arrays = raw_features.to_arrays(rows, model._raw_spec)
-    tensors = {n: tf.constant(a.tolist() if a.dtype == object else a) for n, a in arrays.items()}
-    inputs = raw_features.to_transform_inputs(tensors, model._raw_spec)
+    inputs = raw_features.to_transform_inputs(raw_features.to_tensors(rows, model._raw_spec), model._raw_spec)
     transformed = model._transform.transform_raw_features(inputs, drop_unused_features=True)
     matrices = model.layout.matrices({k: v.numpy() for k, v in transformed.items()})
     with torch.no_grad():
