@@ -7,13 +7,10 @@ and tags saying what produced it and why it was allowed through.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import subprocess
 import time
-import warnings
 from pathlib import Path
 
 import mlflow
@@ -23,6 +20,7 @@ from pipelines import step_figures
 from pipelines.config import PipelineConfig
 from pipelines.mlmd import Step, artifact_properties
 from pipelines.pipeline import Paths
+from pipelines.quiet import prints_silenced
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHAMPION = "champion"
@@ -42,16 +40,6 @@ def git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
-
-
-@contextlib.contextmanager
-def mlflow_prints_silenced():
-    """MLflow prints to stderr when it registers a model ("Successfully registered
-    model ...") and warns that predict() has no type hints; neither helps the reader of
-    sluice's log, which already says what was registered."""
-    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield
 
 
 def _flat(prefix: str, value, out: dict) -> dict:
@@ -210,7 +198,7 @@ class PipelineRunRecord:
 
     def log_model(self, cid: str, model_uri: str, framework: str) -> str:
         """Logs a trained model as an MLflow pyfunc that takes raw feature rows."""
-        with mlflow.start_run(run_id=cid, nested=True), mlflow_prints_silenced():
+        with mlflow.start_run(run_id=cid, nested=True), prints_silenced():
             from serving.mlflow_model import log_servable  # defining it warns, too
 
             info = log_servable(Path(model_uri, "Format-Serving"))
@@ -247,7 +235,7 @@ class PipelineRunRecord:
             "sluice.push_decision": props["reason"],
             "sluice.metrics": json.dumps(blessing["metrics"]["overall"]),
         }
-        with mlflow_prints_silenced():
+        with prints_silenced():
             version = mlflow.register_model(logged, self.config.model_name, tags=tags)
         self.client.set_registered_model_alias(self.config.model_name, CHAMPION, version.version)
         mlflow.set_tag("sluice.registered_version", version.version)

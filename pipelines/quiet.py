@@ -3,6 +3,8 @@ TensorFlow: most of the noise is decided at import time, and Beam workers inheri
 environment variables set here."""
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import sys
@@ -49,3 +51,13 @@ def quiet_loggers() -> None:
         absl.logging.get_absl_handler().setLevel(logging.ERROR)
     except ImportError:
         pass
+
+
+@contextlib.contextmanager
+def prints_silenced():
+    """For calls into libraries that print or warn instead of logging: MLflow prints
+    "Successfully registered model ..." to stderr and warns that predict() has no type
+    hints; neither helps the reader of sluice's log, which says what was registered."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
