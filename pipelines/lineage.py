@@ -115,7 +115,7 @@ class PipelineRunRecord:
             "sluice.schema": str(self.config.schema),
         }
 
-    def record_up_to_date(self, previous_run_id: str, decision: str) -> str:
+    def record_up_to_date(self, previous_run_id: str, decision: str) -> None:
         """A finished parent run saying nothing changed, pointing at the run that did the
         work (which holds the dataset, models and steps). Client calls only: the fluent
         run API also probes for Databricks and IPython, ~0.7 s of a ~6 s skip."""
@@ -124,7 +124,6 @@ class PipelineRunRecord:
             tags={**self._source_tags(), "sluice.up_to_date_with": previous_run_id,
                   "sluice.push_decision": decision})
         self.client.set_terminated(run.info.run_id, "FINISHED")
-        return run.info.run_id
 
     def fail(self, reason: str) -> None:
         mlflow.set_tag("sluice.error", reason[:5000])
