@@ -42,6 +42,35 @@ def to_tensors(columns: dict[str, list], raw_feature_spec: dict) -> dict[str, tf
             for n, a in to_arrays(columns, raw_feature_spec).items()}
 
 
+class PackedColumns:
+    """All raw columns as two tensors: numbers [numeric features, rows] float64 (NaN =
+    missing) and strings [string features, rows] ("" = missing), split back into
+    columns inside the graph. Each eager tensor costs ~30-50 us to make on these
+    machines, so one per feature (14 for the taxi model) was half of a one-row
+    prediction; two cost ~80 us whatever the feature count."""
+
+    def __init__(self, raw_feature_spec: dict, names):
+        self.strings = [n for n in names if is_string(raw_feature_spec[n])]
+        self.numbers = [n for n in names if not is_string(raw_feature_spec[n])]
+
+    def spec(self) -> list[tf.TensorSpec]:
+        return [tf.TensorSpec([len(self.numbers), None], tf.float64, "numbers"),
+                tf.TensorSpec([len(self.strings), None], tf.string, "strings")]
+
+    def tensors(self, columns: dict[str, list]) -> list[tf.Tensor]:
+        """Columns of Python values (None = missing) -> the two input tensors."""
+        rows = len(columns[(self.numbers or self.strings)[0]])
+        numbers = np.array([columns[n] for n in self.numbers], np.float64).reshape(-1, rows)
+        strings = [["" if v is None else str(v) for v in columns[n]] for n in self.strings]
+        return [tf.constant(numbers), tf.constant(strings or np.zeros((0, rows), object), tf.string)]
+
+    def unpack(self, numbers: tf.Tensor, strings: tf.Tensor) -> dict[str, tf.Tensor]:
+        """(In a graph) the two tensors -> one [rows] tensor per column, as signature_spec."""
+        columns = dict(zip(self.numbers, tf.unstack(numbers, len(self.numbers))))
+        columns.update(zip(self.strings, tf.unstack(strings, len(self.strings))))
+        return columns
+
+
 def to_transform_inputs(raw: dict[str, tf.Tensor], raw_feature_spec: dict) -> dict:
     """Signature tensors -> transform inputs (sparse where the column may be missing)."""
     out = {}

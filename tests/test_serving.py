@@ -84,6 +84,19 @@ def test_predictions_match_the_in_process_model(server, models, rows, name):
     assert status == 200 and abs(body["result"][0][1][1] - expected[0][1]) < 1e-5
 
 
+def test_keras_predictions_are_the_exported_signatures(models, rows):
+    """Serving calls the signature through packed inputs; it must give what calling the
+    exported signature by keyword (as a TF user would) gives."""
+    import tensorflow as tf
+
+    from serving import raw_features
+
+    model = ServableModel(models["taxi-keras"])
+    signature = tf.saved_model.load(str(model.path)).signatures["serving_default"]
+    expected = signature(**raw_features.to_tensors(rows, model._raw_spec))["probabilities"].numpy()
+    assert np.abs(model.predict(rows) - expected).max() < 1e-6
+
+
 def test_torch_predictions_are_tft_transform_then_torchscript(models, rows):
     """The PyTorch path runs the transform as one traced function; it must give what TFT's
     own (eager) transform followed by the TorchScript model gives."""
