@@ -8,6 +8,7 @@ which the server returns as {"error": "..."} with status 400.
 from __future__ import annotations
 
 import numbers
+from operator import itemgetter
 
 import numpy as np
 
@@ -23,22 +24,22 @@ class RequestError(ValueError):
         self.status = status
 
 
-def _value(layout: FeatureLayout, name: str, value, where: str):
+def _value(layout: FeatureLayout, name: str, value):
     """One feature value: a scalar, a one-element list, or null/[] for missing."""
     if isinstance(value, list):
         if len(value) > 1:
-            raise RequestError(f"{where}: '{name}' takes one value per example, got {len(value)}")
+            raise RequestError(f"'{name}' takes one value per example, got {len(value)}")
         value = value[0] if value else None
     if value is None:
         if name in layout.required:
-            raise RequestError(f"{where}: '{name}' is required (the schema says it is always present)")
+            raise RequestError(f"'{name}' is required (the schema says it is always present)")
         return None
     if layout.raw_features[name] == "string":
         if not isinstance(value, str):
-            raise RequestError(f"{where}: '{name}' must be a string, got {type(value).__name__} {value!r}")
+            raise RequestError(f"'{name}' must be a string, got {type(value).__name__} {value!r}")
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise RequestError(f"{where}: '{name}' must be a number, got {type(value).__name__} {value!r}")
+        raise RequestError(f"'{name}' must be a number, got {type(value).__name__} {value!r}")
     return value
 
 
@@ -54,12 +55,21 @@ def _check_names(layout: FeatureLayout, names, where: str) -> None:
 
 
 def _column(layout: FeatureLayout, name: str, values: list, where) -> list:
-    """One feature's values, checked. The fast path (every value already a plain str or
-    number) skips per-value calls; anything else goes through _value for its message."""
-    plain = (str,) if layout.raw_features[name] == "string" else (int, float)
-    if all(type(v) in plain for v in values):
+    """One feature's values, checked; where(i) names value i in an error message. The
+    fast path (every value a plain str, or int/float, or an allowed null) checks types
+    only; anything else goes through _value, one call per value."""
+    plain = {str} if layout.raw_features[name] == "string" else {int, float}
+    if name not in layout.required:
+        plain.add(type(None))
+    if set(map(type, values)) <= plain:
         return values
-    return [_value(layout, name, v, where(i)) for i, v in enumerate(values)]
+    checked = []
+    for i, value in enumerate(values):
+        try:
+            checked.append(_value(layout, name, value))
+        except RequestError as err:
+            raise RequestError(f"{where(i)}: {err}") from None
+    return checked
 
 
 def rows_to_columns(layout: FeatureLayout, rows, where: str) -> dict[str, list]:
@@ -68,14 +78,15 @@ def rows_to_columns(layout: FeatureLayout, rows, where: str) -> dict[str, list]:
         raise RequestError(f"'{where}' must be a list of objects")
     if not rows:
         raise RequestError(f"'{where}' is empty")
-    names = set(layout.raw_features)
+    names = layout.raw_features.keys()
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise RequestError(f"{where}[{i}] must be an object of named inputs, got {type(row).__name__}")
         if row.keys() != names:
             _check_names(layout, row, f"{where}[{i}]")
-    return {n: _column(layout, n, [row[n] for row in rows], lambda i: f"{where}[{i}]")
-            for n in layout.raw_features}
+    by_row = map(itemgetter(*names), rows) if len(names) > 1 else ((row[n],) for row in rows for n in names)
+    return {n: _column(layout, n, list(values), lambda i: f"{where}[{i}]")
+            for n, values in zip(names, zip(*by_row))}
 
 
 def parse_predict(layout: FeatureLayout, body) -> tuple[dict[str, list], bool]:
