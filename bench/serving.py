@@ -2,14 +2,17 @@
 
 Both servers run as separate processes on loopback ports; one load generator
 (bench/http_load.py: plain keep-alive sockets, closed loop: each of C connections sends
-its next request when the last one answered) drives each in turn. It spends ~20 us of
-CPU per request, so on 2 shared cores the figures are the servers', not the client's
-(an aiohttp client cost ~1 ms per request and lowered sluice's figures by 15-30%). Scenarios: single-instance requests at concurrency 1
-and 8, and 100-instance requests at concurrency 1. The in-process predict time of the
-same model (ServableModel.predict, no HTTP) is the floor. Prints throughput, p50/p99
-latency and the ratios against the targets.
+its next request when the last one answered) drives them in turn, in short alternating
+slices, so that this VM's slow spells (2x swings within minutes) fall on both alike. It
+spends ~20 us of CPU per request, so on 2 shared cores the figures are the servers', not
+the client's (an aiohttp client cost ~1 ms per request and lowered sluice's figures by
+15-30%). Scenarios: single-instance requests at concurrency 1 and 8, and 100-instance
+requests at concurrency 1. The in-process predict time of the same model
+(ServableModel.predict, no HTTP) is the floor. Prints throughput, p50/p99 latency and the
+ratios against the targets.
 
-usage: .venv/bin/python bench/serving.py [--model-dir DIR] [--seconds 8] [--sluice-arg=--threads=0]
+usage: .venv/bin/python bench/serving.py [--model-dir DIR] [--seconds 8] [--rounds 4]
+       [--sluice-arg=--threads=0]
        (default model: the newest version pushed by `make run`, in sluice_home/serving)
 """
 from __future__ import annotations
@@ -80,7 +83,9 @@ def start_mlflow(model_dir: Path, work: Path) -> tuple[subprocess.Popen, str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model-dir", type=Path)
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=8.0, help="per scenario and server")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="slices each scenario's seconds are split into, alternating servers")
     parser.add_argument("--sluice-arg", action="append", default=[],
                         help="extra `sluice serve` argument, e.g. --sluice-arg=--threads=0")
     args = parser.parse_args()
@@ -89,25 +94,25 @@ def main() -> None:
         sys.exit("no pushed model: run `make run` first, or pass --model-dir")
     model = ServableModel(model_dir)
     rows = sample_rows(model.feature_names, 500)
-    print(f"model {model_dir} ({model.layout.framework}); {args.seconds:.0f} s per scenario, 2 cores shared "
-          "by server and load generator")
+    print(f"model {model_dir} ({model.layout.framework}); {args.seconds:.0f} s per scenario and server "
+          f"in {args.rounds} alternating slices, 2 cores shared by servers and load generator")
 
-    results: dict[str, dict] = {}
     floors = {per: floor_ms(model, rows, per) for per in (1, 100)}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         push_target.push(model_dir, work / "serving", "bench", {"model_uri": str(model_dir)})
-        servers = {}
-        with ServerProcess(work / "serving", *args.sluice_arg, log_path=work / "sluice.log") as sluice:
-            sluice.wait_ready({"bench": 1})
-            servers["sluice serve"] = (f"{sluice.url}/v1/models/bench:predict",
-                                       lambda chunk: {"instances": chunk})
-            results["sluice serve"] = run_scenarios(servers["sluice serve"], rows, args.seconds)
         mlflow_process, mlflow_url = start_mlflow(model_dir, work)
         try:
-            wait_until_up(f"{mlflow_url}/ping", mlflow_process)
-            results["mlflow models serve"] = run_scenarios(
-                (f"{mlflow_url}/invocations", lambda chunk: {"dataframe_records": chunk}), rows, args.seconds)
+            with ServerProcess(work / "serving", *args.sluice_arg, log_path=work / "sluice.log") as sluice:
+                sluice.wait_ready({"bench": 1})
+                wait_until_up(f"{mlflow_url}/ping", mlflow_process)
+                servers = {
+                    "sluice serve": (f"{sluice.url}/v1/models/bench:predict",
+                                     lambda chunk: {"instances": chunk}),
+                    "mlflow models serve": (f"{mlflow_url}/invocations",
+                                            lambda chunk: {"dataframe_records": chunk}),
+                }
+                results = run_scenarios(servers, rows, args.seconds, args.rounds)
         finally:
             mlflow_process.terminate()
             mlflow_process.wait()
@@ -127,14 +132,27 @@ def main() -> None:
           "(target <= 10)")
 
 
-def run_scenarios(server, rows, seconds) -> dict:
+def run_scenarios(servers: dict, rows, seconds: float, rounds: int) -> dict:
+    """Each scenario runs on every server in `rounds` short slices, the servers taking
+    turns (order reversed every round), so slow spells of this shared VM hit both
+    alike; a slice's first 0.3 s warms the connections up and is not counted."""
     import orjson
 
-    url, wrap = server
-    out = {}
+    out: dict[str, dict] = {server: {} for server in servers}
     for name, per, concurrency in SCENARIOS:
-        bodies = [orjson.dumps(wrap(rows[i:i + per])) for i in range(0, len(rows) - per + 1, max(per, 1))][:200]
-        out[name] = http_load.run(url, bodies, concurrency, seconds)
+        slices: dict[str, list] = {server: [] for server in servers}
+        for round_ in range(rounds):
+            order = list(servers.items())
+            for server, (url, wrap) in order if round_ % 2 == 0 else order[::-1]:
+                bodies = [orjson.dumps(wrap(rows[i:i + per]))
+                          for i in range(0, len(rows) - per + 1, max(per, 1))][:200]
+                slices[server].append(http_load.run(url, bodies, concurrency, seconds / rounds, warmup=0.3))
+        for server, results in slices.items():
+            latencies = np.concatenate([r["latencies"] for r in results])
+            out[server][name] = {"rps": len(latencies) / seconds,
+                                 "p50": float(np.percentile(latencies, 50)),
+                                 "p99": float(np.percentile(latencies, 99)),
+                                 "failures": sum(r["failures"] for r in results)}
     return out
 
 
