@@ -85,7 +85,7 @@ def cmd_serve(args) -> int:
 
     serving_dir = Path(args.serving_dir) if args.serving_dir else _paths(args).serving_dir
     server.serve(serving_dir.resolve(), args.host, args.port, args.poll_seconds, args.max_request_bytes,
-                 args.threads)
+                 args.threads, args.batch_timeout_ms / 1000)
     return 0
 
 
@@ -213,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="larger request bodies get 413 (default: 4 MiB)")
     serve.add_argument("--threads", type=int, default=0,
                        help="framework threads per model call (default 0: TensorFlow's and torch's own)")
+    serve.add_argument("--batch-timeout-ms", type=float, default=2.0,
+                       help="under load, how long a model call may wait for as many requests as "
+                            "the previous call took (default 2; 0: never wait)")
     serve.set_defaults(func=cmd_serve)
 
     models = sub.add_parser("models", help="list pushed versions with their MLflow lineage")

@@ -59,12 +59,13 @@ def ok(body: dict) -> web.Response:
 
 
 class ModelServer:
-    def __init__(self, serving_dir: Path, poll_seconds: float = 1.0, max_request_bytes=MAX_REQUEST_BYTES):
+    def __init__(self, serving_dir: Path, poll_seconds: float = 1.0, max_request_bytes=MAX_REQUEST_BYTES,
+                 batch_timeout: float = 0.002):
         self.repository = ModelRepository(serving_dir)
         self.poll_seconds = poll_seconds
         self.max_request_bytes = max_request_bytes
         self.metrics = Metrics()
-        self.batcher = Batcher(on_batch=self.metrics.batch_rows.observe)
+        self.batcher = Batcher(max_wait=batch_timeout, on_batch=self.metrics.batch_rows.observe)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.max_request_bytes)
@@ -218,9 +219,9 @@ def limit_model_threads(threads: int) -> None:
 
 def serve(serving_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
           poll_seconds: float = 1.0, max_request_bytes: int = MAX_REQUEST_BYTES,
-          threads: int = 0) -> None:
+          threads: int = 0, batch_timeout: float = 0.002) -> None:
     limit_model_threads(threads)
-    server = ModelServer(serving_dir, poll_seconds, max_request_bytes)
+    server = ModelServer(serving_dir, poll_seconds, max_request_bytes, batch_timeout)
     log.info("serving %s on http://%s:%s/v1/models/<name>", serving_dir, host, port)
     web.run_app(server.app(), host=host, port=port, print=None, access_log=None,
                 handle_signals=True, loop=uvloop.new_event_loop())
