@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines.quiet import configure_environment  # noqa: E402
+from pipelines.quiet import configure_environment, prints_silenced  # noqa: E402
 
 configure_environment()
 
@@ -69,8 +69,9 @@ def start_mlflow(model_dir: Path, work: Path) -> tuple[subprocess.Popen, str]:
     from serving.mlflow_model import SERVING_PACKAGE, SluiceModel
 
     saved = work / "mlflow_model"
-    mlflow.pyfunc.save_model(str(saved), python_model=SluiceModel(), code_paths=[str(SERVING_PACKAGE)],
-                             artifacts={"model_dir": str(model_dir)})
+    with prints_silenced():
+        mlflow.pyfunc.save_model(str(saved), python_model=SluiceModel(), code_paths=[str(SERVING_PACKAGE)],
+                                 artifacts={"model_dir": str(model_dir)})
     port = free_port()
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     process = subprocess.Popen(
