@@ -44,6 +44,18 @@ class FeatureLayout:
             "categorical": np.stack(cats, 1) if cats else np.zeros((rows, 0), np.int64),
         }
 
+    def tensor_matrices(self, transformed: dict, batch) -> dict:
+        """matrices() inside a TF graph: transformed feature tensors -> {"dense": float32
+        [B, D], "categorical": int64 [B, C]}; batch is the row count (a scalar tensor)."""
+        import tensorflow as tf
+
+        columns = {
+            "dense": [tf.cast(transformed[transformed_name(n)], tf.float32) for n in self.dense],
+            "categorical": [tf.cast(transformed[transformed_name(n)], tf.int64) for n in self.categorical],
+        }
+        return {key: tf.stack(cols, 1) if cols else tf.zeros([batch, 0], dtype)
+                for (key, cols), dtype in zip(columns.items(), (tf.float32, tf.int64))}
+
     def save(self, model_dir: Path) -> None:
         (Path(model_dir) / LAYOUT_FILE).write_text(json.dumps(asdict(self), indent=2))
 

@@ -74,15 +74,7 @@ def serving_function(model, transform, raw_spec: dict, layout: FeatureLayout):
                  autograph=False)
     def serve(raw):
         transformed = transform.apply_transform_model(raw_features.to_transform_inputs(raw, raw_spec))
-        columns = {
-            "dense": [tf.cast(transformed[f"{n}_xf"], tf.float32) for n in layout.dense],
-            "categorical": [tf.cast(transformed[f"{n}_xf"], tf.int64) for n in layout.categorical],
-        }
-        batch = tf.shape(next(iter(raw.values())))[0]
-        inputs = {
-            key: tf.stack(cols, 1) if cols else tf.zeros([batch, 0], dtype)
-            for (key, cols), dtype in zip(columns.items(), (tf.float32, tf.int64))
-        }
+        inputs = layout.tensor_matrices(transformed, tf.shape(next(iter(raw.values())))[0])
         return {"probabilities": probabilities(model(inputs), layout.task)}
 
     return serve
