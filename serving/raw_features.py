@@ -27,13 +27,14 @@ def signature_spec(raw_feature_spec: dict, names) -> dict[str, tf.TensorSpec]:
 
 def to_arrays(rows: dict[str, list], raw_feature_spec: dict) -> dict[str, np.ndarray]:
     """Columns of Python values (None = missing) -> arrays matching signature_spec."""
-    out = {}
-    for name, values in rows.items():
-        if is_string(raw_feature_spec[name]):
-            out[name] = np.array(["" if v is None else str(v) for v in values], dtype=object)
-        else:
-            out[name] = np.array([np.nan if v is None else v for v in values], np.float64)
-    return out
+    return {name: np.array(_strings(values), dtype=object) if is_string(raw_feature_spec[name])
+            else np.array(values, np.float64)  # None -> NaN
+            for name, values in rows.items()}
+
+
+def _strings(values: list) -> list[str]:
+    """String feature values with "" for missing, as the transform graph reads them."""
+    return ["" if v is None else str(v) for v in values]
 
 
 def to_tensors(columns: dict[str, list], raw_feature_spec: dict) -> dict[str, tf.Tensor]:
@@ -60,8 +61,8 @@ class PackedColumns:
     def tensors(self, columns: dict[str, list]) -> list[tf.Tensor]:
         """Columns of Python values (None = missing) -> the two input tensors."""
         rows = len(columns[(self.numbers or self.strings)[0]])
-        numbers = np.array([columns[n] for n in self.numbers], np.float64).reshape(-1, rows)
-        strings = [["" if v is None else str(v) for v in columns[n]] for n in self.strings]
+        numbers = np.array([columns[n] for n in self.numbers], np.float64).reshape(-1, rows)  # None -> NaN
+        strings = [_strings(columns[n]) for n in self.strings]
         return [tf.constant(numbers), tf.constant(strings or np.zeros((0, rows), object), tf.string)]
 
     def unpack(self, numbers: tf.Tensor, strings: tf.Tensor) -> dict[str, tf.Tensor]:
