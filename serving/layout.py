@@ -44,15 +44,16 @@ class FeatureLayout:
             "categorical": np.stack(cats, 1) if cats else np.zeros((rows, 0), np.int64),
         }
 
-    def tensor_matrices(self, transformed: dict, batch) -> dict:
+    def tensor_matrices(self, transformed: dict) -> dict:
         """matrices() inside a TF graph: transformed feature tensors -> {"dense": float32
-        [B, D], "categorical": int64 [B, C]}; batch is the row count (a scalar tensor)."""
+        [B, D], "categorical": int64 [B, C]}."""
         import tensorflow as tf
 
         columns = {
             "dense": [tf.cast(transformed[transformed_name(n)], tf.float32) for n in self.dense],
             "categorical": [tf.cast(transformed[transformed_name(n)], tf.int64) for n in self.categorical],
         }
+        batch = tf.shape(next(c for cols in columns.values() for c in cols))[0]
         return {key: tf.stack(cols, 1) if cols else tf.zeros([batch, 0], dtype)
                 for (key, cols), dtype in zip(columns.items(), (tf.float32, tf.int64))}
 

@@ -42,8 +42,7 @@ class ServableModel:
             self._packing = raw_features.PackedColumns(self._raw_spec, self.feature_names)
             self._graph = self._traced(lambda raw: self.layout.tensor_matrices(
                 transform.transform_raw_features(raw_features.to_transform_inputs(raw, self._raw_spec),
-                                                 drop_unused_features=True),
-                tf.shape(next(iter(raw.values())))[0]))
+                                                 drop_unused_features=True)))
 
     @property
     def feature_names(self) -> list[str]:

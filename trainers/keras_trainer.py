@@ -74,7 +74,7 @@ def serving_function(model, transform, raw_spec: dict, layout: FeatureLayout):
                  autograph=False)
     def serve(raw):
         transformed = transform.apply_transform_model(raw_features.to_transform_inputs(raw, raw_spec))
-        inputs = layout.tensor_matrices(transformed, tf.shape(next(iter(raw.values())))[0])
+        inputs = layout.tensor_matrices(transformed)
         return {"probabilities": probabilities(model(inputs), layout.task)}
 
     return serve
