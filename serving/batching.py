@@ -19,9 +19,11 @@ import numpy as np
 
 from serving.repository import LoadedVersion
 
+BATCH_TIMEOUT = 0.002  # seconds; `sluice serve --batch-timeout-ms`
+
 
 class Batcher:
-    def __init__(self, max_rows: int = 512, max_wait: float = 0.002, on_batch=lambda rows: None):
+    def __init__(self, max_rows: int = 512, max_wait: float = BATCH_TIMEOUT, on_batch=lambda rows: None):
         self.max_rows = max_rows
         self.max_wait = max_wait  # seconds
         self.on_batch = on_batch  # called with the rows of every model call (metrics)

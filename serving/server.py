@@ -24,7 +24,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from serving import tf_serving_json as api
-from serving.batching import Batcher
+from serving.batching import BATCH_TIMEOUT, Batcher
 from serving.repository import ModelRepository
 
 log = logging.getLogger("sluice.serving")
@@ -60,7 +60,7 @@ def ok(body: dict) -> web.Response:
 
 class ModelServer:
     def __init__(self, serving_dir: Path, poll_seconds: float = 1.0, max_request_bytes=MAX_REQUEST_BYTES,
-                 batch_timeout: float = 0.002):
+                 batch_timeout: float = BATCH_TIMEOUT):
         self.repository = ModelRepository(serving_dir)
         self.poll_seconds = poll_seconds
         self.max_request_bytes = max_request_bytes
@@ -219,7 +219,7 @@ def limit_model_threads(threads: int) -> None:
 
 def serve(serving_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
           poll_seconds: float = 1.0, max_request_bytes: int = MAX_REQUEST_BYTES,
-          threads: int = 0, batch_timeout: float = 0.002) -> None:
+          threads: int = 0, batch_timeout: float = BATCH_TIMEOUT) -> None:
     limit_model_threads(threads)
     server = ModelServer(serving_dir, poll_seconds, max_request_bytes, batch_timeout)
     log.info("serving %s on http://%s:%s/v1/models/<name>", serving_dir, host, port)
