@@ -79,14 +79,27 @@ def rows_to_columns(layout: FeatureLayout, rows, where: str) -> dict[str, list]:
     if not rows:
         raise RequestError(f"'{where}' is empty")
     names = layout.raw_features.keys()
+    if set(map(type, rows)) != {dict} or set(map(len, rows)) != {len(names)}:
+        _check_rows(layout, rows, where)
+    get = itemgetter(*names) if len(names) > 1 else lambda row: (row[next(iter(names))],)
+    try:  # every row has as many inputs as the model takes: a missing one means an unknown one
+        by_row = list(map(get, rows))
+    except KeyError:
+        _check_rows(layout, rows, where)
+        raise
+    return {n: _column(layout, n, list(values), lambda i: f"{where}[{i}]")
+            for n, values in zip(names, zip(*by_row))}
+
+
+def _check_rows(layout: FeatureLayout, rows: list, where: str) -> None:
+    """Raises RequestError for the first row that is not an object of the model's inputs.
+    The fast path checks rows' types and sizes in bulk; this names the row at fault."""
+    names = layout.raw_features.keys()
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise RequestError(f"{where}[{i}] must be an object of named inputs, got {type(row).__name__}")
         if row.keys() != names:
             _check_names(layout, row, f"{where}[{i}]")
-    by_row = map(itemgetter(*names), rows) if len(names) > 1 else ((row[n],) for row in rows for n in names)
-    return {n: _column(layout, n, list(values), lambda i: f"{where}[{i}]")
-            for n, values in zip(names, zip(*by_row))}
 
 
 def parse_predict(layout: FeatureLayout, body) -> tuple[dict[str, list], bool]:

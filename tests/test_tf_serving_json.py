@@ -37,6 +37,11 @@ def test_columnar_inputs_pass_through():
     ({"inputs": {"fare": [1, 2], "company": ["A", "B"], "miles": [1, False]}},
      "inputs.miles[1]: 'miles' must be a number, got bool False"),
     ({"instances": [{"fare": 1, "company": "A"}]}, "instances[0]: missing input(s) miles"),
+    # as many inputs as the model takes, one misspelled: found by the lookup, not by the size
+    ({"instances": [{"fare": 1, "company": "A", "miles": 1}, {"fare": 1, "company": "A", "mile": 1}]},
+     "instances[1]: missing input(s) miles"),
+    ({"instances": [{"fare": 1, "company": "A", "miles": 1}, [1, "A", 1]]},
+     "instances[1] must be an object of named inputs, got list"),
 ])
 def test_bad_values_are_named_with_their_place(body, message):
     with pytest.raises(api.RequestError) as err:
