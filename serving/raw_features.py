@@ -83,16 +83,15 @@ def to_transform_inputs(raw: dict[str, tf.Tensor], raw_feature_spec: dict) -> di
     out = {}
     for name, tensor in raw.items():
         spec = raw_feature_spec[name]
+        values = tensor if is_string(spec) else tf.cast(tensor, spec.dtype)
         if isinstance(spec, tf.io.VarLenFeature):
             present = tf.not_equal(tensor, "") if is_string(spec) else ~tf.math.is_nan(tensor)
             rows = tf.where(present)  # [present, 1] int64
-            values = tf.gather_nd(tensor, rows)
             out[name] = tf.SparseTensor(
                 indices=tf.pad(rows, [[0, 0], [0, 1]]),  # [row, 0]
-                values=values if is_string(spec) else tf.cast(values, spec.dtype),
+                values=tf.gather_nd(values, rows),
                 dense_shape=dense_shape,
             )
         else:
-            values = tensor if is_string(spec) else tf.cast(tensor, spec.dtype)
             out[name] = tf.reshape(values, [-1, 1]) if list(spec.shape) == [1] else values
     return out
