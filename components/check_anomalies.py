@@ -1,21 +1,57 @@
-"""The data gate: stops the run when ExampleValidator found anomalies.
+"""The data gate: stops the run when ExampleValidator found anomalies, or when the data
+drifted from the data that trained the serving model.
 
 ExampleValidator only writes its findings; this component turns them into a hard stop
-before Transform, with a list a person can act on (feature, anomaly, details).
+before Transform, with a list a person can act on (feature, anomaly, details). The
+drift baseline is a declared input (components.baseline), so the cache sees a new
+champion; the bounds and the accept switch are parameters, so it sees those too.
 """
+import json
+from pathlib import Path
 
-from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types.standard_artifacts import ExampleAnomalies
+from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics, Model, Schema
 
+from components import baseline as baseline_input
+from components import drift as drift_measure
 from components.anomalies import DataAnomaliesError, read_anomalies
+
+DRIFT_FILE = "drift.json"
 
 
 @component
-def check_anomalies(anomalies: InputArtifact[ExampleAnomalies], report: OutputArtifact[ExampleAnomalies]):
-    """Fails the run (and so everything downstream) if any anomaly was found. The report
-    (an ExampleAnomalies artifact, a type every orchestrator knows) records the count."""
+def check_anomalies(
+    anomalies: InputArtifact[ExampleAnomalies],
+    statistics: InputArtifact[ExampleStatistics],
+    schema: InputArtifact[Schema],
+    baseline: InputArtifact[Model],
+    report: OutputArtifact[ExampleAnomalies],
+    drift: Parameter[str],
+):
+    """Fails the run (and so everything downstream) if any anomaly was found, or drift
+    beyond a bound unless accepted. The report (an ExampleAnomalies artifact, a type
+    every orchestrator knows) records the count and the drift table (drift.json)."""
     found = read_anomalies(anomalies.uri)
     report.set_int_custom_property("anomaly_count", len(found))
     if found:
         raise DataAnomaliesError(found)
+    settings = json.loads(drift)
+    reference = baseline_input.statistics_of(baseline)
+    rows = []
+    if reference and Path(reference).exists():
+        rows = drift_measure.measure(statistics.uri, reference, str(Path(schema.uri, "schema.pbtxt")),
+                                     {k: tuple(v) for k, v in settings["bounds"].items()})
+    drifted = [r for r in rows if r["drifted"]]
+    Path(report.uri, DRIFT_FILE).write_text(json.dumps({
+        "baseline_version": baseline_input.version_of(baseline), "reference": reference,
+        "accepted": settings["accept"], "rows": rows}, indent=2))
+    report.set_int_custom_property("drifted_features", len(drifted))
+    report.set_int_custom_property("drift_accepted", int(bool(drifted and settings["accept"])))
+    if drifted and not settings["accept"]:
+        raise drift_measure.DataDriftError(rows, baseline_input.version_of(baseline))
+
+
+def read_drift(report_uri: str) -> dict:
+    path = Path(report_uri, DRIFT_FILE)
+    return json.loads(path.read_text()) if path.exists() else {"rows": []}

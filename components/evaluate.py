@@ -2,8 +2,11 @@
 
 The candidate is loaded as it will serve (serving.model), predicts on the raw eval
 split, and components.metrics scores it overall and per slice. Blessing needs every
-absolute threshold AND no regression beyond the tolerance against the model serving
-now (the champion, re-scored on the same eval data; none on the first run).
+absolute threshold, every slice threshold (if configured), AND no regression beyond
+the tolerance against the baseline: the version serving when the pipeline was built,
+a declared input (components.baseline), re-scored on the same eval data; none on the
+first run. The blessing records which version it was judged against, so the pusher
+can refuse to reuse it once another version serves.
 """
 
 import json
@@ -14,8 +17,8 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, TransformGraph
 
+from components import baseline as baseline_input
 from components import metrics
-from serving import push as push_target
 from serving.layout import LABEL_KEY
 from serving.model import ServableModel
 
@@ -60,36 +63,63 @@ def evaluate_model(model: ServableModel, raw, labels, slice_columns) -> tuple[di
     return metrics.compute_sliced(labels, probs, slices), probs
 
 
+def eval_rows(examples_uri: str, transform_uri: str, columns) -> tuple[dict, np.ndarray]:
+    """The raw eval split (these columns) and its labels as Transform computes them."""
+    raw = read_raw_split(examples_uri, "eval", list(dict.fromkeys(columns)))
+    return raw, labels_of(raw, transform_uri)
+
+
+def judge_against(candidate: dict, champion_dir: Path | None, version: int, raw, labels,
+                  gate_config: dict) -> tuple[bool, list[str], dict | None]:
+    """The blessing rule for candidate metrics ({overall, slices}) against the version
+    serving (re-scored on these eval rows; none when version is 0).
+    -> (blessed, reasons, the champion's report or None)."""
+    champion = None
+    if version:
+        scored = evaluate_model(ServableModel(champion_dir), raw, labels, [])[0]
+        champion = {"version": version, "path": str(champion_dir), "metrics": scored["overall"]}
+    blessed, reasons = metrics.judge(
+        candidate["overall"], champion and champion["metrics"], gate_config["thresholds"],
+        gate_config["max_regression"], baseline_name=f"champion v{version}",
+    )
+    slices_ok, slice_reasons, _ = metrics.judge_slices(
+        candidate["slices"], gate_config.get("slice_thresholds", {}),
+        gate_config.get("min_slice_examples", 0))
+    return blessed and slices_ok, reasons + slice_reasons, champion
+
+
+def gate_columns(model: ServableModel, gate_config: dict) -> list[str]:
+    return [*model.feature_names, *gate_config["label_columns"], *gate_config["slices"]]
+
+
 @component
 def evaluate(
     model: InputArtifact[Model],
     examples: InputArtifact[Examples],
     transform_graph: InputArtifact[TransformGraph],
+    baseline: InputArtifact[Model],
     blessing: OutputArtifact[ModelBlessing],
     gate: Parameter[str],
-    serving_dir: Parameter[str],
-    model_name: Parameter[str],
 ):
-    """Scores the candidate and the champion on the eval split; writes the blessing."""
+    """Scores the candidate and the baseline on the eval split; writes the blessing."""
     gate_config = json.loads(gate)
     candidate_model = ServableModel(Path(model.uri, "Format-Serving"))
-    columns = [*candidate_model.feature_names, *gate_config["label_columns"], *gate_config["slices"]]
-    raw = read_raw_split(examples.uri, "eval", list(dict.fromkeys(columns)))
-    labels = labels_of(raw, transform_graph.uri)
+    version = baseline_input.version_of(baseline)
+    champion_dir = Path(baseline.uri) if version else None
+    columns = gate_columns(candidate_model, gate_config)
+    if champion_dir:
+        columns += ServableModel(champion_dir).feature_names
+    raw, labels = eval_rows(examples.uri, transform_graph.uri, columns)
     candidate, probs = evaluate_model(candidate_model, raw, labels, gate_config["slices"])
-    champion_dir = push_target.current_version(serving_dir, model_name)
-    champion = (evaluate_model(ServableModel(champion_dir), raw, labels, [])[0]
-                if champion_dir else None)
-    blessed, reasons = metrics.judge(
-        candidate["overall"], champion and champion["overall"],
-        gate_config["thresholds"], gate_config["max_regression"],
-    )
+    blessed, reasons, champion = judge_against(candidate, champion_dir, version, raw, labels,
+                                               gate_config)
     report = {
         "framework": candidate_model.layout.framework,
         "blessed": blessed,
         "reasons": reasons,
         "metrics": candidate,
-        "champion": champion and {"path": str(champion_dir), "metrics": champion["overall"]},
+        "baseline_version": version,
+        "champion": champion,
         "primary_metric": gate_config["primary_metric"],
     }
     Path(blessing.uri, EVALUATION_FILE).write_text(json.dumps(report, indent=2))
@@ -98,10 +128,12 @@ def evaluate(
                "probabilities": probs[:SAMPLE_ROWS].tolist()}
     Path(blessing.uri, SAMPLES_FILE).write_text(json.dumps(samples))
     blessing.set_int_custom_property("blessed", int(blessed))
+    blessing.set_int_custom_property("baseline_version", version)
     blessing.set_string_custom_property("current_model", model.uri)
     blessing.set_string_custom_property("framework", report["framework"])
     for name, value in candidate["overall"].items():
-        blessing.set_float_custom_property(name, value)
+        if not metrics.undefined(value):  # ML Metadata rejects NaN
+            blessing.set_float_custom_property(name, value)
 
 
 def read_evaluation(blessing_uri: str) -> dict:

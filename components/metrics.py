@@ -44,11 +44,27 @@ def _better_or_equal(metric: str, value: float, bound: float) -> bool:
     return value <= bound if metric in LOWER_IS_BETTER else value >= bound
 
 
-def judge(candidate: dict, baseline: dict | None, thresholds: dict, max_regression: dict):
+def undefined(value) -> bool:
+    """A metric that could not be computed (NaN): it never passes a gate."""
+    return value is None or value != value
+
+
+def _why_undefined(metric: str) -> str:
+    return (f"{metric} could not be computed (NaN: the eval rows hold a single class, or "
+            "too few rows); FAILED")
+
+
+def judge(candidate: dict, baseline: dict | None, thresholds: dict, max_regression: dict,
+          baseline_name: str = "champion"):
     """-> (blessed, reasons): every absolute threshold met, no regression beyond the
-    tolerance against the baseline (skipped when there is none)."""
+    tolerance against the baseline (skipped when there is none). A metric that is NaN
+    fails its check with the reason, never compares silently."""
     reasons, blessed = [], True
     for metric, bound in sorted(thresholds.items()):
+        if undefined(candidate[metric]):
+            reasons.append(_why_undefined(metric))
+            blessed = False
+            continue
         ok = _better_or_equal(metric, candidate[metric], bound)
         word = "<=" if metric in LOWER_IS_BETTER else ">="
         reasons.append(f"{metric} {candidate[metric]:.4f} {word} {bound} {'ok' if ok else 'FAILED'}")
@@ -57,15 +73,45 @@ def judge(candidate: dict, baseline: dict | None, thresholds: dict, max_regressi
         reasons.append("no champion yet: no regression check")
         return blessed, reasons
     for metric, tolerance in sorted(max_regression.items()):
+        if undefined(candidate[metric]):
+            reasons.append(_why_undefined(metric))
+            blessed = False
+            continue
+        if undefined(baseline[metric]):
+            reasons.append(f"{metric}: {baseline_name} scores NaN on these rows; no regression check")
+            continue
         lower_is_better = metric in LOWER_IS_BETTER
         bound = baseline[metric] + (tolerance if lower_is_better else -tolerance)
         ok = _better_or_equal(metric, candidate[metric], bound)
         reasons.append(
-            f"{metric} {candidate[metric]:.4f} vs champion {baseline[metric]:.4f} "
+            f"{metric} {candidate[metric]:.4f} vs {baseline_name} {baseline[metric]:.4f} "
             f"(tolerance {tolerance}) {'ok' if ok else 'REGRESSED'}"
         )
         blessed &= ok
     return blessed, reasons
+
+
+def judge_slices(slices: dict, slice_thresholds: dict, min_examples: int):
+    """-> (blessed, reasons, failing): every slice with at least min_examples rows meets
+    every slice threshold. failing lists "column=value: metric value < bound"."""
+    failing = []
+    for column, values in sorted(slices.items()):
+        for value, found in sorted(values.items()):
+            if found["example_count"] < min_examples:
+                continue
+            for metric, bound in sorted(slice_thresholds.items()):
+                got = found[metric]
+                if undefined(got) or not _better_or_equal(metric, got, bound):
+                    word = ">" if metric in LOWER_IS_BETTER else "<"
+                    failing.append(f"{column}={value}: {metric} {got:.4f} {word} {bound} "
+                                   f"({found['example_count']} rows)")
+    if not slice_thresholds:
+        return True, [], []
+    if failing:
+        return False, [f"{len(failing)} slice(s) below the slice thresholds FAILED: "
+                       + "; ".join(failing[:10])], failing
+    return True, [f"every slice with >= {min_examples} rows meets "
+                  + ", ".join(f"{m} {b}" for m, b in sorted(slice_thresholds.items())) + " ok"], []
 
 
 def better(metric: str, a: float, b: float) -> bool:

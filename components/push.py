@@ -1,9 +1,13 @@
 """The pusher: pushes the best blessed candidate, and only a blessed one (blessed by
-the evaluator and by infra validation).
+the evaluator and by infra validation) judged against the version serving now.
 
 With two trainers, each candidate went through the gate on its own; if both are
-blessed, the better primary metric wins and the reason is recorded. A model already
-pushed (an unchanged rerun) is not pushed again.
+blessed, the better primary metric wins and the reason is recorded. Under the model's
+push lock, a blessing judged against another baseline than the version serving at
+that moment (another run pushed meanwhile, a rollback, a partial or re-run task) is
+re-judged against the live version first, so no path pushes an unvetted model. A model
+already pushed (an unchanged rerun) or taken out of service by a rollback is not
+pushed again.
 """
 
 import json
@@ -11,10 +15,19 @@ from pathlib import Path
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types.standard_artifacts import InfraBlessing, Model, ModelBlessing, PushedModel
+from tfx.types.standard_artifacts import (
+    Examples,
+    ExampleStatistics,
+    InfraBlessing,
+    Model,
+    ModelBlessing,
+    PushedModel,
+    TransformGraph,
+)
 
+from components import baseline as baseline_input
 from components import metrics
-from components.evaluate import read_evaluation
+from components.evaluate import eval_rows, gate_columns, judge_against, read_evaluation
 from components.infra_validate import read_results
 from serving import push as push_target
 
@@ -37,13 +50,42 @@ def choose(candidates: list[dict], primary_metric: str) -> tuple[dict | None, st
     return best, reason + (f", chosen over {', '.join(others)}" if others else "")
 
 
+def rejudge(candidates: list[dict], examples_uri: str, transform_uri: str, gate_config: dict,
+            serving_dir: str, model_name: str) -> int:
+    """Re-judges, in place, every blessed candidate whose blessing was judged against
+    another version than the one serving now. Call under the push lock.
+    -> the live version."""
+    from serving.model import ServableModel
+
+    live, live_dir, _ = baseline_input.champion_record(serving_dir, model_name)
+    for c in candidates:
+        if not c["blessed"] or c["baseline_version"] == live:
+            continue
+        model = ServableModel(Path(c["model_uri"], "Format-Serving"))
+        columns = gate_columns(model, gate_config)
+        columns += ServableModel(live_dir).feature_names if live_dir else []
+        raw, labels = eval_rows(examples_uri, transform_uri, columns)
+        evaluation = read_evaluation(c["blessing_uri"])
+        blessed, reasons, _ = judge_against(evaluation["metrics"], live_dir, live, raw, labels,
+                                            gate_config)
+        c["rejudged"] = (f"judged against v{c['baseline_version']} at the gate, but v{live} "
+                         f"serves now: re-judged against v{live}: {'; '.join(reasons)}")
+        c["blessed"], c["baseline_version"], c["reasons"] = blessed, live, reasons
+    return live
+
+
 @component
 def push(
     infra_blessing: InputArtifact[InfraBlessing],
+    examples: InputArtifact[Examples],
+    statistics: InputArtifact[ExampleStatistics],
+    transform_graph: InputArtifact[TransformGraph],
     pushed_model: OutputArtifact[PushedModel],
     serving_dir: Parameter[str],
     model_name: Parameter[str],
     primary_metric: Parameter[str],
+    gate: Parameter[str],
+    serving_state: Parameter[str],
     keras_model: InputArtifact[Model] = None,
     keras_blessing: InputArtifact[ModelBlessing] = None,
     torch_model: InputArtifact[Model] = None,
@@ -51,8 +93,11 @@ def push(
 ):
     """Pushes the winner to <serving_dir>/<model_name>/<version>/ or records why not.
 
-    One optional input per trainer rather than a union of channels, so the same
-    component compiles for Kubeflow Pipelines (whose compiler takes single channels)."""
+    serving_state (serving.push.state_digest when the pipeline was built) is not read:
+    it puts the serving dir's versions and rollbacks into the cache key, because the
+    decision depends on them. One optional input per trainer rather than a union of
+    channels, so the same component compiles for Kubeflow Pipelines (whose compiler
+    takes single channels)."""
     models = [m for m in (keras_model, torch_model) if m is not None]
     blessings = [b for b in (keras_blessing, torch_blessing) if b is not None]
     by_uri = {m.uri: m for m in models}
@@ -62,32 +107,46 @@ def push(
         evaluation = read_evaluation(blessing.uri)
         model_uri = blessing.get_string_custom_property("current_model")
         served = infra.get(model_uri, {"infra_blessed": False, "reason": "not infra-validated"})
+        value = evaluation["metrics"]["overall"][primary_metric]
         candidates.append({
             "framework": evaluation["framework"],
             "blessed": bool(blessing.get_int_custom_property("blessed")) and served["infra_blessed"],
-            "value": evaluation["metrics"]["overall"][primary_metric],
+            "value": value,
             "model_uri": model_uri,
             "blessing_uri": blessing.uri,
+            "baseline_version": evaluation.get("baseline_version", 0),
             "reasons": evaluation["reasons"],
             "infra_validation": served["reason"],
         })
-    winner, reason = choose(candidates, primary_metric)
-    version = None
-    if winner is not None:
-        version = push_target.find_pushed(serving_dir, model_name, winner["model_uri"])
-        if version is not None:
-            reason += f"; already serving as version {version}, not pushed again"
-            winner = None
-        else:
-            model_dir = Path(by_uri[winner["model_uri"]].uri, "Format-Serving")
-            version = push_target.push(model_dir, serving_dir, model_name, {
-                "model_uri": winner["model_uri"], "framework": winner["framework"],
-                "blessing_uri": winner["blessing_uri"], "reason": reason,
-            })
+    with push_target.push_lock(serving_dir, model_name):
+        live = rejudge(candidates, examples.uri, transform_graph.uri, json.loads(gate),
+                       serving_dir, model_name)
+        winner, reason = choose(candidates, primary_metric)
+        version = None
+        if winner is not None:
+            pushed = push_target.find_pushed(serving_dir, model_name, winner["model_uri"])
+            rolled_back = push_target.find_rolled_back(serving_dir, model_name, winner["model_uri"])
+            if pushed is not None:
+                reason += f"; already serving as version {pushed}, not pushed again"
+                winner = None
+            elif rolled_back is not None:
+                reason += (f"; this model was version {rolled_back}, taken out of service by a "
+                           "rollback: not pushed again")
+                winner = None
+            else:
+                model_dir = Path(by_uri[winner["model_uri"]].uri, "Format-Serving")
+                version = push_target.push(model_dir, serving_dir, model_name, {
+                    "model_uri": winner["model_uri"], "framework": winner["framework"],
+                    "blessing_uri": winner["blessing_uri"], "reason": reason,
+                    "baseline_version": live, "statistics_uri": statistics.uri,
+                })
+                reason += f"; pushed as version {version} (judged against " + (
+                    f"v{live})" if live else "no champion)")
     decision = {"pushed": winner is not None, "version": version, "reason": reason,
-                "candidates": candidates}
+                "baseline_version": live, "candidates": candidates}
     Path(pushed_model.uri, DECISION_FILE).write_text(json.dumps(decision, indent=2))
     pushed_model.set_int_custom_property("pushed", int(winner is not None))
+    pushed_model.set_int_custom_property("baseline_version", live)
     pushed_model.set_string_custom_property("reason", reason)
     if winner is not None:
         pushed_model.set_int_custom_property("pushed_version", version)

@@ -30,6 +30,8 @@ def _load_config(args):
         config = config.replace(data=Path(args.data).resolve())
     if getattr(args, "steps", None):
         config = config.replace(training=dataclasses.replace(config.training, steps=args.steps))
+    if getattr(args, "accept_drift", False):
+        config = config.replace(drift=dataclasses.replace(config.drift, accept=True))
     return config
 
 
@@ -123,16 +125,17 @@ def cmd_rollback(args) -> int:
 
     config, paths = _load_config(args), _paths(args)
     name, serving_dir = config.model_name, paths.serving_dir
-    try:
-        old, new = push_target.roll_back(serving_dir, name, args.to)
-    except ValueError as err:
-        log = logging.getLogger("sluice")
-        log.error("rollback: %s", err)
-        return EXIT_BAD_INPUT
     why = args.reason or "manual rollback"
-    mlflow_version = move_champion(
-        name, _tracking_uri(args, paths), serving_dir / name / str(new),
-        serving_dir / name / str(old), args.by or getpass.getuser(), why)
+    with push_target.push_lock(serving_dir, name):  # no push may interleave
+        try:
+            old, new = push_target.roll_back(serving_dir, name, args.to)
+        except ValueError as err:
+            log = logging.getLogger("sluice")
+            log.error("rollback: %s", err)
+            return EXIT_BAD_INPUT
+        mlflow_version = move_champion(
+            name, _tracking_uri(args, paths), serving_dir / name / str(new),
+            serving_dir / name / str(old), args.by or getpass.getuser(), why)
     print(f"{name}: version {new} is served again (version {old} moved to "
           f"{serving_dir / name / push_target.ROLLED_BACK}); "
           + (f"MLflow champion -> version {mlflow_version}" if mlflow_version
@@ -187,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true",
                      help="run even if nothing changed since the last successful run "
                           "(unchanged steps still come from TFX's cache)")
+    run.add_argument("--accept-drift", action="store_true",
+                     help="let drift beyond the config's bounds through for this run (the "
+                          "acceptance is recorded in MLflow as drift.accept)")
     run.add_argument("--run-id", help="orchestrator run id: the tasks of one DAG run share one "
                                       "MLflow parent run")
     run.set_defaults(func=cmd_run)
@@ -264,20 +270,25 @@ def main(argv=None) -> int:
     quiet_loggers()
     log = logging.getLogger("sluice")
     from components.anomalies import DataAnomaliesError
+    from components.drift import DataDriftError
     from pipelines.config import ConfigError
     from pipelines.preflight import DataError
 
     try:
         return args.func(args)
-    except (ConfigError, DataError) as err:
-        log.error("error: %s", err)
-        return EXIT_BAD_INPUT
-    except DataAnomaliesError as err:
-        log.error("data gate: %s", err)
-        return EXIT_ANOMALIES
     except Exception as err:
-        log.error("pipeline failed: %s: %s", type(err).__name__, err)
-        return EXIT_FAILED
+        if isinstance(err, (ConfigError, DataError)):
+            log.error("error: %s", err)
+            code = EXIT_BAD_INPUT
+        elif isinstance(err, (DataAnomaliesError, DataDriftError)):
+            log.error("data gate: %s", err)
+            code = EXIT_ANOMALIES
+        else:
+            log.error("pipeline failed: %s: %s", type(err).__name__, err)
+            code = EXIT_FAILED
+        if getattr(err, "sluice_log", None):
+            log.error("full log and traceback: %s", err.sluice_log)
+        return code
 
 
 if __name__ == "__main__":

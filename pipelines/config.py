@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,23 @@ class Gate:
     primary_metric: str = "auc"
     thresholds: dict[str, float] = field(default_factory=dict)  # absolute bounds
     max_regression: dict[str, float] = field(default_factory=dict)  # vs. the champion
+    # Per-slice bounds: every slice with at least min_slice_examples eval rows meets them.
+    slice_thresholds: dict[str, float] = field(default_factory=dict)
+    min_slice_examples: int = 30
+
+
+@dataclass(frozen=True)
+class Drift:
+    """The drift gate: the new data's statistics against those of the data that trained
+    the serving model (TFDV comparators). numeric: Jensen-Shannon divergence bound for
+    numeric, bucketized and identity features; categorical: L-infinity distance bound;
+    features: a bound per feature, overriding both. accept: let drift beyond a bound
+    through (recorded in MLflow with the run's config; `--accept-drift` sets it)."""
+
+    numeric: float = 0.2
+    categorical: float = 0.2
+    features: dict[str, float] = field(default_factory=dict)
+    accept: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,7 @@ class PipelineConfig:
     split: dict[str, int] = field(default_factory=lambda: {"train": 2, "eval": 1})
     training: Training = Training()
     gate: Gate = Gate()
+    drift: Drift = Drift()
     # Dotted path of the tf.Transform function; replace it to customise features.
     preprocessing_fn: str = "components.preprocessing.preprocessing_fn"
     source: Path | None = None  # the YAML file this was read from
@@ -109,6 +128,16 @@ class PipelineConfig:
     @property
     def num_classes(self) -> int:
         return 2 if self.task == "binary" else len(self.label.classes)
+
+    def drift_bounds(self) -> dict[str, tuple[str, float]]:
+        """feature -> (TFDV comparator, bound), for every configured feature."""
+        bounds = {}
+        for feature in self.features:
+            measure = ("infinity_norm" if feature.kind == "categorical"
+                       else "jensen_shannon_divergence")
+            default = self.drift.categorical if feature.kind == "categorical" else self.drift.numeric
+            bounds[feature.name] = (measure, self.drift.features.get(feature.name, default))
+        return bounds
 
     def replace(self, **changes) -> PipelineConfig:
         return dataclasses.replace(self, **changes)
@@ -134,9 +163,53 @@ def _fields(cls) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
 
 
+def _type_name(hint) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _matches(value, hint) -> bool:
+    """Does a YAML value fit a field's annotation (int, float, str, bool, dict[str, X],
+    tuple[X, ...], X | None)?"""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return any(_matches(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            _matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items())
+    if origin is tuple:
+        return isinstance(value, (list, tuple)) and all(_matches(v, args[0]) for v in value)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def _check_types(section: str, cls, given: dict) -> None:
+    """Every given value has its field's type, or ConfigError names the key and type."""
+    hints = typing.get_type_hints(cls)
+    for key, value in given.items():
+        hint = hints.get(key)
+        if hint is None or dataclasses.is_dataclass(hint) or hint is Path:
+            continue
+        if not _matches(value, hint):
+            where = f"{section}.{key}" if section else key
+            raise ConfigError(f"{where}: expected {_type_name(hint)}, got "
+                              f"{type(value).__name__} {value!r}.")
+
+
 def _feature(name: str, spec: Any) -> Feature:
     spec = {"kind": spec} if isinstance(spec, str) else dict(spec or {})
     _check_keys(f"features.{name}", spec, _fields(Feature)[1:])
+    _check_types(f"features.{name}", Feature, spec)
     feature = Feature(name=name, **spec)
     if feature.kind not in FEATURE_KINDS:
         raise ConfigError(
@@ -149,8 +222,9 @@ def _feature(name: str, spec: Any) -> Feature:
 
 def _gate(raw: dict) -> Gate:
     _check_keys("gate", raw, _fields(Gate))
+    _check_types("gate", Gate, raw)
     gate = Gate(**raw)
-    for section in ("thresholds", "max_regression"):
+    for section in ("thresholds", "max_regression", "slice_thresholds"):
         _check_keys(f"gate.{section}", getattr(gate, section), METRICS)
     _check_keys("gate.primary_metric", {gate.primary_metric: 0}, METRICS)
     return gate
@@ -159,12 +233,21 @@ def _gate(raw: dict) -> Gate:
 def from_dict(raw: dict[str, Any], base_dir: Path = Path(".")) -> PipelineConfig:
     """Builds and validates a config; relative paths resolve against base_dir."""
     _check_keys("config", raw, _fields(PipelineConfig))
+    _check_types("", PipelineConfig, {k: v for k, v in raw.items()
+                                      if k not in ("data", "schema", "slices", "label",
+                                                   "features", "training", "gate", "drift")})
     for key in ("name", "data", "schema", "task", "label", "features"):
         if key not in raw:
             raise ConfigError(f"config: missing required key '{key}'.")
+    for key in ("data", "schema"):
+        if not isinstance(raw[key], str):
+            raise ConfigError(f"{key}: expected a path (str), got {raw[key]!r}.")
+    if not isinstance(raw["label"], dict) or not isinstance(raw["features"] or {}, dict):
+        raise ConfigError("label and features: expected mappings (see pipelines/configs/taxi.yaml).")
     raw = dict(raw)
     label_raw = dict(raw.pop("label"))
     _check_keys("label", label_raw, _fields(Label))
+    _check_types("label", Label, label_raw)
     label = Label(**{**label_raw, "classes": tuple(label_raw.get("classes", ()))})
     if bool(label.column) == bool(label.derive):
         raise ConfigError("label: give exactly one of 'column' or 'derive'.")
@@ -174,6 +257,10 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path(".")) -> PipelineConfig
         raise ConfigError("features: list at least one feature column.")
     training = dict(raw.pop("training", {}) or {})
     _check_keys("training", training, _fields(Training))
+    _check_types("training", Training, training)
+    drift = dict(raw.pop("drift", {}) or {})
+    _check_keys("drift", drift, _fields(Drift))
+    _check_types("drift", Drift, drift)
     if "hidden_units" in training:
         training["hidden_units"] = tuple(training["hidden_units"])
     config = PipelineConfig(
@@ -184,6 +271,7 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path(".")) -> PipelineConfig
         features=features,
         slices=tuple(raw.get("slices") or ()),
         training=Training(**training),
+        drift=Drift(**drift),
         gate=_gate(dict(raw.get("gate") or {})),
     )
     if config.task not in TASKS:
@@ -191,6 +279,7 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path(".")) -> PipelineConfig
             f"task: unknown task '{config.task}'.{did_you_mean(config.task, TASKS)} "
             f"Allowed: {', '.join(TASKS)}."
         )
+    _check_keys("drift.features", config.drift.features, config.feature_names)
     if config.task == "multiclass" and len(label.classes) < 2:
         raise ConfigError("label.classes: a multiclass task lists its class names.")
     return config.replace(model_name=config.model_name or f"sluice-{config.name}")

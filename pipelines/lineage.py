@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import subprocess
 import time
 from pathlib import Path
+
+import uuid
 
 import mlflow
 from mlflow.tracking import MlflowClient
@@ -59,6 +63,7 @@ class PipelineRunRecord:
 
     def __init__(self, config: PipelineConfig, paths: Paths, tracking_uri: str, trainers):
         self.config, self.paths, self.trainers = config, paths, trainers
+        self.tracking_uri = tracking_uri
         mlflow.set_tracking_uri(tracking_uri)
         self.client = MlflowClient()
         name = f"sluice-{config.name}"
@@ -68,20 +73,27 @@ class PipelineRunRecord:
         self.run = None
         self.logged_models: dict[str, str] = {}  # model artifact uri -> models:/ uri
 
-    def start(self, orchestrator_run_id: str | None = None) -> None:
+    def start(self, orchestrator_run_id: str | None = None, pipeline_run_id: str = "") -> None:
         """Opens the parent run. Orchestrator tasks of one DAG run pass the same
-        orchestrator_run_id and share one parent: the first task creates it."""
+        orchestrator_run_id and share one parent: the first task creates it. The
+        process is recorded (sluice.pid) so that a later run can tell this one was
+        killed if it never ends."""
         import pandas as pd
 
         config = self.config
+        process_tags = {"sluice.pid": f"{socket.gethostname()}:{os.getpid()}",
+                        "sluice.pipeline_run_id": pipeline_run_id}
         if orchestrator_run_id:
             found = self.client.search_runs(
                 [self.experiment_id], f"tags.`sluice.orchestrator_run_id` = '{orchestrator_run_id}'")
             if found:
                 self.run = mlflow.start_run(run_id=found[0].info.run_id)
+                mlflow.set_tags(process_tags)
                 return
         self.run = mlflow.start_run(experiment_id=self.experiment_id,
-                                    run_name=f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+                                    run_name=f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+                                             f"-{uuid.uuid4().hex[:4]}")
+        mlflow.set_tags(process_tags)
         if orchestrator_run_id:
             mlflow.set_tag("sluice.orchestrator_run_id", orchestrator_run_id)
         mlflow.set_tags(self._source_tags())
@@ -125,9 +137,34 @@ class PipelineRunRecord:
                   "sluice.push_decision": decision})
         self.client.set_terminated(run.info.run_id, "FINISHED")
 
-    def fail(self, reason: str) -> None:
+    def fail(self, reason: str, log_file: Path | None = None) -> None:
         mlflow.set_tag("sluice.error", reason[:5000])
         mlflow.log_text(reason, "error.txt")
+        if log_file is not None and log_file.exists():
+            mlflow.log_artifact(str(log_file), "logs")
+            mlflow.set_tag("sluice.log_file", str(log_file))
+
+    def mark_killed_runs(self) -> list[str]:
+        """Marks KILLED the parent runs still RUNNING whose process on this host is
+        gone (killed, power loss), with the last step they reached. -> their run ids."""
+        host = socket.gethostname()
+        killed = []
+        for run in self.client.search_runs([self.experiment_id], "attributes.status = 'RUNNING'"):
+            owner = run.data.tags.get("sluice.pid", "")
+            owner_host, _, pid = owner.rpartition(":")
+            if owner_host != host or not pid.isdigit() or _alive(int(pid)):
+                continue
+            from pipelines.mlmd import steps_of_run
+
+            steps = steps_of_run(self.paths.metadata, run.data.tags.get("sluice.pipeline_run_id", ""))
+            last = steps[-1].node_id if steps else "(before the first step)"
+            self.client.set_tag(run.info.run_id, "sluice.killed_at_step", last)
+            self.client.set_tag(run.info.run_id, "sluice.error",
+                                f"the run's process ({owner}) ended without a word during "
+                                f"{last}; found by a later run")
+            self.client.set_terminated(run.info.run_id, "KILLED")
+            killed.append(run.info.run_id)
+        return killed
 
     def record_steps(self, steps: list[Step]) -> None:
         """A child run per execution, with times, parameters, figures and artifacts."""
@@ -206,7 +243,8 @@ class PipelineRunRecord:
         return info.model_uri
 
     def register_push(self, steps: list[Step]) -> str | None:
-        """Registers the pushed model and moves the champion alias to it."""
+        """Registers the pushed model and points the champion alias at the version
+        serving now, all under the serving dir's push lock."""
         push_step = next((s for s in steps if s.node_id == "push" and s.state == "COMPLETE"), None)
         if push_step is None:
             return None
@@ -219,6 +257,7 @@ class PipelineRunRecord:
         candidate = next(c for c in push_candidates(push_step) if c["model_uri"] == model_uri)
         blessing = json.loads(Path(candidate["blessing_uri"], "evaluation.json").read_text())
         run = self.client.get_run(self.run.info.run_id)
+        baseline = decision_baseline(push_step)
         tags = {
             "sluice.run_id": self.run.info.run_id,
             "sluice.trainer": props["framework"],
@@ -229,14 +268,20 @@ class PipelineRunRecord:
             "sluice.git_commit": run.data.tags.get("sluice.git_commit", ""),
             "sluice.config": str(self.config.source),
             "sluice.serving_path": props["pushed_destination"],
+            "sluice.serving_version": str(props["pushed_version"]),
+            "sluice.baseline_version": str(baseline),
+            "sluice.rejudged": candidate.get("rejudged", ""),
             "sluice.blessing": "; ".join(blessing["reasons"]),
             "sluice.infra_validation": candidate.get("infra_validation", ""),
             "sluice.push_decision": props["reason"],
             "sluice.metrics": json.dumps(blessing["metrics"]["overall"]),
         }
-        with prints_silenced():
-            version = mlflow.register_model(logged, self.config.model_name, tags=tags)
-        self.client.set_registered_model_alias(self.config.model_name, CHAMPION, version.version)
+        from serving import push as push_target
+
+        serving_dir, name = self.paths.serving_dir, self.config.model_name
+        with push_target.push_lock(serving_dir, name), prints_silenced():
+            version = mlflow.register_model(logged, name, tags=tags)
+            point_champion_at_serving(name, self.tracking_uri, serving_dir)
         mlflow.set_tag("sluice.registered_version", version.version)
         return version.version
 
@@ -244,10 +289,43 @@ class PipelineRunRecord:
         mlflow.end_run(status)
 
     def pause(self) -> None:
-        """Between orchestrator tasks: the parent stays RUNNING until the last step."""
+        """Between orchestrator tasks: the parent stays RUNNING until the last step (and
+        is no process's: no later run may take it for killed)."""
         run_id = self.run.info.run_id
+        mlflow.set_tag("sluice.pid", "")
         mlflow.end_run()
         self.client.update_run(run_id, status="RUNNING")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def decision_baseline(push_step: Step) -> int:
+    """The serving version the pushed model was judged against (0: none)."""
+    decision = json.loads(Path(push_step.output("pushed_model").uri, "decision.json").read_text())
+    return int(decision.get("baseline_version", 0))
+
+
+def point_champion_at_serving(model_name: str, tracking_uri: str, serving_dir: Path) -> str | None:
+    """Moves the champion alias to the registered version of the version serving now
+    (call under the push lock). Two runs that push at once may register in either
+    order; the alias still names what is served. -> the MLflow version, or None if the
+    serving version is not registered (yet)."""
+    from serving import push as push_target
+
+    current = push_target.current_version(serving_dir, model_name)
+    target = registered_versions(model_name, tracking_uri).get(str(current)) if current else None
+    if target is None:
+        return None
+    MlflowClient(tracking_uri).set_registered_model_alias(model_name, CHAMPION, target.version)
+    return target.version
 
 
 def push_candidates(push_step: Step) -> list[dict]:

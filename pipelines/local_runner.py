@@ -1,11 +1,17 @@
 """Runs the pipeline locally: TFX LocalDagRunner on Beam's DirectRunner, with the step
-log and the MLflow record around it. No pipeline logic lives here."""
+log, the run's log file and the MLflow record around it. No pipeline logic lives here.
+
+Each run has its own TFX pipeline run id, so its step log and MLflow record describe
+its own executions even when another run works on the same home at the same time."""
 from __future__ import annotations
 
+import datetime
 import logging
 import time
+import traceback
+import uuid
 
-from pipelines import mlmd, step_figures, step_log, up_to_date
+from pipelines import mlmd, run_log, step_figures, step_log, up_to_date
 from pipelines.config import PipelineConfig
 from pipelines.pipeline import Paths, create_pipeline
 
@@ -49,6 +55,22 @@ def partial_run_options(pipeline, only: str | None, start_from: str | None):
     return RunOptions(from_nodes=[step], to_nodes=[step] if only else None)
 
 
+def named_runner(pipeline_run_id: str):
+    """A LocalDagRunner whose TFX pipeline run id is ours, not a timestamp it picks, so
+    this run's executions can be found in ML Metadata by their pipeline_run context."""
+    from tfx.dsl.compiler import constants
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+    from tfx.orchestration.portable import runtime_parameter_utils
+
+    class NamedRunLocalDagRunner(LocalDagRunner):
+        def run_with_ir(self, pipeline, run_options=None):
+            runtime_parameter_utils.substitute_runtime_parameter(
+                pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: pipeline_run_id})
+            return super().run_with_ir(pipeline, run_options=run_options)
+
+    return NamedRunLocalDagRunner()
+
+
 def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_args=(),
         only: str | None = None, start_from: str | None = None,
         orchestrator_run_id: str | None = None, force: bool = False) -> dict:
@@ -68,7 +90,6 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     paths.home.mkdir(parents=True, exist_ok=True)
     store_creation = mlflow_store.create_in_background(tracking_uri)
     speedups.install()
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     from pipelines import preflight
     from pipelines.lineage import PipelineRunRecord
@@ -77,35 +98,44 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     quiet_loggers()  # the imports above reset some levels and warning filters
 
     mlflow_store.wait_for(store_creation)
+    pipeline_run_id = f"{datetime.datetime.now().isoformat()}-{uuid.uuid4().hex[:6]}"
     record = PipelineRunRecord(config, paths, tracking_uri, trainers)
-    record.start(orchestrator_run_id)
-    started_ms = int(time.time() * 1000)
+    record.mark_killed_runs()
+    record.start(orchestrator_run_id, pipeline_run_id)
+    log_file = run_log.start(paths.home, record.run.info.run_name)
     steps: list = []
     chosen: set[str] | None = None  # the steps this run executes, once the graph is built
     try:
-        rows = preflight.check_data(config)
-        log.info("%s: %s (%s rows) -> %s, trainers: %s", config.name, config.data, f"{rows:,}",
-                 paths.home, ", ".join(trainers))
-        pipeline = create_pipeline(config, paths, trainers, beam_args or IN_MEMORY_BEAM)
+        data = preflight.check_data(config, paths.home / "inputs")
+        log.info("%s: %s (%s rows) -> %s, trainers: %s", config.name, config.data,
+                 f"{data.rows:,}", paths.home, ", ".join(trainers))
+        for note in data.notes:
+            log.info("%s", note)
+        pipeline = create_pipeline(config.replace(data=data.path), paths, trainers,
+                                   beam_args or IN_MEMORY_BEAM)
         run_options = partial_run_options(pipeline, only, start_from)
         chosen = selected_steps(pipeline, only, start_from)
 
-        def executed_since(since_ms: int) -> list:
-            return [s for s in mlmd.steps_since(paths.metadata, since_ms) if s.node_id in chosen]
+        def executed() -> list:
+            return [s for s in mlmd.steps_of_run(paths.metadata, pipeline_run_id)
+                    if s.node_id in chosen]
 
         def describe(node_id: str) -> str:
-            latest = [s for s in executed_since(started_ms) if s.node_id == node_id]
+            latest = [s for s in executed() if s.node_id == node_id]
             return step_figures.summary(latest[-1]) if latest else ""
 
         quiet_loggers()
         handler = step_log.install(describe)
         try:
-            LocalDagRunner().run(pipeline, run_options=run_options)
+            named_runner(pipeline_run_id).run(pipeline, run_options=run_options)
         finally:
             logging.getLogger("absl").removeHandler(handler)
             logging.getLogger("absl").propagate = True
             quiet_loggers()
-        steps = executed_since(started_ms)
+        steps = executed()
+        if not steps:
+            raise PipelineFailed(f"no executions of TFX pipeline run {pipeline_run_id} in "
+                                 f"{paths.metadata}: did TFX change how run ids are set?")
         record.record_steps(steps)
         version = record.register_push(steps)
         push_step = next((s for s in steps if s.node_id == "push"), None)
@@ -119,14 +149,18 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         if whole_run:
             up_to_date.remember(paths, up_to_date.fingerprint(config, paths, trainers, beam_args),
                                 record.run.info.run_id, decision.get("decision", ""))
+        run_log.stop(log_file)
         return {**decision, "registered_version": version}
     except BaseException as err:
-        steps = steps or [s for s in mlmd.steps_since(paths.metadata, started_ms)
-                          if chosen is None or s.node_id in chosen]
+        run_log.write_traceback(log_file, traceback.format_exc())
+        err.sluice_log = log_file  # the CLI's last line names it
         try:
+            steps = steps or [s for s in mlmd.steps_of_run(paths.metadata, pipeline_run_id)
+                              if chosen is None or s.node_id in chosen]
             record.record_steps(steps)
         finally:
-            record.fail(f"{type(err).__name__}: {err}")
+            run_log.stop(log_file)
+            record.fail(f"{type(err).__name__}: {err}", log_file)
             record.end("FAILED")
         raise
 

@@ -1,9 +1,12 @@
 """The one pipeline definition: create_pipeline(...) wires the components into a DAG.
 
 ExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> check_anomalies
-(gate) -> Transform -> one Trainer per framework -> evaluate (gate, per trainer) ->
-infra_validate (each blessed candidate served by the real model server) -> push (best
-blessed candidate). Runners only choose where it runs.
+(gate: anomalies, drift against the baseline) -> Transform -> one Trainer per framework
+-> evaluate (gate, per trainer, against the baseline) -> infra_validate (each blessed
+candidate served by the real model server) -> push (best blessed candidate, re-judged
+if another version serves by then). The baseline (components.baseline) is the version
+serving when the pipeline is built, imported as a declared input. Runners only choose
+where it runs.
 """
 from __future__ import annotations
 
@@ -67,10 +70,12 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
     from tfx.orchestration.pipeline import Pipeline
     from tfx.proto import example_gen_pb2, trainer_pb2
 
+    from components.baseline import baseline_node
     from components.check_anomalies import check_anomalies
     from components.evaluate import evaluate
     from components.infra_validate import infra_validate
     from components.push import push
+    from serving import push as push_target
 
     import_function(config.preprocessing_fn)
     for trainer in trainers:
@@ -89,7 +94,16 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
     schema_gen = ImportSchemaGen(schema_file=str(config.schema))
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
-    data_gate = check_anomalies(anomalies=example_validator.outputs["anomalies"])
+    baseline = baseline_node(paths.serving_dir, config.model_name,
+                             pipeline_root or paths.pipeline_root)
+    data_gate = check_anomalies(
+        anomalies=example_validator.outputs["anomalies"],
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        baseline=baseline.outputs["result"],
+        drift=json.dumps({"bounds": config.drift_bounds(), "accept": config.drift.accept},
+                         sort_keys=True),
+    )
     transform = Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
@@ -102,12 +116,12 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
     transform.add_upstream_node(data_gate)
 
     gate = json.dumps({
-        **{k: v for k, v in custom_config["gate"].items()},
+        **custom_config["gate"],
         "label_columns": list(config.label.source_columns),
         "slices": list(config.slices),
     })
-    components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                  transform]
+    components = [example_gen, statistics_gen, schema_gen, example_validator, baseline,
+                  data_gate, transform]
     candidates = {}  # <trainer>_model / <trainer>_blessing -> channel
     for trainer in trainers:
         train = Trainer(
@@ -123,9 +137,8 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
             model=train.outputs["model"],
             examples=example_gen.outputs["examples"],
             transform_graph=transform.outputs["transform_graph"],
+            baseline=baseline.outputs["result"],
             gate=gate,
-            serving_dir=str(paths.serving_dir),
-            model_name=config.model_name,
         ).with_id(f"evaluate_{trainer}")
         components += [train, judge]
         candidates[f"{trainer}_model"] = train.outputs["model"]
@@ -134,9 +147,14 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
     pusher = push(
         **candidates,
         infra_blessing=serves.outputs["infra_blessing"],
+        examples=example_gen.outputs["examples"],
+        statistics=statistics_gen.outputs["statistics"],
+        transform_graph=transform.outputs["transform_graph"],
         serving_dir=str(paths.serving_dir),
         model_name=config.model_name,
         primary_metric=config.gate.primary_metric,
+        gate=gate,
+        serving_state=push_target.state_digest(paths.serving_dir, config.model_name),
     )
     components += [serves, pusher]
     return Pipeline(

@@ -1,15 +1,45 @@
 """Checks the input CSV against the config and the curated schema before Beam starts,
-so the common mistakes get a precise message in a second: missing or empty file,
-missing or misspelled column, text in a numeric column."""
+in one streaming pass, so bad input gets a precise message (file, line, column) in
+seconds instead of an internal error minutes later inside Beam or ML Metadata.
+
+Refused (DataError, exit 2): a missing, empty, binary or non-UTF-8 file; a delimiter
+other than a comma; empty, duplicate or comma-holding header names; ragged rows (too
+few or too many fields); a quoted field spanning lines; a field over the size limit;
+a missing column; text in a numeric column; a feature column with no values; a label
+with no values, one class only, or values outside the configured classes; too few
+rows for the split; a file that is mostly duplicated rows.
+
+Accepted as valid CSV: a UTF-8 byte-order mark, CRLF line endings, quoted fields and
+quoted commas. TFX's CsvExampleGen splits the header line on commas itself, so when
+the header is quoted or starts with a byte-order mark, ExampleGen reads a copy whose
+header line is plain (the rows are copied byte for byte).
+"""
 from __future__ import annotations
 
+import csv
+import hashlib
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.label_rule import parse_rule
 from pipelines.config import ConfigError, PipelineConfig, did_you_mean
+
+BOM = b"\xef\xbb\xbf"
+MIN_SPLIT_ROWS = 20  # fewer eval rows make every gate metric noise
+MAX_DUPLICATE_FRACTION = 0.5
+DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
 class DataError(ValueError):
-    """The input data cannot be used; the message names the file, column and row."""
+    """The input data cannot be used; the message names the file, line and column."""
+
+
+@dataclass
+class CheckedData:
+    path: Path  # what ExampleGen reads: the file itself, or a copy with a plain header
+    rows: int
+    notes: list[str] = field(default_factory=list)  # accepted oddities, for the log
 
 
 def numeric_columns(schema_path: Path) -> set[str]:
@@ -22,37 +52,213 @@ def numeric_columns(schema_path: Path) -> set[str]:
     return {f.name for f in schema.feature if f.type in (schema_pb2.INT, schema_pb2.FLOAT)}
 
 
-def check_data(config: PipelineConfig) -> int:
-    """Validates config.data; returns its number of rows."""
-    import pandas as pd
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
+
+def _first_undecodable_line(path: Path) -> tuple[int, int, int]:
+    """(line, column, byte) of the first bytes that are not UTF-8."""
+    with open(path, "rb") as raw:
+        for number, line in enumerate(raw, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return number, len(line[: err.start].decode("utf-8")) + 1, line[err.start]
+    return 0, 0, 0
+
+
+def _sniff(path: Path) -> bool:
+    """Refuses binary and UTF-16 files by their first bytes; -> has a UTF-8 BOM."""
+    with open(path, "rb") as raw:
+        head = raw.read(8192)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"{path}: the file is UTF-16 encoded; save it as UTF-8 CSV.")
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise DataError(f"{path}: this looks like a binary file (a NUL byte at byte {nul}), "
+                        "not a CSV text file.")
+    return head.startswith(BOM)
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    if len(header) == 1:
+        for delimiter, name in DELIMITERS.items():
+            if delimiter in header[0]:
+                raise DataError(
+                    f"{path}: line 1 has a single column; the file looks {name}-delimited "
+                    f"({header[0][:60]!r}). sluice reads comma-separated files: save it "
+                    "as CSV with commas.")
+    seen: dict[str, int] = {}
+    for number, name in enumerate(header, 1):
+        if not name.strip():
+            raise DataError(f"{path}: line 1, column {number}: the header name is empty; "
+                            "name every column.")
+        if "," in name:
+            raise DataError(f"{path}: line 1, column {number}: the header name {name!r} "
+                            "holds a comma; rename the column.")
+        if name in seen:
+            raise DataError(f"{path}: line 1: the header name '{name}' appears twice "
+                            f"(columns {seen[name]} and {number}); rename one of them.")
+        seen[name] = number
+
+
+class _Label:
+    """Counts the label's classes as rows stream by (a column, or a derive rule)."""
+
+    def __init__(self, config: PipelineConfig, index: dict[str, int], path: Path):
+        self.config, self.path, self.counts = config, path, {}
+        label = config.label
+        self.rule = parse_rule(label.derive) if label.derive else None
+        self.column = index[label.column] if label.column else None
+        if self.rule:
+            self.left = index[self.rule["column"]]
+            self.right = index.get(self.rule["other"])
+
+    def add(self, row: list[str], line: int) -> None:
+        if self.column is not None:
+            value = row[self.column]
+            if value == "":
+                return
+            classes = self.config.label.classes
+            if classes and value not in classes:
+                raise DataError(
+                    f"{self.path}: line {line}, column {self.column + 1} "
+                    f"('{self.config.label.column}'): label value {value!r} is not one of "
+                    f"the configured classes ({', '.join(classes)}). Fix the row or add the "
+                    "class to label.classes.")
+        else:
+            left = row[self.left]
+            right = row[self.right] if self.right is not None else self.rule["other"]
+            if not (_is_number(left) and _is_number(right)):
+                return
+            ops = {">": float.__gt__, ">=": float.__ge__, "<": float.__lt__, "<=": float.__le__}
+            value = ops[self.rule["op"]](float(left), self.rule["scale"] * float(right))
+        self.counts[value] = self.counts.get(value, 0) + 1
+
+    def check(self, rows: int) -> None:
+        name = self.config.label.column or self.config.label.derive
+        if not self.counts:
+            raise DataError(f"{self.path}: the label ({name}) has no value in any of the "
+                            f"{rows:,} rows.")
+        if len(self.counts) < 2:
+            only = next(iter(self.counts))
+            raise DataError(
+                f"{self.path}: the label ({name}) has a single class ({only!r} in all "
+                f"{self.counts[only]:,} labelled rows); a classifier needs at least two.")
+
+
+def check_data(config: PipelineConfig, staging_dir: Path | None = None) -> CheckedData:
+    """Validates config.data in one pass; -> what ExampleGen should read, and the rows."""
     path = config.data
     if not path.is_file():
         raise DataError(f"data file {path} not found (config key 'data' or --data).")
     if path.stat().st_size == 0:
         raise DataError(f"data file {path} is empty.")
+    has_bom = _sniff(path)
+    numeric = numeric_columns(config.schema) & set(config.raw_columns)
+    rows, duplicates, seen_rows = 0, 0, set()
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"data file {path} is empty.") from None
-    if frame.empty:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise DataError(f"data file {path} is empty.")
+            _check_header(path, header)
+            index = {name: i for i, name in enumerate(header)}
+            for column in config.raw_columns:
+                if column not in index:
+                    raise DataError(
+                        f"{path}: column '{column}' (named in {config.source or 'the config'})"
+                        f" is missing.{did_you_mean(column, header)} "
+                        f"Columns present: {', '.join(header)}.")
+            label = _Label(config, index, path)
+            checked = [(index[c], c) for c in sorted(numeric)]
+            filled = {c: 0 for c in config.feature_names}
+            previous = reader.line_num
+            for row in reader:
+                line, start, previous = reader.line_num, previous + 1, reader.line_num
+                if line != start:
+                    raise DataError(f"{path}: line {start}: a quoted field spans several "
+                                    "lines; CsvExampleGen reads one record per line. "
+                                    "Remove the line breaks inside fields.")
+                if len(row) != len(header):
+                    what = "is empty" if not row else f"has {len(row)} fields"
+                    raise DataError(f"{path}: line {line} {what}, the header has "
+                                    f"{len(header)}. Fix the row (a missing or extra comma, "
+                                    "or an unquoted comma inside a value).")
+                rows += 1
+                for i, column in checked:
+                    value = row[i]
+                    if value != "" and not _is_number(value):
+                        raise DataError(
+                            f"{path}: column '{column}' must be numeric, but line {line} "
+                            f"(column {i + 1}) holds {value!r}. Fix the data or the schema.")
+                for column in filled:
+                    filled[column] += row[index[column]] != ""
+                label.add(row, line)
+                key = hash(tuple(row))
+                duplicates += key in seen_rows
+                seen_rows.add(key)
+    except UnicodeDecodeError:
+        line, column, byte = _first_undecodable_line(path)
+        raise DataError(
+            f"{path}: line {line}, column {column}: byte 0x{byte:02x} is not UTF-8 (the file "
+            "may be Latin-1 or Windows-1252). Save it as UTF-8.") from None
+    except csv.Error as err:
+        raise DataError(f"{path}: line {reader.line_num}: {err}. sluice reads one "
+                        "record per line with fields up to "
+                        f"{csv.field_size_limit():,} characters.") from None
+    if rows == 0:
         raise DataError(f"data file {path} has a header but no rows.")
-    for column in config.raw_columns:
-        if column not in frame.columns:
+    _check_rows(config, path, rows, duplicates)
+    for column, count in filled.items():
+        if count == 0:
+            raise DataError(f"{path}: feature column '{column}' is empty in all {rows:,} "
+                            "rows; fill it or remove it from the config's features.")
+    label.check(rows)
+    notes = [f"{path.name}: {duplicates:,} rows repeat earlier rows"] if duplicates else []
+    with open(path, "rb") as raw:
+        first = raw.readline()
+    plain = first.decode("utf-8-sig").rstrip("\r\n").split(",") == header and not has_bom
+    if plain or staging_dir is None:
+        return CheckedData(path, rows, notes)
+    notes.append(f"{path.name}: quoted header or byte-order mark; ExampleGen reads a copy "
+                 "with a plain header line")
+    return CheckedData(_plain_header_copy(path, header, staging_dir), rows, notes)
+
+
+def _check_rows(config: PipelineConfig, path: Path, rows: int, duplicates: int) -> None:
+    total = sum(config.split.values())
+    for split, buckets in sorted(config.split.items(), key=lambda item: item[1]):
+        expected = rows * buckets / total
+        if expected < MIN_SPLIT_ROWS:
             raise DataError(
-                f"{path}: column '{column}' (named in {config.source or 'the config'}) is "
-                f"missing.{did_you_mean(column, frame.columns)} "
-                f"Columns present: {', '.join(frame.columns)}."
-            )
-    for column in sorted(numeric_columns(config.schema) & set(config.raw_columns)):
-        values = frame[column]
-        present = values != ""
-        bad = present & pd.to_numeric(values.where(present), errors="coerce").isna()
-        if bad.any():
-            row = int(bad.idxmax())
-            raise DataError(
-                f"{path}: column '{column}' must be numeric, but row {row + 2} "
-                f"(line {row + 2} of the file) holds {values[row]!r}"
-                f" ({int(bad.sum())} such rows). Fix the data or the schema."
-            )
-    return len(frame)
+                f"{path}: {rows:,} rows; the {split} split ({buckets} of {total} hash "
+                f"buckets) would get about {expected:.0f}, and each split needs at least "
+                f"{MIN_SPLIT_ROWS}. Give at least {MIN_SPLIT_ROWS * total // buckets} rows.")
+    if duplicates > rows * MAX_DUPLICATE_FRACTION:
+        raise DataError(
+            f"{path}: {duplicates:,} of {rows:,} rows repeat earlier rows; the file looks "
+            "appended to itself. Remove the duplicates.")
+
+
+def _plain_header_copy(path: Path, header: list[str], staging_dir: Path) -> Path:
+    """<staging_dir>/<content digest>/<name>: the header line plain, the rows as they are."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as raw:
+        for block in iter(lambda: raw.read(1 << 20), b""):
+            digest.update(block)
+    target = staging_dir / digest.hexdigest()[:16] / path.name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        with open(path, "rb") as raw, open(partial, "wb") as out:
+            raw.readline()
+            out.write((",".join(header) + "\n").encode())
+            shutil.copyfileobj(raw, out)
+        partial.rename(target)
+    return target

@@ -2,10 +2,15 @@
 
 A version is copied under a temporary name, its marker file written last, then renamed
 into place, so a reader (a model server polling the folder) never sees half a model.
-The same trained model is never pushed twice.
+The same trained model is never pushed twice, nor pushed again after a rollback took it
+out of service. Pushes and rollbacks of one model hold `push_lock`, so two processes
+never decide against a serving dir the other is changing.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import shutil
 import uuid
@@ -33,6 +38,28 @@ def push_record(version_dir: Path) -> dict:
     return json.loads((version_dir / PUSH_MARKER).read_text())
 
 
+LOCK_FILE = ".push.lock"
+
+
+@contextlib.contextmanager
+def push_lock(serving_dir: str | Path, model_name: str):
+    """Holds the model's push lock: an flock, which the kernel drops when its holder
+    dies, so a killed run never leaves it behind."""
+    root = Path(serving_dir) / model_name
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_FILE, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def version_number(version_dir: Path | None) -> int:
+    """0 for no version."""
+    return int(version_dir.name) if version_dir else 0
+
+
 def find_pushed(serving_dir: str | Path, model_name: str, model_uri: str) -> int | None:
     """The version already holding this trained model, if any."""
     for version in versions(serving_dir, model_name):
@@ -40,6 +67,24 @@ def find_pushed(serving_dir: str | Path, model_name: str, model_uri: str) -> int
         if record.get("model_uri") == model_uri:
             return version
     return None
+
+
+def find_rolled_back(serving_dir: str | Path, model_name: str, model_uri: str) -> int | None:
+    """The rolled-back version that held this trained model, if any: a rollback is a
+    decision a rerun must not undo."""
+    folder = Path(serving_dir) / model_name / ROLLED_BACK
+    for version in rolled_back(serving_dir, model_name):
+        marker = folder / str(version) / PUSH_MARKER
+        if marker.exists() and json.loads(marker.read_text()).get("model_uri") == model_uri:
+            return version
+    return None
+
+
+def state_digest(serving_dir: str | Path, model_name: str) -> str:
+    """Which versions serve and which were rolled back: what a push decision depends on
+    besides its candidates, so the pusher's cache key sees it."""
+    state = [versions(serving_dir, model_name), rolled_back(serving_dir, model_name)]
+    return hashlib.sha256(json.dumps(state).encode()).hexdigest()[:16]
 
 
 def push(model_dir: str | Path, serving_dir: str | Path, model_name: str, record: dict) -> int:

@@ -1,8 +1,15 @@
+"""The structural checks before Beam starts: each kind of bad file gets a DataError that
+names the file, line and column; valid CSV variants (quotes, CRLF, a byte-order mark)
+are accepted and handed to ExampleGen with a plain header."""
+import csv
+
 import pytest
 
 from pipelines import config as config_module
 from pipelines.preflight import DataError, check_data
 from tests.conftest import TAXI_CSV, head_csv
+
+ROWS = 120
 
 
 @pytest.fixture
@@ -10,8 +17,28 @@ def taxi():
     return config_module.load("taxi")
 
 
-def test_good_sample_passes(taxi, tmp_path):
-    assert check_data(taxi.replace(data=head_csv(TAXI_CSV, tmp_path / "d.csv", 50))) == 50
+@pytest.fixture
+def sample(tmp_path):
+    return head_csv(TAXI_CSV, tmp_path / "d.csv", ROWS)
+
+
+def rows_of(path):
+    with open(path, newline="") as f:
+        return list(csv.reader(f))
+
+
+def write_rows(path, rows, **kwargs):
+    with open(path, "w", newline="") as f:
+        csv.writer(f, **kwargs).writerows(rows)
+
+
+def set_cell(rows, line, column, value):
+    rows[line - 1][rows[0].index(column)] = value
+
+
+def test_good_sample_passes(taxi, sample, tmp_path):
+    checked = check_data(taxi.replace(data=sample), tmp_path / "stage")
+    assert checked.rows == ROWS and checked.path == sample
 
 
 def test_missing_file(taxi, tmp_path):
@@ -19,26 +46,88 @@ def test_missing_file(taxi, tmp_path):
         check_data(taxi.replace(data=tmp_path / "nope.csv"))
 
 
-def test_empty_file(taxi, tmp_path):
-    (tmp_path / "e.csv").write_text("")
-    with pytest.raises(DataError, match="is empty"):
-        check_data(taxi.replace(data=tmp_path / "e.csv"))
-
-
-def test_misspelled_column_suggests_the_match(taxi, tmp_path):
-    path = head_csv(TAXI_CSV, tmp_path / "d.csv", 20)
-    path.write_text(path.read_text().replace("trip_miles", "trip_mile", 1))
+def test_misspelled_column_suggests_the_match(taxi, sample):
+    sample.write_text(sample.read_text().replace("trip_miles", "trip_mile", 1))
     with pytest.raises(DataError, match="column 'trip_miles'.*missing.*Did you mean 'trip_mile'"):
-        check_data(taxi.replace(data=path))
+        check_data(taxi.replace(data=sample))
 
 
-def test_text_in_numeric_column_names_row_and_value(taxi, tmp_path):
-    path = head_csv(TAXI_CSV, tmp_path / "d.csv", 20)
-    lines = path.read_text().splitlines()
-    header = lines[0].split(",")
-    row = lines[5].split(",")
-    row[header.index("fare")] = "twelve"
-    lines[5] = ",".join(row)
-    path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"column 'fare' must be numeric.*row 6.*'twelve'"):
-        check_data(taxi.replace(data=path))
+def _edit(edit):
+    def apply(path):
+        rows = rows_of(path)
+        edit(rows)
+        write_rows(path, rows)
+    return apply
+
+
+def _bytes(transform):
+    def apply(path):
+        path.write_bytes(transform(path.read_bytes()))
+    return apply
+
+
+BAD = {
+    "empty file": (_bytes(lambda b: b""), r"is empty"),
+    "header only": (_bytes(lambda b: b.split(b"\n")[0] + b"\n"), r"header but no rows"),
+    "too few fields": (_edit(lambda r: r[6].pop()), r"d.csv: line 7 has 17 fields, the header has 18"),
+    "too many fields": (_edit(lambda r: r[9].append("x")), r"line 10 has 19 fields, the header has 18"),
+    "empty line": (_bytes(lambda b: b.replace(b"\n", b"\n\n", 3)), r"line \d+ is empty"),
+    "duplicate header": (_edit(lambda r: r[0].__setitem__(3, "fare")),
+                         r"line 1: the header name 'fare' appears twice \(columns \d+ and 4\)"),
+    "empty header name": (_edit(lambda r: r[0].__setitem__(2, "")), r"line 1, column 3: the header name is empty"),
+    "binary": (_bytes(lambda b: b"\x89PNG\r\n\x1a\n\x00\x00" + b[:200]), r"binary file"),
+    "latin-1": (_bytes(lambda b: b.replace(b"Credit Card", "Crédit Card".encode("latin-1"), 1)),
+                r"line \d+, column \d+: byte 0xe9 is not UTF-8.*Latin-1"),
+    "utf-16": (_bytes(lambda b: b.decode().encode("utf-16")), r"UTF-16"),
+    "semicolons": (_bytes(lambda b: b.replace(b",", b";")), r"looks semicolon-delimited"),
+    "tabs": (_bytes(lambda b: b.replace(b",", b"\t")), r"looks tab-delimited"),
+    "text in numeric": (_edit(lambda r: set_cell(r, 6, "fare", "twelve")),
+                        r"column 'fare' must be numeric, but line 6 \(column \d+\) holds 'twelve'"),
+    "empty feature column": (_edit(lambda r: [row.__setitem__(r[0].index("trip_miles"), "") for row in r[1:]]),
+                             r"feature column 'trip_miles' is empty in all 120 rows"),
+    "single class": (_edit(lambda r: [set_cell(r, i, "tips", "0") for i in range(2, len(r) + 1)]),
+                     r"single class \(False in all 120"),
+    "all-null label": (_edit(lambda r: [set_cell(r, i, "tips", "") for i in range(2, len(r) + 1)]),
+                       r"label \(tips > 0.2 \* fare\) has no value in any of the 120 rows"),
+    "five rows": (_bytes(lambda b: b"".join(b.splitlines(keepends=True)[:6])),
+                  r"5 rows; the eval split \(1 of 3 hash buckets\) would get about 2.*at least 60 rows"),
+    "duplicated rows": (_bytes(lambda b: b + b"".join(b.splitlines(keepends=True)[1:]) * 2),
+                        r"240 of 360 rows repeat earlier rows"),
+    "huge field": (_edit(lambda r: set_cell(r, 4, "company", "x" * 200_000)), r"line 4: field larger than field limit"),
+    "field spanning lines": (_edit(lambda r: set_cell(r, 3, "company", "Taxi\nCo")),
+                             r"line 3: a quoted field spans several lines"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_file_is_refused_with_file_line_and_column(case, taxi, sample):
+    damage, message = BAD[case]
+    damage(sample)
+    with pytest.raises(DataError, match=message) as err:
+        check_data(taxi.replace(data=sample))
+    assert str(sample) in str(err.value)
+
+
+def test_label_outside_the_classes_is_named(tmp_path):
+    penguin = config_module.load("penguin")
+    rows = rows_of(penguin.data)
+    set_cell(rows, 8, "species", "Emperor")
+    write_rows(tmp_path / "p.csv", rows)
+    with pytest.raises(DataError, match=r"line 8, column \d+ \('species'\): label value 'Emperor'"):
+        check_data(penguin.replace(data=tmp_path / "p.csv"))
+
+
+def test_quoted_crlf_bom_file_is_read_through_a_plain_header_copy(taxi, sample, tmp_path):
+    rows = rows_of(sample)
+    set_cell(rows, 2, "company", "Taxi, Inc.")  # a quoted comma
+    quoted = tmp_path / "quoted.csv"
+    with open(quoted, "w", newline="", encoding="utf-8-sig") as f:
+        csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(rows)
+    checked = check_data(taxi.replace(data=quoted), tmp_path / "stage")
+    assert checked.rows == ROWS and checked.path != quoted
+    copy = checked.path.read_bytes()
+    assert copy.startswith(",".join(rows[0]).encode() + b"\n")
+    assert copy.split(b"\n", 1)[1] == quoted.read_bytes().split(b"\n", 1)[1]
+    assert rows_of(checked.path) == rows
+    # The same file again reuses the copy (ExampleGen's cache sees the same input).
+    assert check_data(taxi.replace(data=quoted), tmp_path / "stage").path == checked.path
