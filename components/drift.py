@@ -55,7 +55,7 @@ def measure(statistics_uri: str, baseline_statistics_uri: str, schema_path: str,
             getattr(tfdv.get_feature(schema, name).drift_comparator, comparator).threshold = bound
     found = tfdv.validate_statistics(train_statistics(statistics_uri), schema,
                                      previous_statistics=train_statistics(baseline_statistics_uri))
-    kinds = anomalies_pb2.DriftSkewInfo.SkewMeasurement.Type
+    kinds = anomalies_pb2.DriftSkewInfo.Measurement.Type
     rows = []
     for info in found.drift_skew_info:
         feature = ".".join(info.path.step)

@@ -91,8 +91,8 @@ class Drift:
     features: a bound per feature, overriding both. accept: let drift beyond a bound
     through (recorded in MLflow with the run's config; `--accept-drift` sets it)."""
 
-    numeric: float = 0.2
-    categorical: float = 0.2
+    numeric: float = 0.5
+    categorical: float = 0.3
     features: dict[str, float] = field(default_factory=dict)
     accept: bool = False
 

@@ -211,6 +211,10 @@ class PipelineRunRecord:
             for path in Path(step.output("statistics").uri).glob("Split-*/FeatureStats.pb"):
                 html = get_statistics_html(tfdv.load_stats_binary(str(path)))
                 self.client.log_text(cid, html, f"statistics_{path.parent.name}.html")
+        elif node == "check_anomalies" and step.output("report"):
+            from components.check_anomalies import read_drift
+
+            self.client.log_dict(cid, read_drift(step.output("report").uri), "drift.json")
         elif node == "ExampleValidator":
             from components.anomalies import read_anomalies
 

@@ -29,10 +29,15 @@ def champion_report(model_name: str, tracking_uri: str, version: str | None = No
         f"  config         {t.get('sluice.config')}",
         "  metrics        " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                        for k, v in metrics.items()),
+        "  judged against " + (f"serving version {t['sluice.baseline_version']}"
+                                if t.get("sluice.baseline_version", "0") != "0"
+                                else "no champion (first push)"),
         f"  blessed because {t.get('sluice.blessing')}",
         f"  infra validated {t.get('sluice.infra_validation')}",
         f"  pushed because  {t.get('sluice.push_decision')}",
     ]
+    if t.get("sluice.rejudged"):
+        lines.append(f"  re-judged       {t['sluice.rejudged']}")
     if t.get("sluice.rollback.by"):
         lines.append(f"  rolled back to by {t['sluice.rollback.by']} at {t.get('sluice.rollback.at')}: "
                      f"{t.get('sluice.rollback.reason')}")

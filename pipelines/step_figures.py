@@ -28,7 +28,9 @@ def figures(step: Step) -> dict:
     if node == "StatisticsGen" and step.output("statistics"):
         return {f"rows_{k}": v for k, v in split_rows(step.output("statistics").uri).items()}
     if node == "check_anomalies" and step.output("report"):
-        return {"anomaly_count": artifact_properties(step.output("report"))["anomaly_count"]}
+        props = artifact_properties(step.output("report"))
+        return {k: props[k] for k in ("anomaly_count", "drifted_features", "drift_accepted")
+                if k in props}
     if node.startswith("train_") and step.output("model_run"):
         history = json.loads(Path(step.output("model_run").uri, "history.json").read_text())
         model_dir = Path(step.output("model").uri, "Format-Serving")
@@ -36,7 +38,8 @@ def figures(step: Step) -> dict:
                 "model_size_mb": dir_size_mb(model_dir)}
     if node.startswith("evaluate_") and step.output("blessing"):
         props = artifact_properties(step.output("blessing"))
-        return {k: props[k] for k in ("auc", "accuracy", "loss", "example_count", "blessed")}
+        return {k: props[k] for k in ("auc", "accuracy", "loss", "example_count", "blessed",
+                                      "baseline_version") if k in props}
     if node == "infra_validate" and step.output("infra_blessing"):
         from components.infra_validate import read_results
 
@@ -58,12 +61,17 @@ def summary(step: Step) -> str:
     if node == "StatisticsGen":
         return ", ".join(f"{k[5:]} {v:,} rows" for k, v in f.items())
     if node == "check_anomalies":
-        return f"{f['anomaly_count']} anomalies"
+        drift = f.get("drifted_features", 0)
+        return f"{f['anomaly_count']} anomalies, {drift} drifted features" + (
+            " (drift accepted)" if f.get("drift_accepted") else "")
     if node.startswith("train_"):
         return f"loss {f['final_loss']:.4f}, {f['model_size_mb']:.1f} MB"
     if node.startswith("evaluate_"):
         verdict = "BLESSED" if f["blessed"] else "NOT blessed"
-        return f"auc {f['auc']:.4f}, accuracy {f['accuracy']:.4f} on {int(f['example_count']):,} rows: {verdict}"
+        against = f"v{f['baseline_version']}" if f.get("baseline_version") else "no champion"
+        scores = ", ".join(f"{m} {f[m]:.4f}" for m in ("auc", "accuracy") if m in f)
+        return (f"{scores or 'metrics undefined'} on {int(f['example_count']):,} rows vs "
+                f"{against}: {verdict}")
     if node == "infra_validate":
         return f.get("infra_validation", "")
     if node == "push":

@@ -16,7 +16,7 @@ from tests.conftest import ROOT, run_sluice
 pytestmark = pytest.mark.slow
 AIRFLOW = ROOT / ".venv-airflow" / "bin" / "airflow"
 DAG_ID = "sluice_taxi"
-STEPS = {"CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "check_anomalies",
+STEPS = {"CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "baseline", "check_anomalies",
          "Transform", "train_keras", "train_torch", "evaluate_keras", "evaluate_torch",
          "infra_validate", "push"}
 

@@ -1,0 +1,156 @@
+"""A corpus of bad data and bad configuration, run through the real CLI (in-process,
+so 30 cases cost seconds) against a copy of a home that already serves a champion.
+
+Each case asserts the exit code and the words of the message, that the serving
+directory and the champion alias did not change, and that the MLflow and ML Metadata
+stores still open and list the earlier runs. Valid CSV variants (CRLF, quoted fields
+with quoted commas, a byte-order mark) must work instead."""
+import csv
+import logging
+import shutil
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from pipelines import cli
+from pipelines import config as config_module
+from pipelines import mlmd
+from serving import push
+from tests.test_preflight import BAD, rows_of, set_cell, write_rows
+
+pytestmark = pytest.mark.slow
+MODEL = "sluice-taxi"
+
+
+@pytest.fixture(scope="module")
+def home(first_run, tmp_path_factory):
+    assert first_run[1].returncode == 0
+    copy = tmp_path_factory.mktemp("corpus") / "home"
+    shutil.copytree(first_run[0], copy)
+    (copy / "last_run.json").unlink(missing_ok=True)
+    return copy
+
+
+def state(home):
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("sluice-taxi")
+    return {
+        "serving": sorted(p.name for p in (home / "serving" / MODEL).iterdir()),
+        "champion": client.get_model_version_by_alias(MODEL, "champion").version,
+        "runs": {r.info.run_id for r in client.search_runs([experiment.experiment_id])},
+        "executions": {s.execution_id for s in mlmd.steps_since(home / "metadata.sqlite", 0)},
+    }
+
+
+def run_cli(caplog, *args) -> tuple[int, str]:
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        code = cli.main([str(a) for a in args])
+    return code, caplog.text
+
+
+def taxi_config(tmp_path, taxi_sample, **changes):
+    raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())
+    raw.update(data=str(taxi_sample), schema=str(config_module.load("taxi").schema))
+    for key, value in changes.items():
+        section, _, field = key.partition("__")
+        if field:
+            raw.setdefault(section, {})[field] = value
+        else:
+            raw[section] = value
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+CONFIGS = {
+    "steps is a word": ({"training__steps": "ten"}, r"training.steps: expected int, got str 'ten'"),
+    "buckets is a word": ({"features": {"fare": {"kind": "bucketized", "buckets": "many"}}},
+                          r"features.fare.buckets: expected int"),
+    "unknown feature kind": ({"features": {"fare": "numerical"}}, r"unknown kind 'numerical'.*Did you mean 'numeric'"),
+    "missing column": ({"features": {"fare": "numeric", "tip_pct": "numeric"}},
+                       r"column 'tip_pct'.*is missing"),
+    "unknown key": ({"trainig": {}}, r"unknown key 'trainig'.*Did you mean 'training'"),
+    "bad label rule": ({"label": {"name": "x", "derive": "tips >> fare"}}, r"cannot parse 'tips >> fare'"),
+    "unknown task": ({"task": "regression"}, r"unknown task 'regression'"),
+    "missing preprocessing_fn": ({"preprocessing_fn": "components.preprocessing.nope"},
+                                 r"cannot import 'components.preprocessing.nope'"),
+    "unknown gate metric": ({"gate__thresholds": {"f1": 0.5}}, r"gate.thresholds: unknown key 'f1'"),
+    "drift bound for a non-feature": ({"drift__features": {"tips": 0.1}}, r"drift.features: unknown key 'tips'"),
+    "learning rate is a list": ({"training__learning_rate": [0.1]}, r"training.learning_rate: expected float"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_data(case, home, taxi_sample, tmp_path, caplog):
+    before = state(home)
+    data = tmp_path / "data.csv"
+    shutil.copy(taxi_sample, data)
+    damage, message = BAD[case]
+    damage(data)
+    code, text = run_cli(caplog, "run", "--home", home, "--data", data, "--steps", 5)
+    assert code == 2, text
+    assert "error:" in text and str(data) in text
+    import re
+    assert re.search(message, text), text
+    assert_unchanged(home, before)
+
+
+@pytest.mark.parametrize("case", sorted(CONFIGS))
+def test_bad_config(case, home, taxi_sample, tmp_path, caplog):
+    before = state(home)
+    changes, message = CONFIGS[case]
+    code, text = run_cli(caplog, "run", "--home", home, "--config",
+                         taxi_config(tmp_path, taxi_sample, **changes))
+    assert code == 2, text
+    import re
+    assert re.search(message, text), text
+    assert_unchanged(home, before)
+
+
+def test_unknown_step(home, taxi_sample, caplog):
+    before = state(home)
+    code, text = run_cli(caplog, "run", "--home", home, "--data", taxi_sample, "--only", "Transfrom")
+    assert code == 2 and "no step 'Transfrom'. Did you mean 'Transform'?" in text
+    assert_unchanged(home, before)
+
+
+def test_label_outside_the_classes(home, tmp_path, caplog):
+    penguin = config_module.load("penguin")
+    rows = rows_of(penguin.data)
+    set_cell(rows, 8, "species", "Emperor")
+    write_rows(tmp_path / "p.csv", rows)
+    code, text = run_cli(caplog, "run", "--home", home, "--config", "penguin", "--data", tmp_path / "p.csv")
+    assert code == 2 and "label value 'Emperor' is not one of the configured classes" in text
+
+
+def test_column_of_a_new_type_stops_at_the_data_gate(home, taxi_sample, tmp_path, caplog):
+    before = state(home)
+    rows = rows_of(taxi_sample)
+    for line in range(2, len(rows) + 1):
+        set_cell(rows, line, "payment_type", str(line % 5))
+    write_rows(tmp_path / "typed.csv", rows)
+    code, text = run_cli(caplog, "run", "--home", home, "--data", tmp_path / "typed.csv")
+    assert code == 3 and "payment_type" in text and "data anomal" in text
+    assert_unchanged(home, before)
+
+
+def test_quoted_crlf_bom_csv_is_read_like_the_plain_one(home, taxi_sample, tmp_path, caplog):
+    rows = rows_of(taxi_sample)
+    set_cell(rows, 3, "company", "Taxi, Inc.")
+    exported = tmp_path / "exported.csv"
+    with open(exported, "w", newline="", encoding="utf-8-sig") as f:
+        csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(rows)
+    code, text = run_cli(caplog, "run", "--home", home, "--data", exported, "--trainer", "keras",
+                         "--steps", 20)
+    assert code == 0, text
+    assert "plain header line" in text
+    assert "✔ check_anomalies" in text and "0 anomalies" in text
+    assert "eval" in text and "2,000" in text
+
+
+def assert_unchanged(home, before):
+    after = state(home)
+    assert after["serving"] == before["serving"] and after["champion"] == before["champion"]
+    assert after["runs"] >= before["runs"] and after["executions"] >= before["executions"]
