@@ -164,7 +164,9 @@ def _fields(cls) -> list[str]:
 
 
 def _type_name(hint) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+    if typing.get_args(hint):
+        return str(hint).replace("typing.", "")
+    return getattr(hint, "__name__", None) or str(hint)
 
 
 def _matches(value, hint) -> bool:

@@ -52,3 +52,27 @@ def test_gate_metric_must_exist(tmp_path):
 def test_unknown_bundled_config_lists_choices():
     with pytest.raises(ConfigError, match="Did you mean 'taxi'"):
         config_module.load("taxxi")
+
+
+@pytest.mark.parametrize("section, change, message", [
+    ("training", {"steps": "ten"}, r"training.steps: expected int, got str 'ten'"),
+    ("training", {"learning_rate": "fast"}, r"training.learning_rate: expected float"),
+    ("training", {"hidden_units": [32, "x"]}, r"training.hidden_units: expected tuple\[int, ...\]"),
+    ("gate", {"min_slice_examples": 1.5}, r"gate.min_slice_examples: expected int"),
+    ("drift", {"accept": "yes"}, r"drift.accept: expected bool"),
+    ("drift", {"features": {"fare": "high"}}, r"drift.features: expected dict\[str, float\]"),
+])
+def test_wrong_types_fail_at_load_naming_key_and_type(tmp_path, section, change, message):
+    raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())
+    raw[section] = {**(raw.get(section) or {}), **change}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(config_module.ConfigError, match=message):
+        config_module.load(path)
+
+
+def test_drift_bounds_follow_feature_kinds():
+    config = config_module.load("taxi")
+    bounds = config.drift_bounds()
+    assert bounds["company"] == ("infinity_norm", config.drift.categorical)
+    assert bounds["fare"] == ("jensen_shannon_divergence", config.drift.numeric)

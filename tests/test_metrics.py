@@ -53,3 +53,24 @@ def test_choose_prefers_better_blessed_candidate():
     cands[0]["blessed"] = False
     best, reason = choose(cands, "auc")
     assert best is None and "no candidate was blessed" in reason
+
+
+def test_undefined_metric_fails_its_check_with_the_reason():
+    cand = {"auc": float("nan"), "accuracy": 0.9, "loss": 0.3}
+    blessed, reasons = metrics.judge(cand, None, {"auc": 0.7, "accuracy": 0.5}, {})
+    assert not blessed and any("auc could not be computed (NaN" in r for r in reasons)
+    blessed, reasons = metrics.judge({"auc": 0.8, "accuracy": 0.9, "loss": 0.3},
+                                     {"auc": float("nan"), "accuracy": 0.9, "loss": 0.3},
+                                     {}, {"auc": 0.01}, baseline_name="champion v4")
+    assert blessed and "champion v4 scores NaN" in reasons[0]
+
+
+def test_slice_gate_names_the_failing_slices():
+    slices = {"hour": {"3": {"auc": 0.55, "example_count": 40},
+                       "4": {"auc": 0.9, "example_count": 40},
+                       "5": {"auc": 0.1, "example_count": 5}}}  # too small to judge
+    blessed, reasons, failing = metrics.judge_slices(slices, {"auc": 0.6}, 30)
+    assert not blessed and failing == ["hour=3: auc 0.5500 < 0.6 (40 rows)"]
+    assert "1 slice(s) below the slice thresholds FAILED" in reasons[0]
+    assert metrics.judge_slices(slices, {"auc": 0.5}, 30)[0]
+    assert metrics.judge_slices(slices, {}, 30) == (True, [], [])

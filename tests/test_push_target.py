@@ -19,3 +19,38 @@ def test_push_is_versioned_atomic_and_deduplicated(tmp_path):
     record = json.loads((serving / "m" / "2" / push.PUSH_MARKER).read_text())
     assert record == {"model_uri": "b", "version": 2}
     assert (serving / "m" / "1" / "saved_model.pb").read_bytes() == b"x" * 10
+
+
+def test_rolled_back_models_are_found_and_the_state_digest_sees_rollbacks(tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    serving = tmp_path / "serving"
+    for uri in ("a", "b"):
+        push.push(model, serving, "m", {"model_uri": uri})
+    before = push.state_digest(serving, "m")
+    push.roll_back(serving, "m", 1)
+    assert push.find_pushed(serving, "m", "b") is None
+    assert push.find_rolled_back(serving, "m", "b") == 2
+    assert push.find_rolled_back(serving, "m", "a") is None
+    assert push.state_digest(serving, "m") != before
+
+
+def test_push_lock_serializes_processes_and_dies_with_its_holder(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    serving = tmp_path / "serving"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from serving import push\n"
+        f"with push.push_lock({str(serving)!r}, 'm'):\n"
+        "    print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    waiter = subprocess.Popen([sys.executable, "-c", (
+        "from serving import push\n"
+        f"with push.push_lock({str(serving)!r}, 'm'):\n    print('got it')")],
+        stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    assert waiter.poll() is None  # blocked while the holder lives
+    holder.kill()  # a killed holder leaves no lock behind
+    assert waiter.communicate(timeout=30)[0].strip() == "got it"
