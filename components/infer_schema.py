@@ -11,11 +11,36 @@ from pathlib import Path
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 
-def infer_schema(csv_path: Path) -> schema_pb2.Schema:
+def infer_schema(csv_path: Path, identity_buckets: dict[str, int] | None = None
+                 ) -> schema_pb2.Schema:
+    """TFDV's inferred schema plus value ranges for numeric features where the data
+    supports them (see add_value_ranges)."""
     import tensorflow_data_validation as tfdv
 
     stats = tfdv.generate_statistics_from_csv(str(csv_path))
-    return tfdv.infer_schema(stats)
+    schema = tfdv.infer_schema(stats)
+    add_value_ranges(schema, stats, identity_buckets or {})
+    return schema
+
+
+def add_value_ranges(schema: schema_pb2.Schema, stats, identity_buckets: dict[str, int]) -> None:
+    """Value-range constraints ExampleValidator then enforces: an identity feature's ids
+    lie in [0, buckets - 1] (the config says so); a numeric feature never seen below
+    zero gets min 0 (counts, amounts, durations). Upper bounds of continuous features
+    are left to the drift gate: a new maximum is not an error, a new distribution is."""
+    numeric = {}
+    for feature in stats.datasets[0].features:
+        if feature.HasField("num_stats"):
+            numeric[".".join(feature.path.step) or feature.name] = feature.num_stats
+    for feature in schema.feature:
+        found = numeric.get(feature.name)
+        if found is None or feature.type not in (schema_pb2.INT, schema_pb2.FLOAT):
+            continue
+        domain = feature.int_domain if feature.type == schema_pb2.INT else feature.float_domain
+        if feature.name in identity_buckets and feature.type == schema_pb2.INT:
+            domain.min, domain.max = 0, identity_buckets[feature.name] - 1
+        elif found.min >= 0:
+            domain.min = 0
 
 
 def load_schema(path: Path) -> schema_pb2.Schema:
@@ -37,10 +62,14 @@ def _describe(feature: schema_pb2.Feature, schema: schema_pb2.Schema) -> dict:
         domain = {d.name: set(d.value) for d in schema.string_domain}.get(
             feature.domain, set()
         )
+    bounds = feature.int_domain if feature.HasField("int_domain") else (
+        feature.float_domain if feature.HasField("float_domain") else None)
     return {
         "type": schema_pb2.FeatureType.Name(feature.type),
         "required": feature.presence.min_fraction >= 1.0,
         "domain": domain,
+        "range": (f"[{bounds.min if bounds.HasField('min') else ''}, "
+                  f"{bounds.max if bounds.HasField('max') else ''}]") if bounds else "none",
     }
 
 
@@ -56,6 +85,8 @@ def diff_schemas(curated: schema_pb2.Schema, inferred: schema_pb2.Schema) -> lis
             lines.append(f"~ {name}: type {a['type']} -> {b['type']}")
         if a["required"] != b["required"]:
             lines.append(f"~ {name}: required {a['required']} -> {b['required']}")
+        if a["range"] != b["range"]:
+            lines.append(f"~ {name}: value range {a['range']} -> {b['range']}")
         if added := sorted(b["domain"] - a["domain"]):
             lines.append(f"~ {name}: new values {added[:10]}")
     return lines

@@ -68,10 +68,14 @@ def rejudge(candidates: list[dict], examples_uri: str, transform_uri: str, gate_
         evaluation = read_evaluation(c["blessing_uri"])
         blessed, reasons, _ = judge_against(evaluation["metrics"], live_dir, live, raw, labels,
                                             gate_config)
-        c["rejudged"] = (f"judged against v{c['baseline_version']} at the gate, but v{live} "
+        c["rejudged"] = (f"judged against {_name(c['baseline_version'])} at the gate, but v{live} "
                          f"serves now: re-judged against v{live}: {'; '.join(reasons)}")
         c["blessed"], c["baseline_version"], c["reasons"] = blessed, live, reasons
     return live
+
+
+def _name(version: int) -> str:
+    return f"v{version}" if version else "no champion"
 
 
 @component
@@ -140,8 +144,8 @@ def push(
                     "blessing_uri": winner["blessing_uri"], "reason": reason,
                     "baseline_version": live, "statistics_uri": statistics.uri,
                 })
-                reason += f"; pushed as version {version} (judged against " + (
-                    f"v{live})" if live else "no champion)")
+                reason += f"; pushed as version {version} (judged against {_name(live)}" + (
+                    ", re-judged at push time)" if winner.get("rejudged") else ")")
     decision = {"pushed": winner is not None, "version": version, "reason": reason,
                 "baseline_version": live, "candidates": candidates}
     Path(pushed_model.uri, DECISION_FILE).write_text(json.dumps(decision, indent=2))

@@ -72,7 +72,8 @@ def cmd_schema_infer(args) -> int:
     from components.infer_schema import diff_schemas, infer_schema, load_schema, write_schema
 
     config = _load_config(args)
-    inferred = infer_schema(config.data)
+    inferred = infer_schema(config.data, {f.name: f.buckets for f in config.features
+                                          if f.kind == "identity"})
     if args.output:
         write_schema(inferred, Path(args.output))
         print(f"wrote {args.output}")

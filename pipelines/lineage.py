@@ -72,6 +72,7 @@ class PipelineRunRecord:
             name, artifact_location=(paths.home.resolve() / "mlartifacts").as_uri())
         self.run = None
         self.logged_models: dict[str, str] = {}  # model artifact uri -> models:/ uri
+        self.champion: str | None = None  # the registered version the alias names, once set
 
     def start(self, orchestrator_run_id: str | None = None, pipeline_run_id: str = "") -> None:
         """Opens the parent run. Orchestrator tasks of one DAG run pass the same
@@ -285,7 +286,7 @@ class PipelineRunRecord:
         serving_dir, name = self.paths.serving_dir, self.config.model_name
         with push_target.push_lock(serving_dir, name), prints_silenced():
             version = mlflow.register_model(logged, name, tags=tags)
-            point_champion_at_serving(name, self.tracking_uri, serving_dir)
+            self.champion = point_champion_at_serving(name, self.tracking_uri, serving_dir)
         mlflow.set_tag("sluice.registered_version", version.version)
         return version.version
 

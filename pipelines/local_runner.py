@@ -141,7 +141,8 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         push_step = next((s for s in steps if s.node_id == "push"), None)
         decision = step_figures.figures(push_step) if push_step else {}
         if version:
-            log.info("registered %s version %s as '%s'", config.model_name, version, "champion")
+            log.info("registered %s version %s; 'champion' names version %s (the one serving)",
+                     config.model_name, version, record.champion)
         if push_step or not orchestrator_run_id:
             record.end("FINISHED")
         else:

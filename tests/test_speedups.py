@@ -80,9 +80,21 @@ def test_mlflow_store_is_created_in_the_background_only_when_missing(tmp_path):
     creation = mlflow_store.create_in_background(uri)
     assert creation is not None
     mlflow_store.wait_for(creation)
-    assert creation.returncode == 0 and (tmp_path / "home" / "mlflow.db").is_file()
+    assert creation.process.returncode == 0 and (tmp_path / "home" / "mlflow.db").is_file()
     client = MlflowClient(uri)
     client.create_experiment("after-background-creation")
     assert client.get_experiment_by_name("after-background-creation") is not None
-    assert mlflow_store.create_in_background(uri) is None  # exists now: left alone
+    assert mlflow_store.create_in_background(uri).process is None  # exists now: left alone
     assert mlflow_store.create_in_background("http://127.0.0.1:5000") is None
+
+
+def test_two_runs_creating_one_store_at_once_both_get_a_working_store(tmp_path):
+    """The second waits on the creator's lock instead of migrating the same file."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'home' / 'mlflow.db'}"
+    creations = [mlflow_store.create_in_background(uri) for _ in range(2)]
+    for creation in creations:
+        mlflow_store.wait_for(creation)
+    assert [c.process.returncode for c in creations] == [0, 0]
+    assert MlflowClient(uri).search_experiments()
