@@ -7,6 +7,7 @@ stores still open and list the earlier runs. Valid CSV variants (CRLF, quoted fi
 with quoted commas, a byte-order mark) must work instead."""
 import csv
 import logging
+import re
 import shutil
 
 import pytest
@@ -16,7 +17,6 @@ from mlflow.tracking import MlflowClient
 from pipelines import cli
 from pipelines import config as config_module
 from pipelines import mlmd
-from serving import push
 from tests.test_preflight import BAD, rows_of, set_cell, write_rows
 
 pytestmark = pytest.mark.slow
@@ -92,7 +92,6 @@ def test_bad_data(case, home, taxi_sample, tmp_path, caplog):
     code, text = run_cli(caplog, "run", "--home", home, "--data", data, "--steps", 5)
     assert code == 2, text
     assert "error:" in text and str(data) in text
-    import re
     assert re.search(message, text), text
     assert_unchanged(home, before)
 
@@ -104,7 +103,6 @@ def test_bad_config(case, home, taxi_sample, tmp_path, caplog):
     code, text = run_cli(caplog, "run", "--home", home, "--config",
                          taxi_config(tmp_path, taxi_sample, **changes))
     assert code == 2, text
-    import re
     assert re.search(message, text), text
     assert_unchanged(home, before)
 
