@@ -126,6 +126,9 @@ def push(
         live = rejudge(candidates, examples.uri, transform_graph.uri, json.loads(gate),
                        serving_dir, model_name)
         winner, reason = choose(candidates, primary_metric)
+        if winner is None:
+            reason += "".join(f"; {c['framework']} was {c['rejudged']}" for c in candidates
+                              if c.get("rejudged"))
         version = None
         if winner is not None:
             pushed = push_target.find_pushed(serving_dir, model_name, winner["model_uri"])

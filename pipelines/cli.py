@@ -22,10 +22,25 @@ def _tracking_uri(args, paths) -> str:
     return args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or paths.tracking_uri
 
 
+LAST_CONFIG = "last_config.txt"  # in the home: the config of its latest run
+
+
+def _config_name(args) -> str:
+    """--config if given; for a command run without it, the config of the home's latest
+    run (so `sluice lineage --home H` answers about what H holds); else taxi."""
+    if args.config:
+        return args.config
+    if args.command != "run":
+        remembered = Path(args.home) / LAST_CONFIG
+        if remembered.is_file() and Path(remembered.read_text().strip()).is_file():
+            return remembered.read_text().strip()
+    return "taxi"
+
+
 def _load_config(args):
     from pipelines import config as config_module
 
-    config = config_module.load(args.config)
+    config = config_module.load(_config_name(args))
     if getattr(args, "data", None):
         config = config.replace(data=Path(args.data).resolve())
     if getattr(args, "steps", None):
@@ -41,6 +56,8 @@ def cmd_run(args) -> int:
     trainers = ("keras", "torch") if args.trainer == "both" else (args.trainer,)
     config = _load_config(args)
     paths = _paths(args)
+    paths.home.mkdir(parents=True, exist_ok=True)
+    (paths.home / LAST_CONFIG).write_text(f"{config.source}\n")
     decision = local_runner.run(config, paths, trainers, _tracking_uri(args, paths), args.beam_arg,
                                 only=args.only, start_from=args.start_from,
                                 orchestrator_run_id=args.run_id, force=args.force)
@@ -169,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p):
-        p.add_argument("--config", default="taxi", help="bundled config name or YAML path (default: taxi)")
+        p.add_argument("--config", help="bundled config name or YAML path (default for run: "
+                                         "taxi; for the others: the config of the home's "
+                                         "latest run, else taxi)")
         p.add_argument("--home", default=os.environ.get("SLUICE_HOME", "sluice_home"),
                        help="folder for pipeline outputs, metadata, MLflow store, serving dir "
                             "(default: $SLUICE_HOME or ./sluice_home)")

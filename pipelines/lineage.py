@@ -28,6 +28,7 @@ from pipelines.quiet import prints_silenced
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHAMPION = "champion"
+EXPERIMENT_KIND = "mlflow.experimentKind"
 
 
 def file_digest(path: Path) -> str:
@@ -70,6 +71,11 @@ class PipelineRunRecord:
         experiment = self.client.get_experiment_by_name(name)
         self.experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(
             name, artifact_location=(paths.home.resolve() / "mlartifacts").as_uri())
+        if not experiment or EXPERIMENT_KIND not in experiment.tags:
+            # MLflow 3's UI opens a model-training experiment on its runs list, not on the
+            # GenAI traces overview.
+            self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND,
+                                           "custom_model_development")
         self.run = None
         self.logged_models: dict[str, str] = {}  # model artifact uri -> models:/ uri
         self.champion: str | None = None  # the registered version the alias names, once set

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from serving import keras2  # noqa: F401  (sets the Keras 2 switch before TensorFlow loads)
 from serving.layout import FeatureLayout
 
 

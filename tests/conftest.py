@@ -30,11 +30,18 @@ def taxi_sample(tmp_path_factory) -> Path:
     return head_csv(TAXI_CSV, tmp_path_factory.mktemp("data") / "taxi.csv", 2000)
 
 
-def run_sluice(*args, timeout=900) -> subprocess.CompletedProcess:
+def sluice_env() -> dict:
+    """The environment of a `sluice` subprocess: unbuffered, and without the
+    MLFLOW_TRACKING_URI that mlflow.set_tracking_uri in this process exports, so each
+    run writes to its own home's store."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def run_sluice(*args, timeout=900) -> subprocess.CompletedProcess:
     result = subprocess.run([str(SLUICE), *map(str, args)], capture_output=True, text=True,
-                            timeout=timeout, env=env, cwd=ROOT)
+                            timeout=timeout, env=sluice_env(), cwd=ROOT)
     print(result.stdout[-4000:], result.stderr[-8000:])
     return result
 

@@ -6,9 +6,12 @@ directory and the champion alias did not change, and that the MLflow and ML Meta
 stores still open and list the earlier runs. Valid CSV variants (CRLF, quoted fields
 with quoted commas, a byte-order mark) must work instead."""
 import csv
+import json
 import logging
+import os
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -21,6 +24,21 @@ from tests.test_preflight import BAD, rows_of, set_cell, write_rows
 
 pytestmark = pytest.mark.slow
 MODEL = "sluice-taxi"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def own_tracking_uri():
+    """The in-process CLI calls mlflow.set_tracking_uri, which exports
+    MLFLOW_TRACKING_URI; later tests' subprocesses must not inherit it."""
+    import mlflow
+
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if saved is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = saved
+    mlflow.set_tracking_uri(saved or "")
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +170,21 @@ def assert_unchanged(home, before):
     after = state(home)
     assert after["serving"] == before["serving"] and after["champion"] == before["champion"]
     assert after["runs"] >= before["runs"] and after["executions"] >= before["executions"]
+
+
+def test_slice_gate_names_the_failing_slices_and_keeps_the_champion(home, taxi_sample, tmp_path, caplog):
+    before = state(home)
+    config = taxi_config(tmp_path, taxi_sample, gate__slice_thresholds={"auc": 0.99},
+                         gate__min_slice_examples=10)
+    code, text = run_cli(caplog, "run", "--home", home, "--config", config, "--trainer", "keras",
+                         "--steps", 20)
+    assert code == 0, text
+    assert "NOT blessed" in text and "not pushed" in text
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("sluice-taxi")
+    latest = client.search_runs([experiment.experiment_id], "attributes.run_name = 'evaluate_keras'",
+                                order_by=["attributes.start_time DESC"])[0]
+    blessing = latest.data.tags["sluice.output.blessing"]
+    reasons = " ".join(json.loads((Path(blessing) / "evaluation.json").read_text())["reasons"])
+    assert re.search(r"slice\(s\) below the slice thresholds FAILED: trip_start_hour=\d+: auc", reasons)
+    assert_unchanged(home, before)

@@ -180,3 +180,8 @@ def test_penguin_multiclass_with_torch(tmp_path):
     probs = served.predict({c: list(frame[c]) for c in served.feature_names})
     assert probs.shape == (4, 3)
     assert (Path(served.path) / "model.onnx").exists() and (Path(served.path) / "transform").is_dir()
+    # Without --config, the commands read what this home holds (its latest run's config).
+    lineage = run_sluice("lineage", "--home", home)
+    assert lineage.returncode == 0 and "sluice-penguin version 1  (champion)" in lineage.stdout
+    experiment = MlflowClient(f"sqlite:///{home / 'mlflow.db'}").get_experiment_by_name("sluice-penguin")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+from serving import keras2  # noqa: F401  (before TensorFlow: Keras 2 for this trainer)
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -82,6 +84,7 @@ def serving_function(model, transform, raw_spec: dict, layout: FeatureLayout):
 
 def run_fn(fn_args) -> None:
     """Trains on the transformed train split and exports the raw-feature SavedModel."""
+    keras2.require()
     config = fn_args.custom_config
     training = config["training"]
     tf.keras.utils.set_random_seed(training["seed"])
