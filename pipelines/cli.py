@@ -76,6 +76,25 @@ def cmd_lineage(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    from pipelines.reproduce import reproduce
+
+    paths = _paths(args)
+    target = args.target or f"{_load_config(args).model_name}@champion"
+    result = reproduce(target, _tracking_uri(args, paths), Path(args.data) if args.data else None)
+    log = logging.getLogger("sluice")
+    log.info("%s version %s (commit %s) re-run in %s", result["model"], result["version"],
+             result["commit"][:12], result["scratch"])
+    log.info("predictions on %s eval rows differ by up to %.2e; metrics by %s",
+             result["rows"], result["max_prediction_difference"],
+             ", ".join(f"{m} {d:.2e}" for m, d in result["metric_differences"].items()))
+    if result["exact"]:
+        log.info("reproduced exactly (tolerance %g); recorded on the model version", 1e-6)
+        return 0
+    log.error("NOT reproduced: %s", result["result"])
+    return EXIT_FAILED
+
+
 def cmd_ui(args) -> int:
     paths = _paths(args)
     uri = _tracking_uri(args, paths)
@@ -222,6 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
     lineage.add_argument("--version", help="registered model version (default: the champion)")
     lineage.set_defaults(func=cmd_lineage)
 
+    repro = sub.add_parser("reproduce", help="re-run a registered model's recorded commit, config "
+                                               "and data in a scratch home and compare")
+    repro.add_argument("target", nargs="?",
+                       help="MODEL@ALIAS, MODEL/VERSION or a pipeline run id (default: the "
+                            "champion of the home's latest config)")
+    common(repro)
+    repro.add_argument("--data", help="the original data file, if it moved")
+    repro.set_defaults(func=cmd_reproduce)
+
     ui = sub.add_parser("ui", help="start the MLflow UI on the local store")
     common(ui)
     ui.add_argument("--host", default="127.0.0.1")
@@ -293,11 +321,12 @@ def main(argv=None) -> int:
     from components.drift import DataDriftError
     from pipelines.config import ConfigError
     from pipelines.preflight import DataError
+    from pipelines.reproduce import ReproductionRefused
 
     try:
         return args.func(args)
     except Exception as err:
-        if isinstance(err, (ConfigError, DataError)):
+        if isinstance(err, (ConfigError, DataError, ReproductionRefused)):
             log.error("error: %s", err)
             code = EXIT_BAD_INPUT
         elif isinstance(err, (DataAnomaliesError, DataDriftError)):

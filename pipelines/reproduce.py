@@ -1,0 +1,238 @@
+"""`sluice reproduce`: rebuilds a registered model from its record alone, and says
+whether it came out the same.
+
+The record is what the run wrote to MLflow: the commit, the lock file's hash, the
+effective config (config.json of the parent run), the data path and its sha256, the
+schema's sha256 and the trainer. Anything gone or changed is a refusal with the
+reason, never a half-reproduction. Otherwise the pipeline re-runs from that commit (a
+temporary `git worktree`, in a scratch home: the user's home and serving dir are not
+touched), and the reproduced model is compared with the original: the gate's metrics,
+and the predictions of both on the reproduction's eval split, within TOLERANCE. The
+outcome is recorded on the model version (sluice.reproduced_at, ...reproduction.*).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TOLERANCE = 1e-6
+
+
+class ReproductionRefused(ValueError):
+    """Something the reproduction needs is gone or changed; the message says what."""
+
+
+@dataclass
+class Record:
+    model_name: str
+    version: str
+    run_id: str
+    commit: str
+    lock_sha256: str
+    config: dict
+    data: Path
+    data_sha256: str
+    schema_sha256: str
+    trainer: str
+    serving_path: str
+    metrics: dict
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve(target: str, client):
+    """models:/NAME@ALIAS, NAME@ALIAS, models:/NAME/VERSION, NAME/VERSION or a pipeline
+    run id -> the MLflow model version."""
+    from mlflow.exceptions import MlflowException
+
+    spec = target.removeprefix("models:/")
+    try:
+        if "@" in spec:
+            name, alias = spec.split("@", 1)
+            return client.get_model_version_by_alias(name, alias)
+        if "/" in spec:
+            name, version = spec.rsplit("/", 1)
+            return client.get_model_version(name, version)
+        found = client.search_model_versions(f"tags.`sluice.run_id` = '{spec}'")
+    except MlflowException as err:
+        raise ReproductionRefused(f"no registered model {target!r}: {err.message}") from None
+    if not found:
+        raise ReproductionRefused(f"no registered model version comes from run {target!r}")
+    return found[0]
+
+
+def read_record(client, mv) -> Record:
+    tags = mv.tags
+    run = client.get_run(tags["sluice.run_id"])
+    with tempfile.TemporaryDirectory() as scratch:
+        config = json.loads(Path(client.download_artifacts(run.info.run_id, "config.json",
+                                                           scratch)).read_text())
+    return Record(
+        model_name=mv.name, version=str(mv.version), run_id=run.info.run_id,
+        commit=tags.get("sluice.git_commit", "unknown"),
+        lock_sha256=run.data.tags.get("sluice.lock_sha256", "missing"),
+        config=config, data=Path(config["data"]), data_sha256=tags.get("sluice.data_sha256", ""),
+        schema_sha256=tags.get("sluice.schema_sha256", ""), trainer=tags["sluice.trainer"],
+        serving_path=tags.get("sluice.serving_path", ""),
+        metrics=json.loads(tags.get("sluice.metrics", "{}")),
+    )
+
+
+def _git(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def check(record: Record, data: Path | None) -> tuple[Path, Path]:
+    """Refuses what cannot be reproduced exactly. -> (data file, schema path in the
+    worktree, relative to it)."""
+    commit = record.commit
+    if commit in ("", "unknown") or commit.endswith("+dirty"):
+        raise ReproductionRefused(
+            f"version {record.version} was made from uncommitted changes (commit {commit}); "
+            "they cannot be checked out again. Commit before the runs you want to reproduce.")
+    if _git("cat-file", "-e", f"{commit}^{{commit}}").returncode != 0:
+        raise ReproductionRefused(
+            f"commit {commit} (of version {record.version}) is not in the repository at "
+            f"{PROJECT_ROOT}; fetch it (git fetch --all) and try again.")
+    lock = PROJECT_ROOT / "requirements.lock"
+    installed = _digest(lock) if lock.exists() else "missing"
+    if installed != record.lock_sha256:
+        raise ReproductionRefused(
+            f"the installed environment's lock ({lock}, sha256 {installed}) differs from the "
+            f"one version {record.version} was trained with (sha256 {record.lock_sha256}); "
+            f"install that lock (git checkout {commit[:12]} -- requirements.lock && make venv).")
+    path = Path(data) if data else record.data
+    if not path.is_file():
+        raise ReproductionRefused(
+            f"the data file {path} is gone; pass --data with the file whose sha256 is "
+            f"{record.data_sha256}.")
+    found = _digest(path)
+    if found != record.data_sha256:
+        raise ReproductionRefused(
+            f"the data file {path} changed: sha256 {found}, but version {record.version} was "
+            f"trained on sha256 {record.data_sha256}. Pass --data with the original file.")
+    relative = _committed_schema(record)
+    if relative is None:
+        raise ReproductionRefused(
+            f"no file at commit {commit[:12]} matches the schema version {record.version} was "
+            f"validated with ({record.config['schema']}, sha256 {record.schema_sha256}).")
+    return path, relative
+
+
+def _committed_schema(record: Record) -> Path | None:
+    """The schema's path inside the recorded commit, found by its digest: the run may
+    have been made from a checkout anywhere, so the recorded absolute path's tail is
+    tried from the longest to the shortest."""
+    parts = Path(record.config["schema"]).parts
+    for start in range(1, len(parts)):
+        candidate = Path(*parts[start:])
+        shown = subprocess.run(["git", "show", f"{record.commit}:{candidate}"], cwd=PROJECT_ROOT,
+                               capture_output=True)
+        if shown.returncode == 0 and hashlib.sha256(shown.stdout).hexdigest() == record.schema_sha256:
+            return candidate
+    return None
+
+
+def _config_yaml(config: dict, data: Path, schema: Path) -> dict:
+    """config.json (PipelineConfig.to_dict) -> the YAML form the loader reads."""
+    raw = {k: v for k, v in config.items() if k != "source" and v is not None}
+    raw["data"], raw["schema"] = str(data), str(schema)
+    raw["features"] = {f["name"]: {k: v for k, v in f.items() if k != "name" and v is not None}
+                       for f in config["features"]}
+    raw["label"] = {k: v for k, v in config["label"].items() if v not in (None, [], ())}
+    return raw
+
+
+def rerun(record: Record, data: Path, schema: Path, scratch: Path) -> Path:
+    """Runs the recorded commit's pipeline in scratch/home. -> the home."""
+    source, home = scratch / "source", scratch / "home"
+    added = _git("worktree", "add", "--detach", str(source), record.commit)
+    if added.returncode != 0:
+        raise RuntimeError(f"git worktree add failed: {added.stderr.strip()}")
+    try:
+        config = scratch / "config.yaml"
+        config.write_text(yaml.safe_dump(_config_yaml(record.config, data, source / schema)))
+        env = {**os.environ, "PYTHONPATH": str(source)}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        result = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "run", "--config", str(config),
+             "--home", str(home), "--trainer", record.trainer],
+            cwd=source, env=env, capture_output=True, text=True)
+        (scratch / "run.log").write_text(result.stdout + result.stderr)
+        if result.returncode != 0:
+            raise RuntimeError(f"the reproduction run failed (exit {result.returncode}); "
+                               f"its log: {scratch / 'run.log'}")
+    finally:
+        _git("worktree", "remove", "--force", str(source))
+    return home
+
+
+def compare(record: Record, home: Path) -> dict:
+    """The reproduced model against the original, on the reproduction's eval split."""
+    from mlflow.tracking import MlflowClient
+
+    from components.evaluate import read_raw_split
+    from serving.model import ServableModel
+
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(f"sluice-{record.config['name']}")
+    runs = client.search_runs([experiment.experiment_id])
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    steps = {r.info.run_name: r for r in runs
+             if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    trained = Path(steps[f"train_{record.trainer}"].data.tags["sluice.output.model"], "Format-Serving")
+    original = Path(record.serving_path)
+    if not original.is_dir():
+        raise ReproductionRefused(f"the original model {original} is gone; nothing to compare with.")
+    reproduced, before = ServableModel(trained), ServableModel(original)
+    rows = read_raw_split(steps["CsvExampleGen"].data.tags["sluice.output.examples"], "eval",
+                          before.feature_names)
+    worst = float(abs(reproduced.predict(rows) - before.predict(rows)).max())
+    metrics = steps[f"evaluate_{record.trainer}"].data.metrics
+    differences = {m: abs(metrics[m] - record.metrics[m]) for m in ("auc", "accuracy", "loss")
+                   if m in metrics and m in record.metrics}
+    exact = worst <= TOLERANCE and all(d <= TOLERANCE for d in differences.values())
+    return {"exact": exact, "max_prediction_difference": worst,
+            "metric_differences": differences, "rows": len(next(iter(rows.values()))),
+            "run_id": parent.info.run_id}
+
+
+def reproduce(target: str, tracking_uri: str, data: Path | None = None) -> dict:
+    """Refuses, or re-runs and compares; records the outcome on the model version."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    mv = resolve(target, client)
+    record = read_record(client, mv)
+    data_path, schema = check(record, data)
+    scratch = Path(tempfile.mkdtemp(prefix="sluice-reproduce-"))
+    home = rerun(record, data_path, schema, scratch)
+    result = {**compare(record, home), "scratch": str(scratch), "version": record.version,
+              "model": record.model_name, "commit": record.commit}
+    word = "exact" if result["exact"] else (
+        f"differs: predictions up to {result['max_prediction_difference']:.2e}, metrics "
+        + ", ".join(f"{m} {d:.2e}" for m, d in result["metric_differences"].items()))
+    for key, value in {"sluice.reproduced_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                       "sluice.reproduction.result": word,
+                       "sluice.reproduction.tolerance": str(TOLERANCE),
+                       "sluice.reproduction.run_id": result["run_id"],
+                       "sluice.reproduction.home": str(home)}.items():
+        client.set_model_version_tag(record.model_name, record.version, key, value)
+    result["result"] = word
+    return result
