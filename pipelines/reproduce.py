@@ -167,7 +167,9 @@ def rerun(record: Record, data: Path, schema: Path, scratch: Path) -> Path:
         raise RuntimeError(f"git worktree add failed: {added.stderr.strip()}")
     try:
         config = scratch / "config.yaml"
-        config.write_text(yaml.safe_dump(_config_yaml(record.config, data, source / schema)))
+        # Key order matters: splits take hash buckets in order, features set the layout.
+        config.write_text(yaml.safe_dump(_config_yaml(record.config, data, source / schema),
+                                         sort_keys=False))
         env = {**os.environ, "PYTHONPATH": str(source)}
         env.pop("MLFLOW_TRACKING_URI", None)
         result = subprocess.run(
