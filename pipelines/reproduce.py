@@ -206,7 +206,10 @@ def compare(record: Record, home: Path) -> dict:
     rows = read_raw_split(steps["CsvExampleGen"].data.tags["sluice.output.examples"], "eval",
                           before.feature_names)
     worst = float(abs(reproduced.predict(rows) - before.predict(rows)).max())
-    metrics = steps[f"evaluate_{record.trainer}"].data.metrics
+    from components.evaluate import read_evaluation
+
+    evaluation = read_evaluation(steps[f"evaluate_{record.trainer}"].data.tags["sluice.output.blessing"])
+    metrics = evaluation["metrics"]["overall"]
     differences = {m: abs(metrics[m] - record.metrics[m]) for m in ("auc", "accuracy", "loss")
                    if m in metrics and m in record.metrics}
     exact = worst <= TOLERANCE and all(d <= TOLERANCE for d in differences.values())

@@ -1,0 +1,83 @@
+"""`sluice reproduce` on a small run made from a clean checkout of this repository's
+HEAD: the champion is rebuilt exactly (both frameworks train deterministically on the
+CPU), the outcome is recorded on the model version, and everything that would make a
+reproduction a half-reproduction is refused with the reason."""
+import subprocess
+import sys
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import ROOT, run_sluice, sluice_env
+
+pytestmark = pytest.mark.slow
+MODEL = "sluice-taxi"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, taxi_sample):
+    """A torch champion trained from a clean clone of HEAD (a run from a dirty tree is
+    refused, rightly, so the run must come from committed code)."""
+    work = tmp_path_factory.mktemp("reproduce")
+    source, home = work / "source", work / "home"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(source)], check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--home", str(home), "--data", str(taxi_sample),
+         "--steps", "60", "--trainer", "torch"],
+        cwd=source, env={**sluice_env(), "PYTHONPATH": str(source)}, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return home
+
+
+def client(home):
+    return MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+
+
+def test_champion_is_reproduced_exactly_and_recorded(home):
+    result = run_sluice("reproduce", "--home", home)
+    assert result.returncode == 0
+    assert "differ by up to 0.00e+00" in result.stderr and "reproduced exactly" in result.stderr
+    champion = client(home).get_model_version_by_alias(MODEL, "champion")
+    assert champion.tags["sluice.reproduction.result"] == "exact"
+    assert champion.tags["sluice.reproduction.tolerance"] == "1e-06"
+    assert champion.tags["sluice.reproduced_at"] and champion.tags["sluice.reproduction.run_id"]
+    assert list((home / "serving" / MODEL).glob("[0-9]*")) == [home / "serving" / MODEL / "1"]
+
+
+def test_changed_or_missing_data_is_refused(home, taxi_sample, tmp_path):
+    changed = tmp_path / "changed.csv"
+    changed.write_text(taxi_sample.read_text().replace("Cash", "cash", 1))
+    result = run_sluice("reproduce", f"{MODEL}/1", "--home", home, "--data", changed)
+    assert result.returncode == 2
+    assert f"the data file {changed} changed: sha256" in result.stderr
+    assert "trained on sha256" in result.stderr and "Pass --data" in result.stderr
+    gone = run_sluice("reproduce", "--home", home, "--data", tmp_path / "nope.csv")
+    assert gone.returncode == 2 and "is gone; pass --data with the file whose sha256 is" in gone.stderr
+
+
+@pytest.mark.parametrize("tag, value, message", [
+    ("sluice.git_commit", "f" * 40, "is not in the repository"),
+    ("sluice.git_commit", "0123abc+dirty", "made from uncommitted changes"),
+])
+def test_unreachable_commit_is_refused(home, tag, value, message):
+    c = client(home)
+    original = c.get_model_version(MODEL, "1").tags[tag]
+    c.set_model_version_tag(MODEL, "1", tag, value)
+    try:
+        result = run_sluice("reproduce", f"models:/{MODEL}/1", "--home", home)
+    finally:
+        c.set_model_version_tag(MODEL, "1", tag, original)
+    assert result.returncode == 2 and message in result.stderr
+
+
+def test_different_lock_is_refused(home):
+    c = client(home)
+    run_id = c.get_model_version(MODEL, "1").tags["sluice.run_id"]
+    original = c.get_run(run_id).data.tags["sluice.lock_sha256"]
+    c.set_tag(run_id, "sluice.lock_sha256", "0" * 64)
+    try:
+        result = run_sluice("reproduce", run_id, "--home", home)
+    finally:
+        c.set_tag(run_id, "sluice.lock_sha256", original)
+    assert result.returncode == 2
+    assert "differs from the one version 1 was trained with (sha256 000" in result.stderr
