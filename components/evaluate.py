@@ -25,6 +25,8 @@ from serving.model import ServableModel
 EVALUATION_FILE = "evaluation.json"
 SAMPLES_FILE = "samples.json"  # eval rows + the gate's predictions, replayed by infra validation
 SAMPLE_ROWS = 32
+PREDICTIONS_FILE = "predictions.npz"  # labels + probabilities, for the run report's curves
+PREDICTION_ROWS = 20_000  # at most, so the file stays small on large data
 
 
 def read_raw_split(examples_uri: str, split: str, columns) -> dict[str, list]:
@@ -127,6 +129,8 @@ def evaluate(
     samples = {"rows": {n: raw[n][:SAMPLE_ROWS] for n in candidate_model.feature_names},
                "probabilities": probs[:SAMPLE_ROWS].tolist()}
     Path(blessing.uri, SAMPLES_FILE).write_text(json.dumps(samples))
+    np.savez_compressed(Path(blessing.uri, PREDICTIONS_FILE),
+                        labels=labels[:PREDICTION_ROWS], probabilities=probs[:PREDICTION_ROWS])
     blessing.set_int_custom_property("blessed", int(blessed))
     blessing.set_int_custom_property("baseline_version", version)
     blessing.set_string_custom_property("current_model", model.uri)
@@ -138,6 +142,15 @@ def evaluate(
 
 def read_evaluation(blessing_uri: str) -> dict:
     return json.loads(Path(blessing_uri, EVALUATION_FILE).read_text())
+
+
+def read_predictions(blessing_uri: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(labels, probabilities) the gate scored, or None for a blessing made before."""
+    path = Path(blessing_uri, PREDICTIONS_FILE)
+    if not path.exists():
+        return None
+    with np.load(path) as found:
+        return found["labels"], found["probabilities"]
 
 
 def read_samples(blessing_uri: str) -> dict:

@@ -45,6 +45,29 @@ def check_answers(server, name: str, samples: dict, tolerance: float) -> str | N
     return None
 
 
+LATENCY_REQUESTS = 15  # per size; the median is reported
+
+
+def measure_latency(server, name: str, samples: dict) -> dict[str, float]:
+    """Median wall time (ms) of a 1-row and a 100-row predict request, as a client
+    sees it over loopback (rows repeat the evaluator's sample rows)."""
+    import time
+
+    rows = samples["rows"]
+    count = len(samples["probabilities"])
+    latency = {}
+    for size in (1, 100):
+        body = json.dumps({"instances": [{n: rows[n][i % count] for n in rows}
+                                         for i in range(size)]}).encode()
+        took = []
+        for _ in range(LATENCY_REQUESTS):
+            started = time.perf_counter()
+            server.post(f"/v1/models/{name}:predict", body)
+            took.append((time.perf_counter() - started) * 1000)
+        latency[f"{size}_row_ms"] = float(np.median(took))
+    return latency
+
+
 def validate(candidates: dict[str, dict], timeout: int, tolerance: float) -> dict[str, dict]:
     """candidates: model_uri -> {framework, model_dir, samples} -> results by model_uri."""
     from serving.process import ServerProcess
@@ -65,6 +88,7 @@ def validate(candidates: dict[str, dict], timeout: int, tolerance: float) -> dic
             for uri, c in candidates.items():
                 problem = failure or check_answers(server, names[uri], c["samples"], tolerance)
                 results[uri] = {
+                    "latency": {} if problem else measure_latency(server, names[uri], c["samples"]),
                     "framework": c["framework"], "infra_blessed": problem is None,
                     "reason": problem or f"served by the model server; {len(c['samples']['probabilities'])} "
                                          f"eval rows answered in both request formats within {tolerance:.0e}",

@@ -95,6 +95,16 @@ def cmd_reproduce(args) -> int:
     return EXIT_FAILED
 
 
+def cmd_report(args) -> int:
+    from pipelines import run_report
+
+    paths = _paths(args)
+    output = Path(args.output or f"report-{args.run_id}.html")
+    run_report.write(args.run_id, _tracking_uri(args, paths), output)
+    print(f"wrote {output}")
+    return 0
+
+
 def cmd_ui(args) -> int:
     paths = _paths(args)
     uri = _tracking_uri(args, paths)
@@ -249,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     common(repro)
     repro.add_argument("--data", help="the original data file, if it moved")
     repro.set_defaults(func=cmd_reproduce)
+
+    report = sub.add_parser("report", help="rebuild a pipeline run's HTML report from its record")
+    report.add_argument("run_id", help="the MLflow parent run id")
+    common(report)
+    report.add_argument("-o", "--output", help="file to write (default: report-<run id>.html)")
+    report.set_defaults(func=cmd_report)
 
     ui = sub.add_parser("ui", help="start the MLflow UI on the local store")
     common(ui)

@@ -296,6 +296,18 @@ class PipelineRunRecord:
         mlflow.set_tag("sluice.registered_version", version.version)
         return version.version
 
+    def describe_version(self, version: str, report_uri: str) -> None:
+        """One line on the registered version: why it was pushed, and the report."""
+        mv = self.client.get_model_version(self.config.model_name, version)
+        metrics = json.loads(mv.tags.get("sluice.metrics", "{}"))
+        primary = self.config.gate.primary_metric
+        baseline = mv.tags.get("sluice.baseline_version", "0")
+        against = f"champion v{baseline}" if baseline != "0" else "no champion (first push)"
+        line = (f"{mv.tags.get('sluice.trainer')} pushed with {primary} "
+                f"{metrics.get(primary, float('nan')):.4f}, judged against {against}. "
+                f"Report: {report_uri}")
+        self.client.update_model_version(self.config.model_name, version, description=line)
+
     def end(self, status: str) -> None:
         mlflow.end_run(status)
 

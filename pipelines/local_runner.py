@@ -142,6 +142,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         if version:
             log.info("registered %s version %s; 'champion' names version %s (the one serving)",
                      config.model_name, version, record.champion)
+        _report(record, paths, version)
         if push_step or not orchestrator_run_id:
             record.end("FINISHED")
         else:
@@ -161,8 +162,25 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         finally:
             run_log.stop(log_file)
             record.fail(f"{type(err).__name__}: {err}", log_file)
+            _report(record, paths, None)
             record.end("FAILED")
         raise
+
+
+def _report(record, paths: Paths, registered_version: str | None) -> None:
+    """The run report (pipelines.run_report), logged to the parent run; the pushed
+    version's description says in one line why it was pushed and links it. A report
+    that cannot be built is logged, never fails the run."""
+    from pipelines import run_report
+
+    try:
+        path = run_report.log_to_run(record.run.info.run_id, record.tracking_uri, paths.home)
+        if registered_version:
+            record.describe_version(registered_version, f"{record.run.info.artifact_uri}/"
+                                                        f"{run_report.REPORT_FILE}")
+        log.info("report: %s", path)
+    except Exception as err:  # the report describes the run; it must not fail it
+        log.warning("no run report: %s: %s", type(err).__name__, err)
 
 
 def _record_up_to_date(config, paths, trainers, tracking_uri, previous: dict) -> dict:

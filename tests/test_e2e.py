@@ -93,6 +93,26 @@ def test_both_trainers_blessed_pushed_and_recorded(home, first_run, taxi_sample)
     assert champion.tags["sluice.git_commit"] in lineage.stdout
 
 
+def test_run_report_is_logged_and_can_be_rebuilt(home, tmp_path):
+    parents, _ = runs(home)
+    run_id = parents[0].info.run_id
+    client = client_for(home)
+    assert "report.html" in [a.path for a in client.list_artifacts(run_id)]
+    logged = Path(client.download_artifacts(run_id, "report.html", str(tmp_path))).read_text()
+    assert logged.count("data:image/png;base64,") >= 4  # loss, ROC + calibration, slices
+    for words in ("Keras and PyTorch, side by side", "keras: BLESSED, judged against no champion",
+                  "Drift against the data of serving version", "data_sha256", "Push</b>: keras"
+                  if "keras" in parents[0].data.tags["sluice.push_decision"].split()[0] else "Push</b>: torch"):
+        assert words in logged, words
+    assert "http://" not in logged and "https://" not in logged  # self-contained
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    assert champion.description.startswith(f"{champion.tags['sluice.trainer']} pushed with auc ")
+    assert "judged against no champion (first push). Report: " in champion.description
+    rebuilt = run_sluice("report", run_id, "--home", home, "-o", tmp_path / "again.html")
+    assert rebuilt.returncode == 0
+    assert (tmp_path / "again.html").read_text().count("data:image/png;base64,") >= 4
+
+
 def test_unchanged_rerun_is_skipped_and_pushes_nothing(home, taxi_sample):
     result = run_sluice("run", "--home", home, "--data", taxi_sample, "--steps", 60, "--trainer", "both")
     assert result.returncode == 0 and "nothing changed since MLflow run" in result.stderr

@@ -1,0 +1,245 @@
+"""The run report: one self-contained HTML page per pipeline run (plots embedded as
+PNG, no network needed), built only from what the run recorded in MLflow and the
+artifacts its steps wrote, so `sluice report RUN_ID` can rebuild it later.
+
+It tells the run's story in order: the data (rows per split, anomalies, drift, a link
+to the TFDV statistics view), Keras and PyTorch side by side (metrics, per-slice
+metrics, loss curves, ROC and calibration curves, training time, model size), the
+decisions (each gate's reasons, the baseline judged against, infra validation, the
+push), and the lineage (data digest, schema, commit, lock, config).
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import tempfile
+from pathlib import Path
+
+REPORT_FILE = "report.html"
+FRAMEWORKS = ("keras", "torch")
+
+
+def _png(figure) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _fmt(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+class RunReport:
+    """Reads one parent run and its steps from MLflow."""
+
+    def __init__(self, run_id: str, tracking_uri: str):
+        from mlflow.tracking import MlflowClient
+
+        self.client = MlflowClient(tracking_uri)
+        self.run = self.client.get_run(run_id)
+        children = self.client.search_runs(
+            [self.run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run_id}'")
+        self.steps = {c.info.run_name: c for c in children}
+
+    def _json(self, step: str, name: str) -> dict | None:
+        run = self.steps.get(step)
+        if run is None:
+            return None
+        try:
+            with tempfile.TemporaryDirectory() as scratch:
+                return json.loads(Path(self.client.download_artifacts(
+                    run.info.run_id, name, scratch)).read_text())
+        except Exception:  # not logged for this step (it failed before writing it)
+            return None
+
+    def evaluations(self) -> dict[str, dict]:
+        found = {}
+        for framework in FRAMEWORKS:
+            evaluation = self._json(f"evaluate_{framework}", "evaluation.json")
+            if evaluation is not None:
+                found[framework] = evaluation
+        return found
+
+    def data_section(self) -> str:
+        parts = ["<h2>Data</h2>"]
+        stats = self.steps.get("StatisticsGen")
+        if stats is not None:
+            splits = {k[5:]: int(v) for k, v in stats.data.metrics.items() if k.startswith("rows_")}
+            parts.append(_table(["split", "rows"], sorted(splits.items())))
+            view = stats.info.artifact_uri
+            parts.append(f'<p>TFDV statistics view: <a href="{html.escape(view)}">'
+                         "statistics_Split-*.html</a> (artifacts of the StatisticsGen step)</p>")
+        anomalies = self._json("ExampleValidator", "anomalies.json") or []
+        parts.append(f"<h3>Anomalies ({len(anomalies)})</h3>")
+        if anomalies:
+            parts.append(_table(["split", "feature", "anomaly", "details"],
+                                [[a["split"], a["feature"], a["anomaly"], a["details"]] for a in anomalies]))
+        drift = self._json("check_anomalies", "drift.json") or {"rows": []}
+        against = drift.get("baseline_version") or 0
+        parts.append(f"<h3>Drift against the data of serving version {against or '(none yet)'}"
+                     + (" (accepted)" if drift.get("accepted") else "") + "</h3>")
+        if drift["rows"]:
+            parts.append(_table(["feature", "measure", "value", "threshold", "drifted"],
+                                [[r["feature"], r["measure"], r["value"], r["threshold"],
+                                  "DRIFTED" if r["drifted"] else ""] for r in drift["rows"]]))
+        else:
+            parts.append("<p>No comparison: no model was serving.</p>" if not against
+                         else "<p>Not measured (the run stopped before the data gate).</p>")
+        return "".join(parts)
+
+    def models_section(self, evaluations: dict) -> str:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        parts = ["<h2>Keras and PyTorch, side by side</h2>"]
+        infra = self._json("infra_validate", "infra_validation.json") or {}
+        latencies = {r["framework"]: r.get("latency", {}) for r in infra.values()}
+        rows = []
+        for framework in FRAMEWORKS:
+            train = self.steps.get(f"train_{framework}")
+            evaluation = evaluations.get(framework)
+            if train is None and evaluation is None:
+                continue
+            overall = evaluation["metrics"]["overall"] if evaluation else {}
+            m = train.data.metrics if train else {}
+            latency = latencies.get(framework, {})
+            rows.append([framework, overall.get("auc", ""), overall.get("accuracy", ""),
+                         overall.get("loss", ""), overall.get("example_count", ""),
+                         m.get("train_seconds", ""), m.get("model_size_mb", ""),
+                         latency.get("1_row_ms", ""), latency.get("100_row_ms", ""),
+                         "BLESSED" if evaluation and evaluation["blessed"] else "not blessed"])
+        parts.append(_table(["framework", "auc", "accuracy", "log loss", "eval rows",
+                             "train s", "model MB", "1-row ms", "100-row ms", "gate"], rows))
+        parts.append("<p>Latency: median of the model server's answers to 1-row and 100-row "
+                     "requests over loopback, measured by infra validation.</p>")
+
+        figure, axis = plt.subplots(figsize=(6, 3.5))
+        for framework in FRAMEWORKS:
+            train = self.steps.get(f"train_{framework}")
+            if train is not None:
+                history = self.client.get_metric_history(train.info.run_id, "train_loss")
+                axis.plot([h.step for h in history], [h.value for h in history], label=framework)
+        axis.set(title="training loss (same batches for both)",
+                 xlabel="training progress (logged points)", ylabel="loss")
+        axis.legend()
+        parts.append(_png(figure))
+        parts.append(self._curves(evaluations, plt))
+        parts.append(self._slices(evaluations, plt))
+        return "".join(parts)
+
+    def _curves(self, evaluations: dict, plt) -> str:
+        from sklearn.metrics import roc_curve
+
+        from components.evaluate import read_predictions
+
+        predictions = {}
+        for framework in evaluations:
+            blessing = self.steps[f"evaluate_{framework}"].data.tags.get("sluice.output.blessing")
+            found = read_predictions(blessing) if blessing else None
+            if found is not None and found[1].shape[1] == 2:
+                predictions[framework] = found
+        if not predictions:
+            return "<p>ROC and calibration curves: binary tasks only.</p>"
+        figure, (roc, calibration) = plt.subplots(1, 2, figsize=(10, 4))
+        for framework, (labels, probs) in predictions.items():
+            fpr, tpr, _ = roc_curve(labels, probs[:, 1])
+            roc.plot(fpr, tpr, label=framework)
+            bins = (probs[:, 1] * 10).clip(0, 9.999).astype(int)
+            centers = [probs[bins == b, 1].mean() for b in range(10) if (bins == b).any()]
+            observed = [labels[bins == b].mean() for b in range(10) if (bins == b).any()]
+            calibration.plot(centers, observed, marker="o", label=framework)
+        roc.plot([0, 1], [0, 1], "k:", linewidth=0.8)
+        roc.set(title="ROC (eval split)", xlabel="false positive rate", ylabel="true positive rate")
+        calibration.plot([0, 1], [0, 1], "k:", linewidth=0.8)
+        calibration.set(title="calibration (10 bins)", xlabel="predicted", ylabel="observed")
+        roc.legend()
+        calibration.legend()
+        return _png(figure)
+
+    def _slices(self, evaluations: dict, plt) -> str:
+        parts = []
+        columns = sorted({c for e in evaluations.values() for c in e["metrics"]["slices"]})
+        for column in columns:
+            for metric in ("auc", "accuracy"):
+                figure, axis = plt.subplots(figsize=(8, 3))
+                width = 0.8 / max(len(evaluations), 1)
+                for i, (framework, evaluation) in enumerate(evaluations.items()):
+                    values = evaluation["metrics"]["slices"].get(column, {})
+                    keys = sorted(values, key=lambda k: (len(k), k))
+                    axis.bar([j + i * width for j in range(len(keys))],
+                             [values[k][metric] for k in keys], width, label=framework)
+                    axis.set_xticks([j + width * (len(evaluations) - 1) / 2 for j in range(len(keys))],
+                                    keys, fontsize=7)
+                axis.set(title=f"{metric} per {column}", ylabel=metric)
+                axis.legend()
+                parts.append(_png(figure))
+        return "".join(parts)
+
+    def decisions_section(self, evaluations: dict) -> str:
+        parts = ["<h2>Decisions</h2>"]
+        for framework, evaluation in evaluations.items():
+            against = evaluation.get("baseline_version") or 0
+            parts.append(f"<h3>{framework}: {'BLESSED' if evaluation['blessed'] else 'not blessed'}"
+                         f", judged against {'serving version ' + str(against) if against else 'no champion'}</h3>")
+            parts.append("<ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in evaluation["reasons"])
+                         + "</ul>")
+        infra = self.steps.get("infra_validate")
+        if infra is not None:
+            parts.append(f"<p><b>Infra validation</b>: {html.escape(infra.data.tags.get('sluice.infra_validation', ''))}</p>")
+        decision = self.run.data.tags.get("sluice.push_decision")
+        error = self.run.data.tags.get("sluice.error")
+        parts.append(f"<p><b>Push</b>: {html.escape(decision or 'push did not run')}</p>")
+        if error:
+            parts.append(f"<p><b>The run failed</b>: <pre>{html.escape(error)}</pre></p>")
+        return "".join(parts)
+
+    def lineage_section(self) -> str:
+        tags = self.run.data.tags
+        keys = ["sluice.data_sha256", "sluice.data_digest", "sluice.schema", "sluice.schema_sha256",
+                "sluice.git_commit", "sluice.lock_sha256", "sluice.config", "sluice.trainers",
+                "sluice.registered_version"]
+        return "<h2>Lineage</h2>" + _table(["", ""], [[k.removeprefix("sluice."), tags.get(k, "")]
+                                                       for k in keys])
+
+    def html(self) -> str:
+        evaluations = self.evaluations()
+        title = f"sluice run {self.run.info.run_name}"
+        return (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+            "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;"
+            "padding:3px 8px;font-size:13px}img{max-width:100%}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1><p>status {self.run.info.status}, MLflow run "
+            f"{self.run.info.run_id}</p>"
+            + self.data_section() + self.models_section(evaluations)
+            + self.decisions_section(evaluations) + self.lineage_section() + "</body></html>")
+
+
+def write(run_id: str, tracking_uri: str, path: Path) -> Path:
+    path.write_text(RunReport(run_id, tracking_uri).html(), encoding="utf-8")
+    return path
+
+
+def log_to_run(run_id: str, tracking_uri: str, home: Path) -> Path:
+    """Writes <home>/reports/<run id>.html and logs it to the run as report.html."""
+    from mlflow.tracking import MlflowClient
+
+    folder = home / "reports" / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = write(run_id, tracking_uri, folder / REPORT_FILE)
+    MlflowClient(tracking_uri).log_artifact(run_id, str(path))
+    return path
