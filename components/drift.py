@@ -33,13 +33,18 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def train_statistics(statistics_uri: str):
+def split_statistics(statistics_uri: str, split: str):
+    """The TFDV statistics of one split of a StatisticsGen artifact."""
     import tensorflow_data_validation as tfdv
 
-    path = Path(statistics_uri, "Split-train", "FeatureStats.pb")
+    path = Path(statistics_uri, f"Split-{split}", "FeatureStats.pb")
     if not path.is_file():  # fails loudly if TFX ever moves the file
-        raise FileNotFoundError(f"no train statistics at {path}")
+        raise FileNotFoundError(f"no {split} statistics at {path}")
     return tfdv.load_stats_binary(str(path))
+
+
+def train_statistics(statistics_uri: str):
+    return split_statistics(statistics_uri, "train")
 
 
 def measure(statistics_uri: str, baseline_statistics_uri: str, schema_path: str,
