@@ -1,6 +1,5 @@
 """notebooks/explore_run.ipynb runs headless (nbclient, a real kernel) against a small
 run and fails on any cell error; it is committed without outputs."""
-import os
 
 import nbformat
 import pytest
