@@ -37,6 +37,7 @@ def check_anomalies(
     if found:
         raise DataAnomaliesError(found)
     settings = json.loads(drift)
+    version = baseline_input.version_of(baseline)
     reference = baseline_input.statistics_of(baseline)
     rows = []
     if reference and Path(reference).exists():
@@ -44,12 +45,12 @@ def check_anomalies(
                                      {k: tuple(v) for k, v in settings["bounds"].items()})
     drifted = [r for r in rows if r["drifted"]]
     Path(report.uri, DRIFT_FILE).write_text(json.dumps({
-        "baseline_version": baseline_input.version_of(baseline), "reference": reference,
+        "baseline_version": version, "reference": reference,
         "accepted": settings["accept"], "rows": rows}, indent=2))
     report.set_int_custom_property("drifted_features", len(drifted))
     report.set_int_custom_property("drift_accepted", int(bool(drifted and settings["accept"])))
     if drifted and not settings["accept"]:
-        raise drift_measure.DataDriftError(rows, baseline_input.version_of(baseline))
+        raise drift_measure.DataDriftError(rows, version)
 
 
 def read_drift(report_uri: str) -> dict:

@@ -71,15 +71,16 @@ def eval_rows(examples_uri: str, transform_uri: str, columns) -> tuple[dict, np.
     return raw, labels_of(raw, transform_uri)
 
 
-def judge_against(candidate: dict, champion_dir: Path | None, version: int, raw, labels,
-                  gate_config: dict) -> tuple[bool, list[str], dict | None]:
+def judge_against(candidate: dict, champion_model: ServableModel | None, version: int, raw,
+                  labels, gate_config: dict) -> tuple[bool, list[str], dict | None]:
     """The blessing rule for candidate metrics ({overall, slices}) against the version
     serving (re-scored on these eval rows; none when version is 0).
     -> (blessed, reasons, the champion's report or None)."""
     champion = None
     if version:
-        scored = evaluate_model(ServableModel(champion_dir), raw, labels, [])[0]
-        champion = {"version": version, "path": str(champion_dir), "metrics": scored["overall"]}
+        scored = evaluate_model(champion_model, raw, labels, [])[0]
+        champion = {"version": version, "path": str(champion_model.path),
+                    "metrics": scored["overall"]}
     blessed, reasons = metrics.judge(
         candidate["overall"], champion and champion["metrics"], gate_config["thresholds"],
         gate_config["max_regression"], baseline_name=f"champion v{version}",
@@ -107,13 +108,12 @@ def evaluate(
     gate_config = json.loads(gate)
     candidate_model = ServableModel(Path(model.uri, "Format-Serving"))
     version = baseline_input.version_of(baseline)
-    champion_dir = Path(baseline.uri) if version else None
+    champion_model = ServableModel(baseline.uri) if version else None
     columns = gate_columns(candidate_model, gate_config)
-    if champion_dir:
-        columns += ServableModel(champion_dir).feature_names
+    columns += champion_model.feature_names if champion_model else []
     raw, labels = eval_rows(examples.uri, transform_graph.uri, columns)
     candidate, probs = evaluate_model(candidate_model, raw, labels, gate_config["slices"])
-    blessed, reasons, champion = judge_against(candidate, champion_dir, version, raw, labels,
+    blessed, reasons, champion = judge_against(candidate, champion_model, version, raw, labels,
                                                gate_config)
     report = {
         "framework": candidate_model.layout.framework,

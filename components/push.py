@@ -58,15 +58,17 @@ def rejudge(candidates: list[dict], examples_uri: str, transform_uri: str, gate_
     from serving.model import ServableModel
 
     live, live_dir, _ = baseline_input.champion_record(serving_dir, model_name)
-    for c in candidates:
-        if not c["blessed"] or c["baseline_version"] == live:
-            continue
-        model = ServableModel(Path(c["model_uri"], "Format-Serving"))
-        columns = gate_columns(model, gate_config)
-        columns += ServableModel(live_dir).feature_names if live_dir else []
-        raw, labels = eval_rows(examples_uri, transform_uri, columns)
+    stale = [c for c in candidates if c["blessed"] and c["baseline_version"] != live]
+    if not stale:
+        return live
+    live_model = ServableModel(live_dir) if live_dir else None
+    columns = live_model.feature_names if live_model else []
+    for c in stale:
+        columns += gate_columns(ServableModel(Path(c["model_uri"], "Format-Serving")), gate_config)
+    raw, labels = eval_rows(examples_uri, transform_uri, columns)
+    for c in stale:
         evaluation = read_evaluation(c["blessing_uri"])
-        blessed, reasons, _ = judge_against(evaluation["metrics"], live_dir, live, raw, labels,
+        blessed, reasons, _ = judge_against(evaluation["metrics"], live_model, live, raw, labels,
                                             gate_config)
         c["rejudged"] = (f"judged against {_name(c['baseline_version'])} at the gate, but v{live} "
                          f"serves now: re-judged against v{live}: {'; '.join(reasons)}")
@@ -111,11 +113,10 @@ def push(
         evaluation = read_evaluation(blessing.uri)
         model_uri = blessing.get_string_custom_property("current_model")
         served = infra.get(model_uri, {"infra_blessed": False, "reason": "not infra-validated"})
-        value = evaluation["metrics"]["overall"][primary_metric]
         candidates.append({
             "framework": evaluation["framework"],
             "blessed": bool(blessing.get_int_custom_property("blessed")) and served["infra_blessed"],
-            "value": value,
+            "value": evaluation["metrics"]["overall"][primary_metric],
             "model_uri": model_uri,
             "blessing_uri": blessing.uri,
             "baseline_version": evaluation.get("baseline_version", 0),

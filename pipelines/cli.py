@@ -32,8 +32,9 @@ def _config_name(args) -> str:
         return args.config
     if args.command != "run":
         remembered = Path(args.home) / LAST_CONFIG
-        if remembered.is_file() and Path(remembered.read_text().strip()).is_file():
-            return remembered.read_text().strip()
+        path = remembered.read_text().strip() if remembered.is_file() else ""
+        if path and Path(path).is_file():
+            return path
     return "taxi"
 
 

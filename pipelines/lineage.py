@@ -32,7 +32,12 @@ EXPERIMENT_KIND = "mlflow.experimentKind"
 
 
 def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """sha256 of a file, read in blocks (data files may be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def git_commit() -> str:
@@ -268,7 +273,6 @@ class PipelineRunRecord:
         candidate = next(c for c in push_candidates(push_step) if c["model_uri"] == model_uri)
         blessing = json.loads(Path(candidate["blessing_uri"], "evaluation.json").read_text())
         run = self.client.get_run(self.run.info.run_id)
-        baseline = decision_baseline(push_step)
         tags = {
             "sluice.run_id": self.run.info.run_id,
             "sluice.trainer": props["framework"],
@@ -280,7 +284,7 @@ class PipelineRunRecord:
             "sluice.config": str(self.config.source),
             "sluice.serving_path": props["pushed_destination"],
             "sluice.serving_version": str(props["pushed_version"]),
-            "sluice.baseline_version": str(baseline),
+            "sluice.baseline_version": str(props.get("baseline_version", 0)),
             "sluice.rejudged": candidate.get("rejudged", ""),
             "sluice.blessing": "; ".join(blessing["reasons"]),
             "sluice.infra_validation": candidate.get("infra_validation", ""),
@@ -325,15 +329,9 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # alive, someone else's
+        pass
     return True
-
-
-def decision_baseline(push_step: Step) -> int:
-    """The serving version the pushed model was judged against (0: none)."""
-    decision = json.loads(Path(push_step.output("pushed_model").uri, "decision.json").read_text())
-    return int(decision.get("baseline_version", 0))
 
 
 def point_champion_at_serving(model_name: str, tracking_uri: str, serving_dir: Path) -> str | None:

@@ -11,15 +11,14 @@ are left alone.
 """
 from __future__ import annotations
 
-import fcntl
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-_CREATE = ("import fcntl, sys; from mlflow.tracking import MlflowClient\n"
-           "with open(sys.argv[2], 'a') as lock:\n"
-           "    fcntl.flock(lock, fcntl.LOCK_EX)\n"
+_CREATE = ("import sys; from pathlib import Path; from mlflow.tracking import MlflowClient\n"
+           "from serving.push import file_lock\n"
+           "with file_lock(Path(sys.argv[2])):\n"
            "    MlflowClient(sys.argv[1]).search_experiments(max_results=1)")
 
 
@@ -53,6 +52,7 @@ def wait_for(creation: StoreCreation | None) -> None:
     if creation.process is not None:
         creation.process.wait()
     if creation.lock.exists():
-        with open(creation.lock, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        from serving.push import file_lock
+
+        with file_lock(creation.lock):
+            pass

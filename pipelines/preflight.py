@@ -17,7 +17,6 @@ header line is plain (the rows are copied byte for byte).
 from __future__ import annotations
 
 import csv
-import hashlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,11 +247,9 @@ def _check_rows(config: PipelineConfig, path: Path, rows: int, duplicates: int) 
 
 def _plain_header_copy(path: Path, header: list[str], staging_dir: Path) -> Path:
     """<staging_dir>/<content digest>/<name>: the header line plain, the rows as they are."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as raw:
-        for block in iter(lambda: raw.read(1 << 20), b""):
-            digest.update(block)
-    target = staging_dir / digest.hexdigest()[:16] / path.name
+    from pipelines.lineage import file_digest
+
+    target = staging_dir / file_digest(path)[:16] / path.name
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.lineage import file_digest
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TOLERANCE = 1e-6
 
@@ -46,14 +48,6 @@ class Record:
     trainer: str
     serving_path: str
     metrics: dict
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def resolve(target: str, client):
@@ -111,7 +105,7 @@ def check(record: Record, data: Path | None) -> tuple[Path, Path]:
             f"commit {commit} (of version {record.version}) is not in the repository at "
             f"{PROJECT_ROOT}; fetch it (git fetch --all) and try again.")
     lock = PROJECT_ROOT / "requirements.lock"
-    installed = _digest(lock) if lock.exists() else "missing"
+    installed = file_digest(lock) if lock.exists() else "missing"
     if installed != record.lock_sha256:
         raise ReproductionRefused(
             f"the installed environment's lock ({lock}, sha256 {installed}) differs from the "
@@ -122,7 +116,7 @@ def check(record: Record, data: Path | None) -> tuple[Path, Path]:
         raise ReproductionRefused(
             f"the data file {path} is gone; pass --data with the file whose sha256 is "
             f"{record.data_sha256}.")
-    found = _digest(path)
+    found = file_digest(path)
     if found != record.data_sha256:
         raise ReproductionRefused(
             f"the data file {path} changed: sha256 {found}, but version {record.version} was "
@@ -190,14 +184,16 @@ def compare(record: Record, home: Path) -> dict:
     from mlflow.tracking import MlflowClient
 
     from components.evaluate import read_raw_split
+    from pipelines.run_report import RunReport
     from serving.model import ServableModel
 
-    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    tracking_uri = f"sqlite:///{home / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(f"sluice-{record.config['name']}")
-    runs = client.search_runs([experiment.experiment_id])
-    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
-    steps = {r.info.run_name: r for r in runs
-             if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    parent = next(r for r in client.search_runs([experiment.experiment_id])
+                  if "mlflow.parentRunId" not in r.data.tags)
+    reproduction = RunReport(parent.info.run_id, tracking_uri)
+    steps = reproduction.steps
     trained = Path(steps[f"train_{record.trainer}"].data.tags["sluice.output.model"], "Format-Serving")
     original = Path(record.serving_path)
     if not original.is_dir():
@@ -206,10 +202,7 @@ def compare(record: Record, home: Path) -> dict:
     rows = read_raw_split(steps["CsvExampleGen"].data.tags["sluice.output.examples"], "eval",
                           before.feature_names)
     worst = float(abs(reproduced.predict(rows) - before.predict(rows)).max())
-    from components.evaluate import read_evaluation
-
-    evaluation = read_evaluation(steps[f"evaluate_{record.trainer}"].data.tags["sluice.output.blessing"])
-    metrics = evaluation["metrics"]["overall"]
+    metrics = reproduction.evaluations()[record.trainer]["metrics"]["overall"]
     differences = {m: abs(metrics[m] - record.metrics[m]) for m in ("auc", "accuracy", "loss")
                    if m in metrics and m in record.metrics}
     exact = worst <= TOLERANCE and all(d <= TOLERANCE for d in differences.values())

@@ -53,7 +53,7 @@ class RunReport:
             [self.run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run_id}'")
         self.steps = {c.info.run_name: c for c in children}
 
-    def _json(self, step: str, name: str) -> dict | None:
+    def artifact_json(self, step: str, name: str) -> dict | None:
         run = self.steps.get(step)
         if run is None:
             return None
@@ -67,7 +67,7 @@ class RunReport:
     def evaluations(self) -> dict[str, dict]:
         found = {}
         for framework in FRAMEWORKS:
-            evaluation = self._json(f"evaluate_{framework}", "evaluation.json")
+            evaluation = self.artifact_json(f"evaluate_{framework}", "evaluation.json")
             if evaluation is not None:
                 found[framework] = evaluation
         return found
@@ -81,12 +81,12 @@ class RunReport:
             view = stats.info.artifact_uri
             parts.append(f'<p>TFDV statistics view: <a href="{html.escape(view)}">'
                          "statistics_Split-*.html</a> (artifacts of the StatisticsGen step)</p>")
-        anomalies = self._json("ExampleValidator", "anomalies.json") or []
+        anomalies = self.artifact_json("ExampleValidator", "anomalies.json") or []
         parts.append(f"<h3>Anomalies ({len(anomalies)})</h3>")
         if anomalies:
             parts.append(_table(["split", "feature", "anomaly", "details"],
                                 [[a["split"], a["feature"], a["anomaly"], a["details"]] for a in anomalies]))
-        drift = self._json("check_anomalies", "drift.json") or {"rows": []}
+        drift = self.artifact_json("check_anomalies", "drift.json") or {"rows": []}
         against = drift.get("baseline_version") or 0
         parts.append(f"<h3>Drift against the data of serving version {against or '(none yet)'}"
                      + (" (accepted)" if drift.get("accepted") else "") + "</h3>")
@@ -106,7 +106,7 @@ class RunReport:
         import matplotlib.pyplot as plt
 
         parts = ["<h2>Keras and PyTorch, side by side</h2>"]
-        infra = self._json("infra_validate", "infra_validation.json") or {}
+        infra = self.artifact_json("infra_validate", "infra_validation.json") or {}
         latencies = {r["framework"]: r.get("latency", {}) for r in infra.values()}
         rows = []
         for framework in FRAMEWORKS:

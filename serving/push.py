@@ -42,17 +42,22 @@ LOCK_FILE = ".push.lock"
 
 
 @contextlib.contextmanager
-def push_lock(serving_dir: str | Path, model_name: str):
-    """Holds the model's push lock: an flock, which the kernel drops when its holder
-    dies, so a killed run never leaves it behind."""
-    root = Path(serving_dir) / model_name
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_FILE, "a") as handle:
+def file_lock(path: Path):
+    """An exclusive flock on path: the kernel drops it when its holder dies, so a
+    killed process never leaves it behind."""
+    with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def push_lock(serving_dir: str | Path, model_name: str):
+    """Holds the model's push lock (file_lock on <serving_dir>/<model>/.push.lock)."""
+    root = Path(serving_dir) / model_name
+    root.mkdir(parents=True, exist_ok=True)
+    return file_lock(root / LOCK_FILE)
 
 
 def version_number(version_dir: Path | None) -> int:
