@@ -107,8 +107,16 @@ def cmd_report(args) -> int:
 
 
 def cmd_ui(args) -> int:
+    """Exec `mlflow ui` on the home's store, first printing the link to open: MLflow 3's
+    UI opens every experiment on its GenAI pages unless the URL asks for the model
+    training view (a per-browser setting; the experiment's kind tag does not decide it)."""
+    import mlflow
+
     paths = _paths(args)
     uri = _tracking_uri(args, paths)
+    experiment = mlflow.MlflowClient(uri).get_experiment_by_name(f"sluice-{_load_config(args).name}")
+    where = f"experiments/{experiment.experiment_id}/runs" if experiment else "experiments"
+    print(f"open http://{args.host}:{args.port}/#/{where}?workflowType=machine_learning", flush=True)
     bin_dir = Path(sys.executable).parent
     os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     os.execv(str(bin_dir / "mlflow"), ["mlflow", "ui", "--backend-store-uri", uri,

@@ -11,6 +11,7 @@ push), and the lineage (data digest, schema, commit, lock, config).
 from __future__ import annotations
 
 import base64
+import datetime
 import html
 import io
 import json
@@ -218,13 +219,16 @@ class RunReport:
     def html(self) -> str:
         evaluations = self.evaluations()
         title = f"sluice run {self.run.info.run_name}"
+        started = datetime.datetime.fromtimestamp(self.run.info.start_time / 1000, datetime.timezone.utc)
+        # the report is written as the run ends, while MLflow still says RUNNING
+        status = "" if self.run.info.status == "RUNNING" else f", {self.run.info.status.lower()}"
         return (
             f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
             "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;"
             "padding:3px 8px;font-size:13px}img{max-width:100%}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><p>status {self.run.info.status}, MLflow run "
-            f"{self.run.info.run_id}</p>"
+            f"<h1>{html.escape(title)}</h1><p>started {started:%Y-%m-%d %H:%M:%S} UTC{status}, "
+            f"MLflow run {self.run.info.run_id}</p>"
             + self.data_section() + self.models_section(evaluations)
             + self.decisions_section(evaluations) + self.lineage_section() + "</body></html>")
 

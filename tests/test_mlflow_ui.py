@@ -1,0 +1,96 @@
+"""The MLflow UI as a user sees it: `sluice ui` on a small run's home, driven by headless
+Chromium. Checks what a person looks for (the pipeline run and its step runs, the
+dataset's digest, the registered model with its champion alias and description, the run
+report rendered in the artifact view) and saves a screenshot of each page."""
+import socket
+import subprocess
+import time
+import urllib.request
+
+import mlflow
+import pytest
+
+from tests.browser import Browser, ensure_chromium
+from tests.conftest import ROOT, SLUICE, sluice_env
+
+pytestmark = pytest.mark.slow
+MODEL = "sluice-taxi"
+STEPS = ["CsvExampleGen", "Transform", "train_keras", "train_torch", "evaluate_keras", "push"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ui(first_run):
+    """`sluice ui` on the shared run's home (-> the link it prints)."""
+    home, result = first_run
+    assert result.returncode == 0
+    port = free_port()
+    process = subprocess.Popen([str(SLUICE), "ui", "--home", str(home), "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env=sluice_env(), cwd=ROOT)
+    try:
+        link = process.stdout.readline().strip().removeprefix("open ")
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "mlflow ui did not start"
+                time.sleep(0.5)
+        yield link
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def browser():
+    browser = Browser(ensure_chromium())
+    yield browser
+    browser.close()
+
+
+def test_mlflow_ui_shows_the_run_model_and_report(first_run, ui, browser, tmp_path):
+    home, _ = first_run
+    client = mlflow.MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    parent = next(r for r in client.search_runs([client.get_experiment_by_name(MODEL).experiment_id])
+                  if "mlflow.parentRunId" not in r.data.tags)
+    dataset = parent.inputs.dataset_inputs[0].dataset
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    base = ui.split("#")[0]
+    assert "workflowType=machine_learning" in ui and "/runs" in ui
+
+    # the link lands on the runs list (not MLflow 3's GenAI overview), with the dataset digest
+    browser.goto(ui)
+    browser.wait_for_text(parent.info.run_name, f"{dataset.name} ({dataset.digest})")
+    browser.click("[...document.querySelectorAll('button.du-bois-light-btn-link')]"
+                  ".find(b => !b.innerText.trim())", "expander of the pipeline run")
+    browser.wait_for_text(*STEPS)
+    browser.screenshot(tmp_path / "runs.png")
+
+    browser.goto(f"{base}#/models/{MODEL}/versions/{champion.version}?workflowType=machine_learning")
+    text = browser.wait_for_text(f"Version {champion.version}", "Aliases", "champion")
+    assert champion.description and champion.description in text
+    assert "Report:" in champion.description
+    browser.screenshot(tmp_path / "model_version.png")
+
+    browser.goto(f"{base}#/experiments/{parent.info.experiment_id}/runs/{parent.info.run_id}"
+                 "/artifacts/report.html?workflowType=machine_learning")
+    browser.wait_for("document.querySelector('iframe')", "the artifact preview")
+    browser.wait_for_text("report.html")
+    deadline = time.monotonic() + 60
+    while not any("side by side" in (t or "") for t in browser.in_frames("document.body.innerText")):
+        assert time.monotonic() < deadline, "the report never rendered in the artifact view"
+        time.sleep(0.5)
+    report = next(t for t in browser.in_frames("document.body.innerText") if "side by side" in t)
+    assert parent.info.run_name in report and "keras" in report and "torch" in report
+    images = max(browser.in_frames("[...document.images].filter(i => i.naturalWidth > 0).length"))
+    assert images >= 3, f"only {images} plots rendered in the report"
+    browser.screenshot(tmp_path / "report.png")
+    print(f"screenshots in {tmp_path}")
