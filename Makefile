@@ -6,16 +6,21 @@ AIRFLOW_VENV ?= .venv-airflow
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: run test test-fast venv airflow-venv lock bench clean
+.PHONY: run test test-fast lint venv airflow-venv lock bench clean
 
 run: $(VENV)/.installed
 	$(VENV)/bin/sluice run $(ARGS)
 
-test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed
+test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed lint
 	$(PY) -m pytest -q tests $(ARGS)
 
-test-fast: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not slow" tests $(ARGS)
+test-fast: $(VENV)/.installed lint
+	$(PY) -m pytest -q -m "not e2e" tests $(ARGS)
+
+# ruff (pyflakes, syntax, import order) and the layering contracts in pyproject.toml
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check -q .
+	$(VENV)/bin/lint-imports --no-cache > /dev/null || $(VENV)/bin/lint-imports --no-cache
 
 venv: $(VENV)/.installed
 

@@ -28,18 +28,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines.quiet import configure_environment, prints_silenced  # noqa: E402
+from pipelines.patches.quiet import configure_environment, prints_silenced  # noqa: E402
 
 configure_environment()
 
+import http_load  # noqa: E402  (bench/, next to this script)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from serving import push as push_target  # noqa: E402
-from serving.model import ServableModel  # noqa: E402
-from serving.process import ServerProcess, free_port, wait_until_up  # noqa: E402
-
-import http_load  # noqa: E402  (bench/, next to this script)
+from serving.model_format import versions as push_target  # noqa: E402
+from serving.model_format.model import ServableModel  # noqa: E402
+from serving.server.process import ServerProcess, free_port, wait_until_up  # noqa: E402
 
 SCENARIOS = (("1 instance, concurrency 1", 1, 1), ("1 instance, concurrency 8", 1, 8),
              ("100 instances, concurrency 1", 100, 1))
@@ -66,7 +65,7 @@ def floor_ms(model: ServableModel, rows: list[dict], per_request: int, repeats: 
 def start_mlflow(model_dir: Path, work: Path) -> tuple[subprocess.Popen, str]:
     import mlflow.pyfunc
 
-    from serving.mlflow_model import SERVING_PACKAGE, SluiceModel
+    from serving.model_format.mlflow_model import SERVING_PACKAGE, SluiceModel
 
     saved = work / "mlflow_model"
     with prints_silenced():

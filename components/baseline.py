@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from serving import push as push_target
+from serving.model_format import versions as push_target
 
 NODE_ID = "baseline"
 NO_BASELINE = "none"

@@ -8,6 +8,7 @@ champion; the bounds and the accept switch are parameters, so it sees those too.
 """
 import json
 from pathlib import Path
+from typing import Any, Dict
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
@@ -16,6 +17,7 @@ from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics, Mo
 from components import baseline as baseline_input
 from components import drift as drift_measure
 from components.anomalies import DataAnomaliesError, read_anomalies
+from pipelines.definition.config import DriftGate, from_json
 
 DRIFT_FILE = "drift.json"
 
@@ -27,7 +29,7 @@ def check_anomalies(
     schema: InputArtifact[Schema],
     baseline: InputArtifact[Model],
     report: OutputArtifact[ExampleAnomalies],
-    drift: Parameter[str],
+    drift: Parameter[Dict[str, Any]],
 ):
     """Fails the run (and so everything downstream) if any anomaly was found, or drift
     beyond a bound unless accepted. The report (an ExampleAnomalies artifact, a type
@@ -36,20 +38,20 @@ def check_anomalies(
     report.set_int_custom_property("anomaly_count", len(found))
     if found:
         raise DataAnomaliesError(found)
-    settings = json.loads(drift)
+    settings = from_json(DriftGate, drift)
     version = baseline_input.version_of(baseline)
     reference = baseline_input.statistics_of(baseline)
     rows = []
     if reference and Path(reference).exists():
         rows = drift_measure.measure(statistics.uri, reference, str(Path(schema.uri, "schema.pbtxt")),
-                                     {k: tuple(v) for k, v in settings["bounds"].items()})
+                                     settings.bounds)
     drifted = [r for r in rows if r["drifted"]]
     Path(report.uri, DRIFT_FILE).write_text(json.dumps({
         "baseline_version": version, "reference": reference,
-        "accepted": settings["accept"], "rows": rows}, indent=2))
+        "accepted": settings.accept, "rows": rows}, indent=2))
     report.set_int_custom_property("drifted_features", len(drifted))
-    report.set_int_custom_property("drift_accepted", int(bool(drifted and settings["accept"])))
-    if drifted and not settings["accept"]:
+    report.set_int_custom_property("drift_accepted", int(bool(drifted and settings.accept)))
+    if drifted and not settings.accept:
         raise drift_measure.DataDriftError(rows, version)
 
 

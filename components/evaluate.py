@@ -1,6 +1,6 @@
 """The model gate, identical for Keras and PyTorch.
 
-The candidate is loaded as it will serve (serving.model), predicts on the raw eval
+The candidate is loaded as it will serve (serving.model_format.model), predicts on the raw eval
 split, and components.metrics scores it overall and per slice. Blessing needs every
 absolute threshold, every slice threshold (if configured), AND no regression beyond
 the tolerance against the baseline: the version serving when the pipeline was built,
@@ -11,6 +11,7 @@ can refuse to reuse it once another version serves.
 
 import json
 from pathlib import Path
+from typing import Any, Dict
 
 import numpy as np
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
@@ -19,8 +20,9 @@ from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, Transfo
 
 from components import baseline as baseline_input
 from components import metrics
-from serving.layout import LABEL_KEY
-from serving.model import ServableModel
+from pipelines.definition.config import ModelGate, from_json
+from serving.model_format.layout import LABEL_KEY
+from serving.model_format.model import ServableModel
 
 EVALUATION_FILE = "evaluation.json"
 SAMPLES_FILE = "samples.json"  # eval rows + the gate's predictions, replayed by infra validation
@@ -50,7 +52,7 @@ def labels_of(raw: dict[str, list], transform_uri: str) -> np.ndarray:
     """The label as Transform computes it, so the gate and training agree."""
     import tensorflow_transform as tft
 
-    from serving import raw_features
+    from serving.model_format import raw_features
 
     output = tft.TFTransformOutput(transform_uri)
     spec = output.raw_feature_spec()
@@ -72,7 +74,7 @@ def eval_rows(examples_uri: str, transform_uri: str, columns) -> tuple[dict, np.
 
 
 def judge_against(candidate: dict, champion_model: ServableModel | None, version: int, raw,
-                  labels, gate_config: dict) -> tuple[bool, list[str], dict | None]:
+                  labels, model_gate: ModelGate) -> tuple[bool, list[str], dict | None]:
     """The blessing rule for candidate metrics ({overall, slices}) against the version
     serving (re-scored on these eval rows; none when version is 0).
     -> (blessed, reasons, the champion's report or None)."""
@@ -81,18 +83,18 @@ def judge_against(candidate: dict, champion_model: ServableModel | None, version
         scored = evaluate_model(champion_model, raw, labels, [])[0]
         champion = {"version": version, "path": str(champion_model.path),
                     "metrics": scored["overall"]}
+    gate = model_gate.gate
     blessed, reasons = metrics.judge(
-        candidate["overall"], champion and champion["metrics"], gate_config["thresholds"],
-        gate_config["max_regression"], baseline_name=f"champion v{version}",
+        candidate["overall"], champion and champion["metrics"], gate.thresholds,
+        gate.max_regression, baseline_name=f"champion v{version}",
     )
     slices_ok, slice_reasons, _ = metrics.judge_slices(
-        candidate["slices"], gate_config.get("slice_thresholds", {}),
-        gate_config.get("min_slice_examples", 0))
+        candidate["slices"], gate.slice_thresholds, gate.min_slice_examples)
     return blessed and slices_ok, reasons + slice_reasons, champion
 
 
-def gate_columns(model: ServableModel, gate_config: dict) -> list[str]:
-    return [*model.feature_names, *gate_config["label_columns"], *gate_config["slices"]]
+def gate_columns(model: ServableModel, model_gate: ModelGate) -> list[str]:
+    return [*model.feature_names, *model_gate.label_columns, *model_gate.slices]
 
 
 @component
@@ -102,19 +104,19 @@ def evaluate(
     transform_graph: InputArtifact[TransformGraph],
     baseline: InputArtifact[Model],
     blessing: OutputArtifact[ModelBlessing],
-    gate: Parameter[str],
+    gate: Parameter[Dict[str, Any]],
 ):
     """Scores the candidate and the baseline on the eval split; writes the blessing."""
-    gate_config = json.loads(gate)
+    model_gate = from_json(ModelGate, gate)
     candidate_model = ServableModel(Path(model.uri, "Format-Serving"))
     version = baseline_input.version_of(baseline)
     champion_model = ServableModel(baseline.uri) if version else None
-    columns = gate_columns(candidate_model, gate_config)
+    columns = gate_columns(candidate_model, model_gate)
     columns += champion_model.feature_names if champion_model else []
     raw, labels = eval_rows(examples.uri, transform_graph.uri, columns)
-    candidate, probs = evaluate_model(candidate_model, raw, labels, gate_config["slices"])
+    candidate, probs = evaluate_model(candidate_model, raw, labels, model_gate.slices)
     blessed, reasons, champion = judge_against(candidate, champion_model, version, raw, labels,
-                                               gate_config)
+                                               model_gate)
     report = {
         "framework": candidate_model.layout.framework,
         "blessed": blessed,
@@ -122,7 +124,7 @@ def evaluate(
         "metrics": candidate,
         "baseline_version": version,
         "champion": champion,
-        "primary_metric": gate_config["primary_metric"],
+        "primary_metric": model_gate.gate.primary_metric,
     }
     Path(blessing.uri, EVALUATION_FILE).write_text(json.dumps(report, indent=2))
     Path(blessing.uri, "BLESSED" if blessed else "NOT_BLESSED").touch()

@@ -17,7 +17,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import InfraBlessing, Model, ModelBlessing
 
 from components.evaluate import read_evaluation, read_samples
-from serving import push as push_target
+from serving.model_format import versions as push_target
 
 RESULTS_FILE = "infra_validation.json"
 
@@ -70,7 +70,7 @@ def measure_latency(server, name: str, samples: dict) -> dict[str, float]:
 
 def validate(candidates: dict[str, dict], timeout: int, tolerance: float) -> dict[str, dict]:
     """candidates: model_uri -> {framework, model_dir, samples} -> results by model_uri."""
-    from serving.process import ServerProcess
+    from serving.server.process import ServerProcess
 
     results = {}
     with tempfile.TemporaryDirectory(prefix="sluice-infra-") as scratch:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-METRICS = ("auc", "accuracy", "loss")
-LOWER_IS_BETTER = frozenset({"loss"})
+from pipelines.definition.config import LOWER_IS_BETTER
 
 
 def compute(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:

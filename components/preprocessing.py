@@ -15,8 +15,9 @@ import operator
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.label_rule import parse_rule
-from serving.layout import LABEL_KEY, transformed_name
+from pipelines.definition.config import Feature, FeatureKind, Label, TransformConfig, from_json
+from pipelines.definition.label_rule import parse_rule
+from serving.model_format.layout import LABEL_KEY, transformed_name
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
@@ -31,35 +32,34 @@ def fill_in_missing(x):
     return tf.reshape(x, [-1])
 
 
-def _feature(x, feature: dict):
-    if feature["kind"] == "numeric":
+def _feature(x, feature: Feature):
+    if feature.kind == FeatureKind.NUMERIC:
         return tft.scale_to_z_score(tf.cast(x, tf.float32))
-    if feature["kind"] == "bucketized":
-        return tft.bucketize(tf.cast(x, tf.float32), feature["buckets"])
-    if feature["kind"] == "identity":
+    if feature.kind == FeatureKind.BUCKETIZED:
+        return tft.bucketize(tf.cast(x, tf.float32), feature.buckets)
+    if feature.kind == FeatureKind.IDENTITY:
         ids = tf.cast(x, tf.int64)
-        size = feature["buckets"]
+        size = feature.buckets
         return tf.where((ids >= 0) & (ids < size), ids, tf.constant(size, tf.int64))
     strings = x if x.dtype == tf.string else tf.strings.as_string(x)
     return tft.compute_and_apply_vocabulary(
-        strings, top_k=feature.get("top_k"), num_oov_buckets=1, vocab_filename=feature["name"]
+        strings, top_k=feature.top_k, num_oov_buckets=1, vocab_filename=feature.name
     )
 
 
-def _label(inputs: dict, config: dict):
-    label = config["label"]
-    if label.get("column"):
-        x = fill_in_missing(inputs[label["column"]])
-        if label.get("classes"):
+def _label(inputs: dict, label: Label):
+    if label.column:
+        x = fill_in_missing(inputs[label.column])
+        if label.classes:
             table = tf.lookup.StaticHashTable(
                 tf.lookup.KeyValueTensorInitializer(
-                    tf.constant(list(label["classes"])), tf.range(len(label["classes"]), dtype=tf.int64)
+                    tf.constant(list(label.classes)), tf.range(len(label.classes), dtype=tf.int64)
                 ),
                 default_value=-1,
             )
             return table.lookup(x if x.dtype == tf.string else tf.strings.as_string(x))
         return tf.cast(x, tf.int64)
-    rule = parse_rule(label["derive"])
+    rule = parse_rule(label.derive)
     left = tf.cast(fill_in_missing(inputs[rule["column"]]), tf.float32)
     other = rule["other"]
     right = (
@@ -71,10 +71,12 @@ def _label(inputs: dict, config: dict):
 
 
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
-    """tf.Transform entry point: raw columns -> transformed features + label."""
+    """tf.Transform entry point: raw columns -> transformed features + label.
+    custom_config is PipelineConfig.transform_config as JSON (task, label, features)."""
+    config = from_json(TransformConfig, custom_config)
     outputs = {
-        transformed_name(f["name"]): _feature(fill_in_missing(inputs[f["name"]]), f)
-        for f in custom_config["features"]
+        transformed_name(f.name): _feature(fill_in_missing(inputs[f.name]), f)
+        for f in config.features
     }
-    outputs[LABEL_KEY] = _label(inputs, custom_config)
+    outputs[LABEL_KEY] = _label(inputs, config.label)
     return outputs

@@ -12,6 +12,7 @@ pushed again.
 
 import json
 from pathlib import Path
+from typing import Any, Dict
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
@@ -29,7 +30,8 @@ from components import baseline as baseline_input
 from components import metrics
 from components.evaluate import eval_rows, gate_columns, judge_against, read_evaluation
 from components.infra_validate import read_results
-from serving import push as push_target
+from pipelines.definition.config import ModelGate, from_json
+from serving.model_format import versions as push_target
 
 DECISION_FILE = "decision.json"
 
@@ -50,12 +52,12 @@ def choose(candidates: list[dict], primary_metric: str) -> tuple[dict | None, st
     return best, reason + (f", chosen over {', '.join(others)}" if others else "")
 
 
-def rejudge(candidates: list[dict], examples_uri: str, transform_uri: str, gate_config: dict,
+def rejudge(candidates: list[dict], examples_uri: str, transform_uri: str, model_gate: ModelGate,
             serving_dir: str, model_name: str) -> int:
     """Re-judges, in place, every blessed candidate whose blessing was judged against
     another version than the one serving now. Call under the push lock.
     -> the live version."""
-    from serving.model import ServableModel
+    from serving.model_format.model import ServableModel
 
     live, live_dir, _ = baseline_input.champion_record(serving_dir, model_name)
     stale = [c for c in candidates if c["blessed"] and c["baseline_version"] != live]
@@ -64,12 +66,12 @@ def rejudge(candidates: list[dict], examples_uri: str, transform_uri: str, gate_
     live_model = ServableModel(live_dir) if live_dir else None
     columns = live_model.feature_names if live_model else []
     for c in stale:
-        columns += gate_columns(ServableModel(Path(c["model_uri"], "Format-Serving")), gate_config)
+        columns += gate_columns(ServableModel(Path(c["model_uri"], "Format-Serving")), model_gate)
     raw, labels = eval_rows(examples_uri, transform_uri, columns)
     for c in stale:
         evaluation = read_evaluation(c["blessing_uri"])
         blessed, reasons, _ = judge_against(evaluation["metrics"], live_model, live, raw, labels,
-                                            gate_config)
+                                            model_gate)
         c["rejudged"] = (f"judged against {_name(c['baseline_version'])} at the gate, but v{live} "
                          f"serves now: re-judged against v{live}: {'; '.join(reasons)}")
         c["blessed"], c["baseline_version"], c["reasons"] = blessed, live, reasons
@@ -89,8 +91,7 @@ def push(
     pushed_model: OutputArtifact[PushedModel],
     serving_dir: Parameter[str],
     model_name: Parameter[str],
-    primary_metric: Parameter[str],
-    gate: Parameter[str],
+    gate: Parameter[Dict[str, Any]],
     serving_state: Parameter[str],
     keras_model: InputArtifact[Model] = None,
     keras_blessing: InputArtifact[ModelBlessing] = None,
@@ -99,11 +100,13 @@ def push(
 ):
     """Pushes the winner to <serving_dir>/<model_name>/<version>/ or records why not.
 
-    serving_state (serving.push.state_digest when the pipeline was built) is not read:
-    it puts the serving dir's versions and rollbacks into the cache key, because the
-    decision depends on them. One optional input per trainer rather than a union of
+    gate: a ModelGate as JSON. serving_state (serving.model_format.versions.state_digest
+    when the pipeline was built) is not read: it puts the serving dir's versions and
+    rollbacks into the cache key, because the decision depends on them. One optional input per trainer rather than a union of
     channels, so the same component compiles for Kubeflow Pipelines (whose compiler
     takes single channels)."""
+    model_gate = from_json(ModelGate, gate)
+    primary_metric = model_gate.gate.primary_metric
     models = [m for m in (keras_model, torch_model) if m is not None]
     blessings = [b for b in (keras_blessing, torch_blessing) if b is not None]
     by_uri = {m.uri: m for m in models}
@@ -124,7 +127,7 @@ def push(
             "infra_validation": served["reason"],
         })
     with push_target.push_lock(serving_dir, model_name):
-        live = rejudge(candidates, examples.uri, transform_graph.uri, json.loads(gate),
+        live = rejudge(candidates, examples.uri, transform_graph.uri, model_gate,
                        serving_dir, model_name)
         winner, reason = choose(candidates, primary_metric)
         if winner is None:

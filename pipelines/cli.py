@@ -9,11 +9,13 @@ import os
 import sys
 from pathlib import Path
 
+from serving.server import options as serving_options
+
 EXIT_BAD_INPUT, EXIT_ANOMALIES, EXIT_FAILED = 2, 3, 1
 
 
 def _paths(args):
-    from pipelines.pipeline import Paths
+    from pipelines.definition.dag import Paths
 
     return Paths(Path(args.home).resolve())
 
@@ -39,7 +41,7 @@ def _config_name(args) -> str:
 
 
 def _load_config(args):
-    from pipelines import config as config_module
+    from pipelines.definition import config as config_module
 
     config = config_module.load(_config_name(args))
     if getattr(args, "data", None):
@@ -52,7 +54,7 @@ def _load_config(args):
 
 
 def cmd_run(args) -> int:
-    from pipelines import local_runner
+    from pipelines.runners import local as local_runner
 
     trainers = ("keras", "torch") if args.trainer == "both" else (args.trainer,)
     config = _load_config(args)
@@ -70,7 +72,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_lineage(args) -> int:
-    from pipelines.lineage_report import champion_report
+    from pipelines.lineage.champion_report import champion_report
 
     paths = _paths(args)
     print(champion_report(_load_config(args).model_name, _tracking_uri(args, paths), args.version))
@@ -78,7 +80,7 @@ def cmd_lineage(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from pipelines.reproduce import reproduce
+    from pipelines.lineage.reproduce import reproduce
 
     paths = _paths(args)
     target = args.target or f"{_load_config(args).model_name}@champion"
@@ -97,7 +99,7 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from pipelines import run_report
+    from pipelines.lineage import run_report
 
     paths = _paths(args)
     output = Path(args.output or f"report-{args.run_id}.html")
@@ -139,17 +141,14 @@ def cmd_schema_infer(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from serving import server
-
     serving_dir = Path(args.serving_dir) if args.serving_dir else _paths(args).serving_dir
-    server.serve(serving_dir.resolve(), args.host, args.port, args.poll_seconds, args.max_request_bytes,
-                 args.threads, args.batch_timeout_ms / 1000)
+    serving_options.serve(serving_dir, args)
     return 0
 
 
 def cmd_models(args) -> int:
-    from pipelines.lineage import champion_version, registered_versions
-    from serving import push as push_target
+    from pipelines.lineage.mlflow_record import champion_version, registered_versions
+    from serving.model_format import versions as push_target
 
     config, paths = _load_config(args), _paths(args)
     name, serving_dir = config.model_name, paths.serving_dir
@@ -176,8 +175,8 @@ def cmd_models(args) -> int:
 def cmd_rollback(args) -> int:
     import getpass
 
-    from pipelines.lineage import move_champion
-    from serving import push as push_target
+    from pipelines.lineage.mlflow_record import move_champion
+    from serving.model_format import versions as push_target
 
     config, paths = _load_config(args), _paths(args)
     name, serving_dir = config.model_name, paths.serving_dir
@@ -200,20 +199,22 @@ def cmd_rollback(args) -> int:
 
 
 def cmd_compile(args) -> int:
-    from pipelines import compile as compiler
-
     config, paths = _load_config(args), _paths(args)
     trainers = ("keras", "torch") if args.trainer == "both" else (args.trainer,)
     if args.target == "airflow":
-        spec = compiler.airflow(config, paths, trainers, Path(args.output).resolve(),
-                                schedule=args.schedule, retries=args.retries,
-                                retry_delay_seconds=args.retry_delay, tracking_uri=args.tracking_uri,
-                                steps=args.steps)
+        from pipelines.runners import airflow
+
+        spec = airflow.compile_dag(config, paths, trainers, Path(args.output).resolve(),
+                                   schedule=args.schedule, retries=args.retries,
+                                   retry_delay_seconds=args.retry_delay,
+                                   tracking_uri=args.tracking_uri, steps=args.steps)
         print(f"wrote {spec} and {spec.parent / 'sluice_dags.py'} (DAG sluice_{config.name})")
     else:
-        output = compiler.kubeflow(config, paths, trainers, Path(args.output).resolve(),
-                                   image=args.image, beam_args=args.beam_arg,
-                                   pipeline_root=args.pipeline_root)
+        from pipelines.runners import kubeflow
+
+        output = kubeflow.compile_job(config, paths, trainers, Path(args.output).resolve(),
+                                      image=args.image, beam_args=args.beam_arg,
+                                      pipeline_root=args.pipeline_root)
         print(f"wrote {output} (Kubeflow Pipelines v2 job, image {args.image})")
     return 0
 
@@ -284,17 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve pushed models over TF Serving's REST API")
     common(serve)
     serve.add_argument("--serving-dir", help="folder of <model>/<version>/ (default: <home>/serving)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    serve.add_argument("--port", type=int, default=8501, help="port (default: 8501, as TF Serving)")
-    serve.add_argument("--poll-seconds", type=float, default=1.0,
-                       help="how often to look for new, removed or rolled-back versions")
-    serve.add_argument("--max-request-bytes", type=int, default=4 * 2**20,
-                       help="larger request bodies get 413 (default: 4 MiB)")
-    serve.add_argument("--threads", type=int, default=0,
-                       help="framework threads per model call (default 0: TensorFlow's and torch's own)")
-    serve.add_argument("--batch-timeout-ms", type=float, default=2.0,
-                       help="under load, how long a model call may wait for as many requests as "
-                            "the previous call took (default 2; 0: never wait)")
+    serving_options.add_arguments(serve)
     serve.set_defaults(func=cmd_serve)
 
     models = sub.add_parser("models", help="list pushed versions with their MLflow lineage")
@@ -336,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from pipelines.quiet import configure_environment, quiet_loggers
+    from pipelines.patches.quiet import configure_environment, quiet_loggers
 
     configure_environment()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -344,9 +335,9 @@ def main(argv=None) -> int:
     log = logging.getLogger("sluice")
     from components.anomalies import DataAnomaliesError
     from components.drift import DataDriftError
-    from pipelines.config import ConfigError
-    from pipelines.preflight import DataError
-    from pipelines.reproduce import ReproductionRefused
+    from pipelines.definition.config import ConfigError
+    from pipelines.lineage.reproduce import ReproductionRefused
+    from pipelines.run.preflight import DataError
 
     try:
         return args.func(args)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.quiet import configure_environment
+from pipelines.patches.quiet import configure_environment
 
 configure_environment()  # before any test module imports TensorFlow
 

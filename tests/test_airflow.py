@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from serving import push as push_target
-from serving.process import free_port, wait_until_up
+from serving.model_format import versions as push_target
+from serving.server.process import free_port, wait_until_up
 from tests.conftest import ROOT, run_sluice
 
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def compile_dag(airflow: Airflow, home: Path, data: Path, *extra) -> None:
 def executions_per_step(metadata: Path) -> dict[str, int]:
     """Step -> executions that did work (COMPLETE or FAILED). Each partial run also
     records CACHED executions for the steps it reuses; those are not re-executions."""
-    from pipelines import mlmd
+    from pipelines.lineage import mlmd
 
     counts: dict[str, int] = {}
     for step in mlmd.steps_since(metadata, 0):

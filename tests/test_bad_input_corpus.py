@@ -18,8 +18,8 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from pipelines import cli
-from pipelines import config as config_module
-from pipelines import mlmd
+from pipelines.definition import config as config_module
+from pipelines.lineage import mlmd
 from tests.test_preflight import BAD, rows_of, set_cell, write_rows
 
 pytestmark = pytest.mark.slow

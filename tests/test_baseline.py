@@ -7,9 +7,9 @@ runtime_parameter_utils, tfx 1.16)."""
 import json
 
 from components import baseline
-from pipelines import mlmd
-from pipelines.local_runner import named_runner
-from serving import push
+from pipelines.lineage import mlmd
+from pipelines.runners.local import named_runner
+from serving.model_format import versions as push
 
 
 def run_baseline(tmp_path, run_id: str):

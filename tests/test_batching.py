@@ -5,8 +5,8 @@ import asyncio
 
 import numpy as np
 
-from serving.batching import Batcher
-from serving.repository import LoadedVersion
+from serving.server.batching import Batcher
+from serving.server.repository import LoadedVersion
 
 
 class RecordingModel:

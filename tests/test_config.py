@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines import config as config_module
-from pipelines.config import ConfigError
+from pipelines.definition import config as config_module
+from pipelines.definition.config import ConfigError
 
 
 def write(tmp_path: Path, **changes) -> Path:
@@ -35,7 +35,7 @@ def test_unknown_key_suggests_the_right_one(tmp_path):
 
 
 def test_unknown_feature_kind_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="features.fare: unknown kind 'numerc'.*'numeric'"):
+    with pytest.raises(ConfigError, match="features.fare.kind: unknown kind 'numerc'.*'numeric'"):
         config_module.load(write(tmp_path, features={"fare": "numerc"}))
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from components import drift
-from pipelines import config as config_module
+from pipelines.definition import config as config_module
 from tests.conftest import TAXI_CSV
 
 

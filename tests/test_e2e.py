@@ -12,9 +12,9 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from pipelines import config as config_module
-from serving import push
-from serving.model import ServableModel
+from pipelines.definition import config as config_module
+from serving.model_format import versions as push
+from serving.model_format.model import ServableModel
 from tests.conftest import run_sluice
 
 pytestmark = pytest.mark.slow

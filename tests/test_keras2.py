@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 PROBE = "import {module}, tensorflow as tf; print(tf.keras.__name__)"
 
 
-@pytest.mark.parametrize("module", ["trainers.keras_trainer", "serving.model"])
+@pytest.mark.parametrize("module", ["trainers.keras_trainer", "serving.model_format.model"])
 def test_first_import_selects_keras_2(module):
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -24,7 +24,7 @@ def test_first_import_selects_keras_2(module):
 
 def test_keras_3_is_refused_loudly():
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    code = "from serving import keras2; keras2.require()"
+    code = "from serving.model_format import keras2; keras2.require()"
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode != 0 and "need Keras 2: set TF_USE_LEGACY_KERAS=1" in out.stderr

@@ -5,8 +5,8 @@ import csv
 
 import pytest
 
-from pipelines import config as config_module
-from pipelines.preflight import DataError, check_data
+from pipelines.definition import config as config_module
+from pipelines.run.preflight import DataError, check_data
 from tests.conftest import TAXI_CSV, head_csv
 
 ROWS = 120

@@ -4,7 +4,7 @@ none for a missing one); a required column stays dense."""
 import numpy as np
 import tensorflow as tf
 
-from serving import raw_features
+from serving.model_format import raw_features
 
 SPEC = {"company": tf.io.VarLenFeature(tf.string), "trip_seconds": tf.io.VarLenFeature(tf.int64),
         "fare": tf.io.FixedLenFeature([1], tf.float32)}

@@ -3,7 +3,7 @@ import json
 
 from mlflow.tracking import MlflowClient
 
-from serving import push as push_target
+from serving.model_format import versions as push_target
 from tests.conftest import run_sluice
 
 MODEL = "sluice-taxi"

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving import push as push_target
-from serving.model import ServableModel
-from serving.process import ServerProcess
+from serving.model_format import versions as push_target
+from serving.model_format.model import ServableModel
+from serving.server.process import ServerProcess
 
 pytestmark = pytest.mark.slow
 MODELS = ("taxi-keras", "taxi-torch")
@@ -89,7 +89,7 @@ def test_keras_predictions_are_the_exported_signatures(models, rows):
     exported signature by keyword (as a TF user would) gives."""
     import tensorflow as tf
 
-    from serving import raw_features
+    from serving.model_format import raw_features
 
     model = ServableModel(models["taxi-keras"])
     signature = tf.saved_model.load(str(model.path)).signatures["serving_default"]
@@ -102,7 +102,7 @@ def test_torch_predictions_are_tft_transform_then_torchscript(models, rows):
     own (eager) transform followed by the TorchScript model gives."""
     import torch
 
-    from serving import raw_features
+    from serving.model_format import raw_features
 
     model = ServableModel(models["taxi-torch"])
     inputs = raw_features.to_transform_inputs(raw_features.to_tensors(rows, model._raw_spec), model._raw_spec)

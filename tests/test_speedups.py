@@ -1,4 +1,4 @@
-"""The speed-ups of third-party code (pipelines.speedups) and the background MLflow store
+"""The speed-ups of third-party code (pipelines.patches.speedups) and the background MLflow store
 creation keep the libraries' behaviour."""
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from apache_beam.coders import VarIntCoder
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import userstate
 
-from pipelines import mlflow_store, speedups
+from pipelines.lineage import mlflow_store
+from pipelines.patches import speedups
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_tfx_orchestration_imports_without_every_component_and_components_still_resolve():
     script = (
         "import sys\n"
-        "from pipelines import speedups\n"
+        "from pipelines.patches import speedups\n"
         "speedups.install()\n"
         "from tfx.orchestration.local.local_dag_runner import LocalDagRunner\n"
         "print('torch' in sys.modules, 'tfx.components.bulk_inferrer.executor' in sys.modules)\n"

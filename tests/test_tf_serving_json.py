@@ -2,8 +2,8 @@
 is reported with where it is (row or column and index) and what was expected."""
 import pytest
 
-from serving import tf_serving_json as api
-from serving.layout import FeatureLayout
+from serving.model_format.layout import FeatureLayout
+from serving.server import tf_serving_json as api
 
 LAYOUT = FeatureLayout(framework="keras", task="binary", classes=("0", "1"), dense=("fare",),
                        raw_features={"fare": "number", "company": "string", "miles": "number"},

@@ -1,10 +1,10 @@
 """The up-to-date check: any change to what a step reads makes the next run real."""
 import dataclasses
 
-from pipelines import config as config_module
-from pipelines.pipeline import Paths
-from pipelines.up_to_date import fingerprint
-from serving import push as push_target
+from pipelines.definition import config as config_module
+from pipelines.definition.dag import Paths
+from pipelines.run.up_to_date import fingerprint
+from serving.model_format import versions as push_target
 from tests.conftest import TAXI_CSV, head_csv
 
 

@@ -11,34 +11,34 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from serving.layout import LABEL_KEY, FeatureLayout
+from pipelines.definition.config import FeatureKind, PipelineConfig
+from serving.model_format.layout import LABEL_KEY, FeatureLayout
 
 HISTORY_FILE = "history.json"
 LOSS_POINTS = 20  # points on the training loss curve
 
 
-def feature_layout(config: dict, tft_output: tft.TFTransformOutput, framework: str) -> FeatureLayout:
+def feature_layout(config: PipelineConfig, tft_output: tft.TFTransformOutput, framework: str) -> FeatureLayout:
     """The model's inputs, from the config (kinds) and Transform (vocabulary sizes)."""
     categorical = {}
-    for f in config["features"]:
-        if f["kind"] == "categorical":
-            categorical[f["name"]] = tft_output.vocabulary_size_by_name(f["name"]) + 1
-        elif f["kind"] in ("bucketized", "identity"):
-            categorical[f["name"]] = f["buckets"] + 1
+    for f in config.features:
+        if f.kind == FeatureKind.CATEGORICAL:
+            categorical[f.name] = tft_output.vocabulary_size_by_name(f.name) + 1
+        elif f.cardinality is not None:  # bucketized, identity
+            categorical[f.name] = f.cardinality + 1
     raw_spec = tft_output.raw_feature_spec()
-    classes = config["label"].get("classes") or ["0", "1"]
     return FeatureLayout(
         framework=framework,
-        task=config["task"],
-        classes=tuple(str(c) for c in classes),
-        dense=tuple(f["name"] for f in config["features"] if f["kind"] == "numeric"),
+        task=config.task,
+        classes=tuple(str(c) for c in config.label.classes or ("0", "1")),
+        dense=tuple(f.name for f in config.features if f.kind == FeatureKind.NUMERIC),
         categorical=categorical,
         raw_features={
-            f["name"]: "string" if raw_spec[f["name"]].dtype == tf.string else "number"
-            for f in config["features"]
+            f.name: "string" if raw_spec[f.name].dtype == tf.string else "number"
+            for f in config.features
         },
-        required=tuple(f["name"] for f in config["features"]
-                       if isinstance(raw_spec[f["name"]], tf.io.FixedLenFeature)),
+        required=tuple(f.name for f in config.features
+                       if isinstance(raw_spec[f.name], tf.io.FixedLenFeature)),
     )
 
 

@@ -8,30 +8,32 @@ from __future__ import annotations
 
 import time
 
-from serving import keras2  # noqa: F401  (before TensorFlow: Keras 2 for this trainer)
+from serving.model_format import keras2  # noqa: F401  (before TensorFlow: Keras 2 for this trainer)
 
+# isort: split
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow_transform.saved.saved_transform_io_v2 import SavedModelLoader
 
-from serving import raw_features
-from serving.layout import FeatureLayout
+from pipelines.definition.config import PipelineConfig, Training
+from serving.model_format import raw_features
+from serving.model_format.layout import FeatureLayout
 from trainers.data import batch_order, curve_points, feature_layout, load_examples, write_history
 
 FRAMEWORK = "keras"
 
 
-def build_model(layout: FeatureLayout, training: dict) -> tf.keras.Model:
+def build_model(layout: FeatureLayout, training: Training) -> tf.keras.Model:
     """Embeddings for id features, concatenated with dense ones, then an MLP."""
     dense = tf.keras.Input((len(layout.dense),), name="dense", dtype=tf.float32)
     categorical = tf.keras.Input((len(layout.categorical),), name="categorical", dtype=tf.int64)
     parts = [dense]
     for i, size in enumerate(layout.categorical.values()):
         column = tf.keras.layers.Lambda(lambda x, i=i: x[:, i])(categorical)
-        parts.append(tf.keras.layers.Embedding(size, training["embedding_dim"])(column))
+        parts.append(tf.keras.layers.Embedding(size, training.embedding_dim)(column))
     x = tf.keras.layers.Concatenate()(parts) if len(parts) > 1 else dense
-    for i, units in enumerate(training["hidden_units"]):
+    for i, units in enumerate(training.hidden_units):
         x = tf.keras.layers.Dense(units, activation="relu", name=f"hidden_{i}")(x)
     binary = layout.task == "binary"
     logits = tf.keras.layers.Dense(1 if binary else layout.num_classes, name="logits")(x)
@@ -41,7 +43,7 @@ def build_model(layout: FeatureLayout, training: dict) -> tf.keras.Model:
         if binary
         else tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
-    model.compile(tf.keras.optimizers.Adam(training["learning_rate"]), loss)
+    model.compile(tf.keras.optimizers.Adam(training.learning_rate), loss)
     return model
 
 
@@ -85,13 +87,13 @@ def serving_function(model, transform, raw_spec: dict, layout: FeatureLayout):
 def run_fn(fn_args) -> None:
     """Trains on the transformed train split and exports the raw-feature SavedModel."""
     keras2.require()
-    config = fn_args.custom_config
-    training = config["training"]
-    tf.keras.utils.set_random_seed(training["seed"])
+    config = PipelineConfig.from_custom_config(fn_args.custom_config)
+    training = config.training
+    tf.keras.utils.set_random_seed(training.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     layout = feature_layout(config, tft_output, FRAMEWORK)
     inputs, labels = load_examples(fn_args.train_files, tft_output, layout)
-    order = batch_order(len(labels), fn_args.train_steps, training["batch_size"], training["seed"])
+    order = batch_order(len(labels), fn_args.train_steps, training.batch_size, training.seed)
 
     model = build_model(layout, training)
     step = train_step_function(model)

@@ -15,7 +15,8 @@ import tensorflow_transform as tft
 import torch
 from torch import nn
 
-from serving.layout import FeatureLayout
+from pipelines.definition.config import PipelineConfig, Training
+from serving.model_format.layout import FeatureLayout
 from trainers.data import batch_order, curve_points, feature_layout, load_examples, write_history
 
 FRAMEWORK = "torch"
@@ -25,13 +26,13 @@ ONNX_TOLERANCE = 1e-4
 class TabularNet(nn.Module):
     """Embeddings for id features, concatenated with dense ones, then an MLP."""
 
-    def __init__(self, layout: FeatureLayout, training: dict):
+    def __init__(self, layout: FeatureLayout, training: Training):
         super().__init__()
-        dim = training["embedding_dim"]
+        dim = training.embedding_dim
         self.embeddings = nn.ModuleList(nn.Embedding(n, dim) for n in layout.categorical.values())
         width = len(layout.dense) + dim * len(layout.categorical)
         layers: list[nn.Module] = []
-        for units in training["hidden_units"]:
+        for units in training.hidden_units:
             layers += [nn.Linear(width, units), nn.ReLU()]
             width = units
         self.mlp = nn.Sequential(*layers)
@@ -74,16 +75,16 @@ def export(model: TabularNet, example: dict[str, np.ndarray], out_dir: Path) -> 
 
 def run_fn(fn_args) -> None:
     """Trains on the transformed train split and exports transform + TorchScript + ONNX."""
-    config = fn_args.custom_config
-    training = config["training"]
-    torch.manual_seed(training["seed"])
+    config = PipelineConfig.from_custom_config(fn_args.custom_config)
+    training = config.training
+    torch.manual_seed(training.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     layout = feature_layout(config, tft_output, FRAMEWORK)
     inputs, labels = load_examples(fn_args.train_files, tft_output, layout)
-    order = batch_order(len(labels), fn_args.train_steps, training["batch_size"], training["seed"])
+    order = batch_order(len(labels), fn_args.train_steps, training.batch_size, training.seed)
 
     model = TabularNet(layout, training)
-    optimizer = torch.optim.Adam(model.parameters(), lr=training["learning_rate"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=training.learning_rate)
     loss_fn = nn.BCEWithLogitsLoss() if model.binary else nn.CrossEntropyLoss()
     dense, categorical = torch.from_numpy(inputs["dense"]), torch.from_numpy(inputs["categorical"])
     target = torch.from_numpy(labels.astype(np.float32 if model.binary else np.int64))

@@ -10,9 +10,10 @@ import logging
 import traceback
 import uuid
 
-from pipelines import mlmd, run_log, step_figures, step_log, up_to_date
-from pipelines.config import PipelineConfig
-from pipelines.pipeline import Paths, create_pipeline
+from pipelines.definition.config import PipelineConfig
+from pipelines.definition.dag import Paths, create_pipeline
+from pipelines.lineage import mlmd, step_figures
+from pipelines.run import run_log, step_log, up_to_date
 
 log = logging.getLogger("sluice")
 IN_MEMORY_BEAM = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
@@ -43,7 +44,7 @@ def partial_run_options(pipeline, only: str | None, start_from: str | None):
     """RunOptions for `--only STEP` / `--from STEP`, or None for a whole run."""
     from tfx.orchestration.pipeline import RunOptions
 
-    from pipelines.config import ConfigError, did_you_mean
+    from pipelines.definition.config import ConfigError, did_you_mean
 
     step = only or start_from
     if step is None:
@@ -77,22 +78,23 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     steps before reusing their latest outputs (a TFX partial run). Returns the push
     decision if push ran. Raises on failure, after the MLflow parent run was marked
     FAILED with the reason. A whole run whose inputs did not change since the last
-    successful one is skipped (pipelines.up_to_date) unless force."""
+    successful one is skipped (pipelines.run.up_to_date) unless force."""
     whole_run = not (only or start_from or orchestrator_run_id)
     if whole_run and not force:
         previous = up_to_date.last_run(paths)
         if previous.get("fingerprint") == up_to_date.fingerprint(config, paths, trainers, beam_args):
             return _record_up_to_date(config, paths, trainers, tracking_uri, previous)
 
-    from pipelines import mlflow_store, speedups
+    from pipelines.lineage import mlflow_store
+    from pipelines.patches import speedups
 
     paths.home.mkdir(parents=True, exist_ok=True)
     store_creation = mlflow_store.create_in_background(tracking_uri)
     speedups.install()
 
-    from pipelines import preflight
-    from pipelines.lineage import PipelineRunRecord
-    from pipelines.quiet import quiet_loggers
+    from pipelines.lineage.mlflow_record import PipelineRunRecord
+    from pipelines.patches.quiet import quiet_loggers
+    from pipelines.run import preflight
 
     quiet_loggers()  # the imports above reset some levels and warning filters
 
@@ -168,10 +170,10 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
 
 
 def _report(record, paths: Paths, registered_version: str | None) -> None:
-    """The run report (pipelines.run_report), logged to the parent run; the pushed
+    """The run report (pipelines.lineage.run_report), logged to the parent run; the pushed
     version's description says in one line why it was pushed and links it. A report
     that cannot be built is logged, never fails the run."""
-    from pipelines import run_report
+    from pipelines.lineage import run_report
 
     try:
         path = run_report.log_to_run(record.run.info.run_id, record.tracking_uri, paths.home)
@@ -185,7 +187,7 @@ def _report(record, paths: Paths, registered_version: str | None) -> None:
 
 def _record_up_to_date(config, paths, trainers, tracking_uri, previous: dict) -> dict:
     """An MLflow parent run saying nothing changed, pointing at the run that did the work."""
-    from pipelines.lineage import PipelineRunRecord
+    from pipelines.lineage.mlflow_record import PipelineRunRecord
 
     decision = f"up to date: nothing changed since run {previous['mlflow_run_id']} ({previous['decision']})"
     PipelineRunRecord(config, paths, tracking_uri, trainers).record_up_to_date(

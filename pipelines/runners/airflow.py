@@ -1,11 +1,9 @@
-"""`sluice compile`: the one pipeline definition, handed to an orchestrator.
+"""`sluice compile airflow`: the one pipeline definition, handed to Airflow.
 
-airflow: writes the step graph (from create_pipeline, so it cannot drift from the local
-run) as a small JSON spec plus the generic DAG file that reads it. Airflow runs in its
-own virtual environment and never imports the pipeline; each task calls this
+Writes the step graph (from create_pipeline, so it cannot drift from the local run) as a
+small JSON spec plus the generic DAG file that reads it (airflow_dag.py). Airflow runs in
+its own virtual environment and never imports the pipeline; each task calls this
 environment's `sluice run --only STEP --run-id <dag run id>`.
-
-kubeflow: TFX's KubeflowV2DagRunner writes a Kubeflow Pipelines v2 job spec.
 """
 from __future__ import annotations
 
@@ -14,8 +12,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from pipelines.config import PipelineConfig
-from pipelines.pipeline import Paths, create_pipeline
+from pipelines.definition.config import PipelineConfig
+from pipelines.definition.dag import Paths, create_pipeline
 
 AIRFLOW_DAG_FILE = Path(__file__).with_name("airflow_dag.py")
 
@@ -26,7 +24,7 @@ def step_graph(config: PipelineConfig, paths: Paths, trainers) -> list[dict]:
     return [{"id": c.id, "upstream": sorted(n.id for n in c.upstream_nodes)} for c in pipeline.components]
 
 
-def airflow(config: PipelineConfig, paths: Paths, trainers, out_dir: Path, *, schedule: str,
+def compile_dag(config: PipelineConfig, paths: Paths, trainers, out_dir: Path, *, schedule: str,
             retries: int, retry_delay_seconds: int, tracking_uri: str | None,
             steps: int | None = None) -> Path:
     """Writes <out_dir>/sluice_<name>.json and the DAG file; returns the spec path."""
@@ -50,19 +48,3 @@ def airflow(config: PipelineConfig, paths: Paths, trainers, out_dir: Path, *, sc
     spec_path.write_text(json.dumps(spec, indent=2))
     shutil.copy(AIRFLOW_DAG_FILE, out_dir / "sluice_dags.py")
     return spec_path
-
-
-def kubeflow(config: PipelineConfig, paths: Paths, trainers, output: Path, *, image: str,
-             beam_args, pipeline_root: str | None) -> Path:
-    """Compiles to a KFP v2 PipelineJob JSON (its pipelineSpec is a KFP PipelineSpec)."""
-    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfp_runner
-
-    # KFP brings its own ML Metadata; the pipeline root is where the cluster can write.
-    pipeline = create_pipeline(config, paths, trainers, beam_args, pipeline_root=pipeline_root,
-                               with_metadata=False)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    runner = kfp_runner.KubeflowV2DagRunner(
-        config=kfp_runner.KubeflowV2DagRunnerConfig(default_image=image),
-        output_dir=str(output.parent), output_filename=output.name)
-    runner.run(pipeline, write_out=True)
-    return output

@@ -11,12 +11,12 @@ where it runs.
 from __future__ import annotations
 
 import importlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.config import ConfigError, PipelineConfig
+from pipelines.definition.config import ConfigError, PipelineConfig, to_json
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the repository: code, lock, git
 TRAINERS = {"keras": "trainers.keras_trainer.run_fn", "torch": "trainers.torch_trainer.run_fn"}
 
 
@@ -75,7 +75,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
     from components.evaluate import evaluate
     from components.infra_validate import infra_validate
     from components.push import push
-    from serving import push as push_target
+    from serving.model_format import versions as push_target
 
     import_function(config.preprocessing_fn)
     for trainer in trainers:
@@ -101,25 +101,19 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
         baseline=baseline.outputs["result"],
-        drift=json.dumps({"bounds": config.drift_bounds(), "accept": config.drift.accept},
-                         sort_keys=True),
+        drift=to_json(config.drift_gate),
     )
     transform = Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=config.preprocessing_fn,
-        # Only what the transform reads, so a training change keeps Transform cached.
-        custom_config={k: custom_config[k] for k in ("features", "label", "task")},
+        custom_config=to_json(config.transform_config),  # only what it reads: cached longer
         disable_statistics=True,
         disable_analyzer_cache=True,
     )
     transform.add_upstream_node(data_gate)
 
-    gate = json.dumps({
-        **custom_config["gate"],
-        "label_columns": list(config.label.source_columns),
-        "slices": list(config.slices),
-    })
+    gate = to_json(config.model_gate)
     components = [example_gen, statistics_gen, schema_gen, example_validator, baseline,
                   data_gate, transform]
     candidates = {}  # <trainer>_model / <trainer>_blessing -> channel
@@ -152,7 +146,6 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
         transform_graph=transform.outputs["transform_graph"],
         serving_dir=str(paths.serving_dir),
         model_name=config.model_name,
-        primary_metric=config.gate.primary_metric,
         gate=gate,
         serving_state=push_target.state_digest(paths.serving_dir, config.model_name),
     )

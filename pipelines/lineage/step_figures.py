@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipelines.mlmd import Step, artifact_properties
+from pipelines.lineage.mlmd import Step, artifact_properties
 
 
 def dir_size_mb(path: str | Path) -> float:

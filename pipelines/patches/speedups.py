@@ -1,7 +1,7 @@
 """Process-wide speed-ups for third-party code on sluice's path. Each one keeps the
 library's behaviour and says what it cost without it (15,002-row taxi run, 2 cores).
 
-install() runs before the pipeline imports TFX's orchestration (pipelines.local_runner).
+install() runs before the pipeline imports TFX's orchestration (pipelines.runners.local).
 """
 from __future__ import annotations
 

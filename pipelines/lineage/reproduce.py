@@ -24,9 +24,9 @@ from pathlib import Path
 
 import yaml
 
-from pipelines.lineage import file_digest
+from pipelines.definition.dag import PROJECT_ROOT
+from pipelines.lineage.mlflow_record import file_digest
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TOLERANCE = 1e-6
 
 
@@ -184,8 +184,8 @@ def compare(record: Record, home: Path) -> dict:
     from mlflow.tracking import MlflowClient
 
     from components.evaluate import read_raw_split
-    from pipelines.run_report import RunReport
-    from serving.model import ServableModel
+    from pipelines.lineage.run_report import RunReport
+    from serving.model_format.model import ServableModel
 
     tracking_uri = f"sqlite:///{home / 'mlflow.db'}"
     client = MlflowClient(tracking_uri)

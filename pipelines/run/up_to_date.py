@@ -15,10 +15,9 @@ import importlib.util
 import json
 from pathlib import Path
 
-from pipelines.config import PipelineConfig
-from pipelines.pipeline import Paths
+from pipelines.definition.config import PipelineConfig
+from pipelines.definition.dag import PROJECT_ROOT, Paths
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CODE_DIRS = ("components", "pipelines", "serving", "trainers")
 STATE_FILE = "last_run.json"
 
@@ -32,7 +31,7 @@ def _module_file(dotted: str) -> Path | None:
 
 
 def fingerprint(config: PipelineConfig, paths: Paths, trainers, beam_args) -> str:
-    from serving import push as push_target
+    from serving.model_format import versions as push_target
 
     digest = hashlib.sha256()
     settings = {"config": config.to_dict(), "trainers": list(trainers), "beam_args": list(beam_args),

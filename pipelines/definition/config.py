@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import enum
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,12 +18,12 @@ from typing import Any
 
 import yaml
 
-from components.label_rule import parse_rule, rule_columns
-from components.metrics import METRICS
+from pipelines.definition.label_rule import parse_rule, rule_columns
 
-CONFIG_DIR = Path(__file__).parent / "configs"
-FEATURE_KINDS = ("numeric", "categorical", "bucketized", "identity")
+CONFIG_DIR = Path(__file__).parent.parent / "configs"  # pipelines/configs/
 TASKS = ("binary", "multiclass")
+METRICS = ("auc", "accuracy", "loss")  # what the gate can bound (components.metrics computes them)
+LOWER_IS_BETTER = frozenset({"loss"})
 
 
 class ConfigError(ValueError):
@@ -34,17 +35,30 @@ def did_you_mean(name: str, choices) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
+class FeatureKind(str, enum.Enum):
+    """How a CSV column becomes a model input (components.preprocessing), the one list
+    of kinds every module reads."""
+
+    NUMERIC = "numeric"  # z-scored float
+    CATEGORICAL = "categorical"  # vocabulary ids, the top_k most frequent values
+    BUCKETIZED = "bucketized"  # quantile bucket ids, 0..buckets-1
+    IDENTITY = "identity"  # the integer is the id, 0..buckets-1
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class Feature:
     name: str
-    kind: str = "numeric"
+    kind: FeatureKind = FeatureKind.NUMERIC
     buckets: int = 10  # bucketized: quantile buckets; identity: ids are 0..buckets-1
     top_k: int | None = None  # categorical: keep the k most frequent values
 
     @property
     def cardinality(self) -> int | None:
         """Known number of ids (vocabularies are data-sized)."""
-        return self.buckets if self.kind in ("bucketized", "identity") else None
+        return self.buckets if self.kind in (FeatureKind.BUCKETIZED, FeatureKind.IDENTITY) else None
 
 
 @dataclass(frozen=True)
@@ -134,9 +148,9 @@ class PipelineConfig:
         """feature -> (TFDV comparator, bound), for every configured feature."""
         bounds = {}
         for feature in self.features:
-            measure = ("infinity_norm" if feature.kind == "categorical"
-                       else "jensen_shannon_divergence")
-            default = self.drift.categorical if feature.kind == "categorical" else self.drift.numeric
+            categorical = feature.kind == FeatureKind.CATEGORICAL
+            measure = "infinity_norm" if categorical else "jensen_shannon_divergence"
+            default = self.drift.categorical if categorical else self.drift.numeric
             bounds[feature.name] = (measure, self.drift.features.get(feature.name, default))
         return bounds
 
@@ -144,11 +158,88 @@ class PipelineConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form, passed to Transform and the trainers as custom_config."""
-        out = dataclasses.asdict(self)
-        for key in ("data", "schema", "source"):
-            out[key] = str(out[key]) if out[key] else None
-        return out
+        """JSON-safe form: the trainers' custom_config, the MLflow record."""
+        return to_json(self)
+
+    @classmethod
+    def from_custom_config(cls, raw: dict[str, Any]) -> PipelineConfig:
+        """The same typed config back from to_dict(), where a step receives it as JSON."""
+        return from_json(cls, raw)
+
+    @property
+    def transform_config(self) -> TransformConfig:
+        return TransformConfig(self.task, self.label, self.features)
+
+    @property
+    def model_gate(self) -> ModelGate:
+        return ModelGate(self.gate, self.label.source_columns, self.slices)
+
+    @property
+    def drift_gate(self) -> DriftGate:
+        return DriftGate(self.drift_bounds(), self.drift.accept)
+
+
+# What each step receives, typed; through TFX they travel as JSON (to_json/from_json).
+@dataclass(frozen=True)
+class TransformConfig:
+    """What Transform's preprocessing_fn reads (its custom_config): only this, so a change
+    to training, the gate or the data path keeps Transform cached."""
+
+    task: str
+    label: Label
+    features: tuple[Feature, ...]
+
+
+@dataclass(frozen=True)
+class ModelGate:
+    """The model gate's parameter (evaluate, push): the bounds, the raw columns the label
+    is made of, and the slice columns."""
+
+    gate: Gate
+    label_columns: tuple[str, ...]
+    slices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DriftGate:
+    """The drift gate's parameter (check_anomalies): feature -> (TFDV comparator, bound)."""
+
+    bounds: dict[str, tuple[str, float]]
+    accept: bool
+
+
+def to_json(value) -> Any:
+    """A config dataclass as JSON-safe dicts and lists (paths and kinds as strings)."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, (Path, enum.Enum)):
+        return str(value)
+    return value
+
+
+def from_json(hint, value):
+    """The inverse of to_json, driven by the dataclasses' annotations."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if value is None:
+        return None
+    if origin in (typing.Union, types.UnionType):
+        return from_json(next(a for a in args if a is not type(None)), value)
+    if dataclasses.is_dataclass(hint):
+        hints = typing.get_type_hints(hint)
+        return hint(**{k: from_json(hints[k], v) for k, v in value.items()})
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(from_json(args[0], v) for v in value)
+        return tuple(from_json(a, v) for a, v in zip(args, value))
+    if origin is dict:
+        return {k: from_json(args[1], v) for k, v in value.items()}
+    if hint is Path or (isinstance(hint, type) and issubclass(hint, enum.Enum)):
+        return hint(value)
+    return value
 
 
 def _check_keys(section: str, given: dict, allowed) -> None:
@@ -212,15 +303,15 @@ def _check_types(section: str, cls, given: dict) -> None:
 def _feature(name: str, spec: Any) -> Feature:
     spec = {"kind": spec} if isinstance(spec, str) else dict(spec or {})
     _check_keys(f"features.{name}", spec, _fields(Feature)[1:])
-    _check_types(f"features.{name}", Feature, spec)
-    feature = Feature(name=name, **spec)
-    if feature.kind not in FEATURE_KINDS:
+    kinds = [k.value for k in FeatureKind]
+    kind = spec.pop("kind", FeatureKind.NUMERIC.value)
+    if kind not in kinds:
         raise ConfigError(
-            f"features.{name}: unknown kind '{feature.kind}'."
-            f"{did_you_mean(feature.kind, FEATURE_KINDS)} "
-            f"Allowed: {', '.join(FEATURE_KINDS)}."
+            f"features.{name}.kind: unknown kind {kind!r}.{did_you_mean(str(kind), kinds)} "
+            f"Allowed: {', '.join(kinds)}."
         )
-    return feature
+    _check_types(f"features.{name}", Feature, spec)
+    return Feature(name=name, kind=FeatureKind(kind), **spec)
 
 
 def _gate(raw: dict) -> Gate:

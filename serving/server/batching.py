@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from serving.repository import LoadedVersion
+from serving.server.repository import LoadedVersion
 
 BATCH_TIMEOUT = 0.002  # seconds; `sluice serve --batch-timeout-ms`
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from serving import keras2  # noqa: F401  (sets the Keras 2 switch before TensorFlow loads)
-from serving.layout import FeatureLayout
+from serving.model_format import keras2  # noqa: F401  (sets the Keras 2 switch before TensorFlow loads)
+from serving.model_format.layout import FeatureLayout
 
 
 class ServableModel:
@@ -21,7 +21,7 @@ class ServableModel:
         import tensorflow as tf
         import tensorflow_transform as tft
 
-        from serving import raw_features
+        from serving.model_format import raw_features
 
         self.path = Path(model_dir)
         self.layout = FeatureLayout.load(self.path)

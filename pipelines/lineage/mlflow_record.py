@@ -13,20 +13,18 @@ import os
 import socket
 import subprocess
 import time
-from pathlib import Path
-
 import uuid
+from pathlib import Path
 
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from pipelines import step_figures
-from pipelines.config import PipelineConfig
-from pipelines.mlmd import Step, artifact_properties
-from pipelines.pipeline import Paths
-from pipelines.quiet import prints_silenced
+from pipelines.definition.config import PipelineConfig
+from pipelines.definition.dag import PROJECT_ROOT, Paths
+from pipelines.lineage import step_figures
+from pipelines.lineage.mlmd import Step, artifact_properties
+from pipelines.patches.quiet import prints_silenced
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHAMPION = "champion"
 EXPERIMENT_KIND = "mlflow.experimentKind"
 
@@ -166,7 +164,7 @@ class PipelineRunRecord:
             owner_host, _, pid = owner.rpartition(":")
             if owner_host != host or not pid.isdigit() or _alive(int(pid)):
                 continue
-            from pipelines.mlmd import steps_of_run
+            from pipelines.lineage.mlmd import steps_of_run
 
             steps = steps_of_run(self.paths.metadata, run.data.tags.get("sluice.pipeline_run_id", ""))
             last = steps[-1].node_id if steps else "(before the first step)"
@@ -251,7 +249,7 @@ class PipelineRunRecord:
     def log_model(self, cid: str, model_uri: str, framework: str) -> str:
         """Logs a trained model as an MLflow pyfunc that takes raw feature rows."""
         with mlflow.start_run(run_id=cid, nested=True), prints_silenced():
-            from serving.mlflow_model import log_servable  # defining it warns, too
+            from serving.model_format.mlflow_model import log_servable  # defining it warns, too
 
             info = log_servable(Path(model_uri, "Format-Serving"))
             mlflow.set_tags({"sluice.model_uri": model_uri, "sluice.framework": framework})
@@ -291,7 +289,7 @@ class PipelineRunRecord:
             "sluice.push_decision": props["reason"],
             "sluice.metrics": json.dumps(blessing["metrics"]["overall"]),
         }
-        from serving import push as push_target
+        from serving.model_format import versions as push_target
 
         serving_dir, name = self.paths.serving_dir, self.config.model_name
         with push_target.push_lock(serving_dir, name), prints_silenced():
@@ -339,7 +337,7 @@ def point_champion_at_serving(model_name: str, tracking_uri: str, serving_dir: P
     (call under the push lock). Two runs that push at once may register in either
     order; the alias still names what is served. -> the MLflow version, or None if the
     serving version is not registered (yet)."""
-    from serving import push as push_target
+    from serving.model_format import versions as push_target
 
     current = push_target.current_version(serving_dir, model_name)
     target = registered_versions(model_name, tracking_uri).get(str(current)) if current else None

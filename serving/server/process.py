@@ -1,4 +1,4 @@
-"""`sluice serve` in a separate process on a free loopback port, ready when its models
+"""The model server (`python -m serving.server`) in a separate process on a free loopback port, ready when its models
 answer: what infra validation, the tests and the serving benchmark start."""
 from __future__ import annotations
 
@@ -39,11 +39,11 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path or Path(serving_dir).parent / f"server-{self.port}.log"
-        command = [sys.executable, "-m", "pipelines.cli", "serve", "--serving-dir", str(serving_dir),
+        command = [sys.executable, "-m", "serving.server", "--serving-dir", str(serving_dir),
                    "--port", str(self.port), *extra_args]
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                        cwd=Path(__file__).resolve().parent.parent)
+                                        cwd=Path(__file__).resolve().parents[2])  # the repository root
 
     def get(self, path: str) -> tuple[int, dict]:
         try:

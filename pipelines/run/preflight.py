@@ -21,8 +21,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.label_rule import parse_rule
-from pipelines.config import ConfigError, PipelineConfig, did_you_mean
+from pipelines.definition.config import ConfigError, PipelineConfig, did_you_mean
+from pipelines.definition.label_rule import parse_rule
 
 BOM = b"\xef\xbb\xbf"
 MIN_SPLIT_ROWS = 20  # fewer eval rows make every gate metric noise
@@ -247,7 +247,7 @@ def _check_rows(config: PipelineConfig, path: Path, rows: int, duplicates: int) 
 
 def _plain_header_copy(path: Path, header: list[str], staging_dir: Path) -> Path:
     """<staging_dir>/<content digest>/<name>: the header line plain, the rows as they are."""
-    from pipelines.lineage import file_digest
+    from pipelines.lineage.mlflow_record import file_digest
 
     target = staging_dir / file_digest(path)[:16] / path.name
     if not target.exists():

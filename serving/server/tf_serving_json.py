@@ -12,7 +12,7 @@ from operator import itemgetter
 
 import numpy as np
 
-from serving.layout import FeatureLayout
+from serving.model_format.layout import FeatureLayout
 
 OUTPUT = "probabilities"
 SIGNATURE = "serving_default"

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import mlflow.pyfunc
 
-SERVING_PACKAGE = Path(__file__).resolve().parent
+SERVING_PACKAGE = Path(__file__).resolve().parent.parent  # serving/, bundled so `serving.model_format` imports
 
 
 class SluiceModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        from serving.model import ServableModel
+        from serving.model_format.model import ServableModel
 
         self.model = ServableModel(context.artifacts["model_dir"])
 

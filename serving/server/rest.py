@@ -5,8 +5,8 @@ Built on aiohttp: a mature asyncio HTTP server whose request parser is C code, s
 process on 2 cores spends its time in the model rather than in HTTP (it was already in
 the lock), running on uvloop's event loop (libuv), which served ~15-20% more requests
 per second than asyncio's own loop at concurrency 8 and 100-row requests. Model calls
-run on a worker thread via serving.batching; loading and swapping versions happen off
-the request path in serving.repository.
+run on a worker thread via serving.server.batching; loading and swapping versions happen off
+the request path in serving.server.repository.
 """
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ import uvloop
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from serving import tf_serving_json as api
-from serving.batching import BATCH_TIMEOUT, Batcher
-from serving.repository import ModelRepository
+from serving.server import tf_serving_json as api
+from serving.server.batching import BATCH_TIMEOUT, Batcher
+from serving.server.repository import ModelRepository
 
 log = logging.getLogger("sluice.serving")
 DEFAULT_PORT = 8501  # TF Serving's REST port

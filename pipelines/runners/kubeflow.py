@@ -1,0 +1,24 @@
+"""`sluice compile kubeflow`: the one pipeline definition, compiled by TFX's
+KubeflowV2DagRunner into a Kubeflow Pipelines v2 job spec."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.definition.config import PipelineConfig
+from pipelines.definition.dag import Paths, create_pipeline
+
+
+def compile_job(config: PipelineConfig, paths: Paths, trainers, output: Path, *, image: str,
+             beam_args, pipeline_root: str | None) -> Path:
+    """Compiles to a KFP v2 PipelineJob JSON (its pipelineSpec is a KFP PipelineSpec)."""
+    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfp_runner
+
+    # KFP brings its own ML Metadata; the pipeline root is where the cluster can write.
+    pipeline = create_pipeline(config, paths, trainers, beam_args, pipeline_root=pipeline_root,
+                               with_metadata=False)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    runner = kfp_runner.KubeflowV2DagRunner(
+        config=kfp_runner.KubeflowV2DagRunnerConfig(default_image=image),
+        output_dir=str(output.parent), output_filename=output.name)
+    runner.run(pipeline, write_out=True)
+    return output

@@ -1,0 +1,28 @@
+"""The model server's command-line options, shared by `sluice serve` and
+`python -m serving.server`, and the call that starts it from them. Light to import: the
+CLI builds its parser from here before anything heavy is loaded."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    parser.add_argument("--port", type=int, default=8501, help="port (default: 8501, as TF Serving)")
+    parser.add_argument("--poll-seconds", type=float, default=1.0,
+                        help="how often to look for new, removed or rolled-back versions")
+    parser.add_argument("--max-request-bytes", type=int, default=4 * 2**20,
+                        help="larger request bodies get 413 (default: 4 MiB)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="framework threads per model call (default 0: TensorFlow's and torch's own)")
+    parser.add_argument("--batch-timeout-ms", type=float, default=2.0,
+                        help="under load, how long a model call may wait for as many requests as "
+                             "the previous call took (default 2; 0: never wait)")
+
+
+def serve(serving_dir: Path, args: argparse.Namespace) -> None:
+    from serving.server import rest
+
+    rest.serve(serving_dir.resolve(), args.host, args.port, args.poll_seconds, args.max_request_bytes,
+               args.threads, args.batch_timeout_ms / 1000)
