@@ -3,7 +3,7 @@ gate raises. Free of TFX imports, so the CLI can catch the error without loading
 stack."""
 from __future__ import annotations
 
-from pathlib import Path
+from components import tfx_layout
 
 
 class DataAnomaliesError(RuntimeError):
@@ -25,9 +25,8 @@ def read_anomalies(anomalies_uri: str) -> list[dict]:
     from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     found = []
-    for path in sorted(Path(anomalies_uri).glob("Split-*/SchemaDiff.pb")):
+    for split, path in tfx_layout.split_files(anomalies_uri, tfx_layout.ANOMALIES_FILE).items():
         proto = anomalies_pb2.Anomalies.FromString(path.read_bytes())
-        split = path.parent.name.removeprefix("Split-")
         for feature, info in sorted(proto.anomaly_info.items()):
             for reason in info.reason:
                 found.append({

@@ -16,7 +16,9 @@ from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics, Mo
 
 from components import baseline as baseline_input
 from components import drift as drift_measure
+from components import tfx_layout
 from components.anomalies import DataAnomaliesError, read_anomalies
+from components.step_reports import Kept
 from pipelines.definition.config import DriftGate, from_json
 
 DRIFT_FILE = "drift.json"
@@ -43,7 +45,7 @@ def check_anomalies(
     reference = baseline_input.statistics_of(baseline)
     rows = []
     if reference and Path(reference).exists():
-        rows = drift_measure.measure(statistics.uri, reference, str(Path(schema.uri, "schema.pbtxt")),
+        rows = drift_measure.measure(statistics.uri, reference, str(tfx_layout.schema_file(schema.uri)),
                                      settings.bounds)
     drifted = [r for r in rows if r["drifted"]]
     Path(report.uri, DRIFT_FILE).write_text(json.dumps({
@@ -58,3 +60,22 @@ def check_anomalies(
 def read_drift(report_uri: str) -> dict:
     path = Path(report_uri, DRIFT_FILE)
     return json.loads(path.read_text()) if path.exists() else {"rows": []}
+
+
+# What this step reports (components.step_reports).
+def figures(step) -> dict:
+    report = step.output("report")
+    props = tfx_layout.custom_properties(report) if report else {}
+    return {k: props[k] for k in ("anomaly_count", "drifted_features", "drift_accepted") if k in props}
+
+
+def summary(f: dict) -> str:
+    if "anomaly_count" not in f:
+        return ""
+    return (f"{f['anomaly_count']} anomalies, {f.get('drifted_features', 0)} drifted features"
+            + (" (drift accepted)" if f.get("drift_accepted") else ""))
+
+
+def kept(step) -> Kept:
+    report = step.output("report")
+    return Kept(documents={DRIFT_FILE: read_drift(report.uri)} if report else {})

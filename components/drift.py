@@ -4,7 +4,7 @@ categorical features, Jensen-Shannon divergence for the others), one bound per
 feature from the config (PipelineConfig.drift_bounds)."""
 from __future__ import annotations
 
-from pathlib import Path
+from components import tfx_layout
 
 MEASURES = {"infinity_norm": "L_INFTY", "jensen_shannon_divergence": "JENSEN_SHANNON_DIVERGENCE"}
 
@@ -37,9 +37,7 @@ def split_statistics(statistics_uri: str, split: str):
     """The TFDV statistics of one split of a StatisticsGen artifact."""
     import tensorflow_data_validation as tfdv
 
-    path = Path(statistics_uri, f"Split-{split}", "FeatureStats.pb")
-    if not path.is_file():  # fails loudly if TFX ever moves the file
-        raise FileNotFoundError(f"no {split} statistics at {path}")
+    path = tfx_layout.split_file(statistics_uri, split, tfx_layout.STATISTICS_FILE)
     return tfdv.load_stats_binary(str(path))
 
 

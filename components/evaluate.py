@@ -19,7 +19,8 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, TransformGraph
 
 from components import baseline as baseline_input
-from components import metrics
+from components import metrics, tfx_layout
+from components.step_reports import Kept
 from pipelines.definition.config import ModelGate, from_json
 from serving.model_format.layout import LABEL_KEY
 from serving.model_format.model import ServableModel
@@ -35,7 +36,7 @@ def read_raw_split(examples_uri: str, split: str, columns) -> dict[str, list]:
     """Raw columns of one ExampleGen split; None where a value is missing."""
     import tensorflow as tf
 
-    files = sorted(str(p) for p in Path(examples_uri, f"Split-{split}").glob("*"))
+    files = tfx_layout.example_files(examples_uri, split)
     out: dict[str, list] = {c: [] for c in columns}
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
         features = tf.train.Example.FromString(record).features.feature
@@ -108,7 +109,7 @@ def evaluate(
 ):
     """Scores the candidate and the baseline on the eval split; writes the blessing."""
     model_gate = from_json(ModelGate, gate)
-    candidate_model = ServableModel(Path(model.uri, "Format-Serving"))
+    candidate_model = ServableModel(tfx_layout.serving_model_dir(model.uri))
     version = baseline_input.version_of(baseline)
     champion_model = ServableModel(baseline.uri) if version else None
     columns = gate_columns(candidate_model, model_gate)
@@ -157,3 +158,29 @@ def read_predictions(blessing_uri: str) -> tuple[np.ndarray, np.ndarray] | None:
 
 def read_samples(blessing_uri: str) -> dict:
     return json.loads(Path(blessing_uri, SAMPLES_FILE).read_text())
+
+
+# What this step reports (components.step_reports).
+def figures(step) -> dict:
+    blessing = step.output("blessing")
+    props = tfx_layout.custom_properties(blessing) if blessing else {}
+    return {k: props[k] for k in ("auc", "accuracy", "loss", "example_count", "blessed",
+                                  "baseline_version") if k in props}
+
+
+def summary(f: dict) -> str:
+    if "blessed" not in f:
+        return ""
+    verdict = "BLESSED" if f["blessed"] else "NOT blessed"
+    against = f"v{f['baseline_version']}" if f.get("baseline_version") else "no champion"
+    scores = ", ".join(f"{m} {f[m]:.4f}" for m in ("auc", "accuracy") if m in f)
+    return f"{scores or 'metrics undefined'} on {int(f['example_count']):,} rows vs {against}: {verdict}"
+
+
+def kept(step) -> Kept:
+    blessing = step.output("blessing")
+    if not blessing:
+        return Kept()
+    framework = step.node_id.removeprefix("evaluate_")
+    return Kept(files=[Path(blessing.uri, EVALUATION_FILE)],
+                on_pipeline_run={f"{framework}.{k}": float(v) for k, v in figures(step).items()})

@@ -16,7 +16,9 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import InfraBlessing, Model, ModelBlessing
 
+from components import tfx_layout
 from components.evaluate import read_evaluation, read_samples
+from components.step_reports import Kept
 from serving.model_format import versions as push_target
 
 RESULTS_FILE = "infra_validation.json"
@@ -118,7 +120,7 @@ def infra_validate(
         framework = read_evaluation(blessing.uri)["framework"]
         if blessing.get_int_custom_property("blessed"):
             candidates[uri] = {"framework": framework, "samples": read_samples(blessing.uri),
-                               "model_dir": Path(by_uri[uri].uri, "Format-Serving")}
+                               "model_dir": tfx_layout.serving_model_dir(by_uri[uri].uri)}
         else:
             results[uri] = {"framework": framework, "infra_blessed": False,
                             "reason": "skipped: not blessed by the evaluator"}
@@ -132,3 +134,22 @@ def infra_validate(
 
 def read_results(infra_blessing_uri: str) -> dict:
     return json.loads(Path(infra_blessing_uri, RESULTS_FILE).read_text())
+
+
+# What this step reports (components.step_reports).
+def figures(step) -> dict:
+    infra_blessing = step.output("infra_blessing")
+    if not infra_blessing:
+        return {}
+    results = read_results(infra_blessing.uri)
+    return {"infra_blessed": sum(r["infra_blessed"] for r in results.values()),
+            "infra_validation": "; ".join(f"{r['framework']}: {r['reason']}" for r in results.values())}
+
+
+def summary(f: dict) -> str:
+    return f.get("infra_validation", "")
+
+
+def kept(step) -> Kept:
+    infra_blessing = step.output("infra_blessing")
+    return Kept(files=[Path(infra_blessing.uri, RESULTS_FILE)] if infra_blessing else [])

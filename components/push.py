@@ -27,9 +27,10 @@ from tfx.types.standard_artifacts import (
 )
 
 from components import baseline as baseline_input
-from components import metrics
+from components import metrics, tfx_layout
 from components.evaluate import eval_rows, gate_columns, judge_against, read_evaluation
 from components.infra_validate import read_results
+from components.step_reports import Kept
 from pipelines.definition.config import ModelGate, from_json
 from serving.model_format import versions as push_target
 
@@ -66,7 +67,7 @@ def rejudge(candidates: list[dict], examples_uri: str, transform_uri: str, model
     live_model = ServableModel(live_dir) if live_dir else None
     columns = live_model.feature_names if live_model else []
     for c in stale:
-        columns += gate_columns(ServableModel(Path(c["model_uri"], "Format-Serving")), model_gate)
+        columns += gate_columns(ServableModel(tfx_layout.serving_model_dir(c["model_uri"])), model_gate)
     raw, labels = eval_rows(examples_uri, transform_uri, columns)
     for c in stale:
         evaluation = read_evaluation(c["blessing_uri"])
@@ -145,7 +146,7 @@ def push(
                            "rollback: not pushed again")
                 winner = None
             else:
-                model_dir = Path(by_uri[winner["model_uri"]].uri, "Format-Serving")
+                model_dir = tfx_layout.serving_model_dir(by_uri[winner["model_uri"]].uri)
                 version = push_target.push(model_dir, serving_dir, model_name, {
                     "model_uri": winner["model_uri"], "framework": winner["framework"],
                     "blessing_uri": winner["blessing_uri"], "reason": reason,
@@ -169,3 +170,25 @@ def push(
 
 def read_decision(pushed_model_uri: str) -> dict:
     return json.loads(Path(pushed_model_uri, DECISION_FILE).read_text())
+
+
+# What this step reports (components.step_reports).
+def figures(step) -> dict:
+    pushed_model = step.output("pushed_model")
+    if not pushed_model:
+        return {}
+    props = tfx_layout.custom_properties(pushed_model)
+    return {"pushed": props["pushed"], "decision": props["reason"],
+            **({"pushed_version": props["pushed_version"]} if props["pushed"] else {})}
+
+
+def summary(f: dict) -> str:
+    return f.get("decision", "")
+
+
+def kept(step) -> Kept:
+    pushed_model = step.output("pushed_model")
+    if not pushed_model:
+        return Kept()
+    return Kept(files=[Path(pushed_model.uri, DECISION_FILE)],
+                on_pipeline_run={"sluice.push_decision": figures(step)["decision"]})

@@ -14,3 +14,9 @@ fi
 # Precompiled bytecode halves import time where PYTHONDONTWRITEBYTECODE=1 is set.
 UV_COMPILE_BYTECODE=1 uv pip sync --python "$venv/bin/python" "$here/requirements.lock"
 UV_COMPILE_BYTECODE=1 uv pip install --python "$venv/bin/python" --no-deps -e "$here"
+# Keras 2 for every interpreter of this environment, whatever it imports first (a
+# notebook kernel, a TFX executor that loads TensorFlow before our trainer): TFX 1.16
+# needs it, and tf.keras is fixed at its first use. The trainer and the model loader
+# also set and check it themselves (serving/model_format/keras2.py).
+site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+echo 'import os; os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")' > "$site/sluice_keras2.pth"

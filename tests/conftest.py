@@ -18,6 +18,17 @@ TAXI_CSV = ROOT / "data" / "taxi" / "data.csv"
 SLUICE = Path(sys.executable).parent / "sluice"
 
 
+TIERS = ("unit", "component", "e2e")
+
+
+def pytest_collection_modifyitems(items):
+    """Every test declares its tier, so it runs in the right make target."""
+    untiered = [item.nodeid for item in items
+                if sum(item.get_closest_marker(t) is not None for t in TIERS) != 1]
+    if untiered:
+        raise pytest.UsageError(f"tests without exactly one tier marker {TIERS}: {untiered}")
+
+
 def head_csv(source: Path, target: Path, rows: int) -> Path:
     lines = source.read_text().splitlines(keepends=True)
     target.write_text("".join(lines[: rows + 1]))

@@ -13,7 +13,7 @@ from serving.model_format import versions as push_target
 from serving.server.process import free_port, wait_until_up
 from tests.conftest import ROOT, run_sluice
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 AIRFLOW = ROOT / ".venv-airflow" / "bin" / "airflow"
 DAG_ID = "sluice_taxi"
 STEPS = {"CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "baseline", "check_anomalies",

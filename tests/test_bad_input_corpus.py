@@ -22,7 +22,7 @@ from pipelines.definition import config as config_module
 from pipelines.lineage import mlmd
 from tests.test_preflight import BAD, rows_of, set_cell, write_rows
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 MODEL = "sluice-taxi"
 
 

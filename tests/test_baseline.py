@@ -6,10 +6,14 @@ reaches ML Metadata (steps_of_run finds this run's executions: TFX internals,
 runtime_parameter_utils, tfx 1.16)."""
 import json
 
-from components import baseline
+import pytest
+
+from components import baseline, tfx_layout
 from pipelines.lineage import mlmd
 from pipelines.runners.local import named_runner
 from serving.model_format import versions as push
+
+pytestmark = pytest.mark.component
 
 
 def run_baseline(tmp_path, run_id: str):
@@ -30,13 +34,13 @@ def run_baseline(tmp_path, run_id: str):
 
 def test_baseline_artifact_is_the_serving_version_and_stable(tmp_path):
     none = run_baseline(tmp_path, "run-1")
-    assert mlmd.artifact_properties(none)["serving_version"] == 0
+    assert tfx_layout.custom_properties(none)["serving_version"] == 0
 
     model = tmp_path / "model"
     model.mkdir()
     push.push(model, tmp_path / "serving", "m", {"model_uri": "trained-a", "statistics_uri": "/s"})
     first = run_baseline(tmp_path, "run-2")
-    props = mlmd.artifact_properties(first)
+    props = tfx_layout.custom_properties(first)
     assert props["serving_version"] == 1 and props["model_uri"] == "trained-a"
     assert props["statistics_uri"] == "/s" and first.uri == str(tmp_path / "serving" / "m" / "1")
 

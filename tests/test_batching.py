@@ -4,9 +4,12 @@ of the real server is exercised end to end by test_serving."""
 import asyncio
 
 import numpy as np
+import pytest
 
 from serving.server.batching import Batcher
 from serving.server.repository import LoadedVersion
+
+pytestmark = pytest.mark.unit
 
 
 class RecordingModel:

@@ -6,6 +6,8 @@ import yaml
 from pipelines.definition import config as config_module
 from pipelines.definition.config import ConfigError
 
+pytestmark = pytest.mark.unit
+
 
 def write(tmp_path: Path, **changes) -> Path:
     raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())

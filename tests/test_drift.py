@@ -10,6 +10,8 @@ from components import drift
 from pipelines.definition import config as config_module
 from tests.conftest import TAXI_CSV
 
+pytestmark = pytest.mark.component
+
 
 def statistics_dir(tmp_path: Path, frame: pd.DataFrame, name: str) -> str:
     import tensorflow_data_validation as tfdv

@@ -17,7 +17,7 @@ from serving.model_format import versions as push
 from serving.model_format.model import ServableModel
 from tests.conftest import run_sluice
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 MODEL = "sluice-taxi"
 
 

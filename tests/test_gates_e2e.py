@@ -16,7 +16,7 @@ from serving.model_format import versions as push
 from tests.conftest import SLUICE, run_sluice, sluice_env
 from tests.test_preflight import rows_of, write_rows
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 MODEL = "sluice-taxi"
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.component
+
 PROBE = "import {module}, tensorflow as tf; print(tf.keras.__name__)"
 
 

@@ -8,6 +8,8 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from tests.conftest import run_sluice
 
+pytestmark = pytest.mark.component
+
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
@@ -44,3 +46,5 @@ def test_image_and_beam_args_reach_every_executor(compiled):
     transform = next(c for name, c in ((n, e.get("container", {})) for n, e in executors.items())
                      if name.startswith("Transform"))
     assert "--direct_num_workers=4" in json.dumps(transform)
+    # TFX's executor entrypoint imports TensorFlow before the trainer: the switch is set for it
+    assert all({"name": "TF_USE_LEGACY_KERAS", "value": "1"} in c.get("env", []) for c in containers)

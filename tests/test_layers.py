@@ -1,6 +1,10 @@
 """The architecture, beyond what import-linter sees: serving never launches the
 pipeline's CLI either (it used to start `python -m pipelines.cli serve`)."""
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.unit
 
 
 def test_serving_neither_imports_nor_launches_the_pipeline():

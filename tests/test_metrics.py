@@ -1,7 +1,10 @@
 import numpy as np
+import pytest
 
 from components import metrics
 from components.push import choose
+
+pytestmark = pytest.mark.unit
 
 
 def probs_for(p1):

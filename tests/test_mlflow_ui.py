@@ -13,7 +13,7 @@ import pytest
 from tests.browser import Browser, ensure_chromium
 from tests.conftest import ROOT, SLUICE, sluice_env
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 MODEL = "sluice-taxi"
 STEPS = ["CsvExampleGen", "Transform", "train_keras", "train_torch", "evaluate_keras", "push"]
 

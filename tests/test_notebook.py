@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 NOTEBOOK = ROOT / "notebooks" / "explore_run.ipynb"
 
 

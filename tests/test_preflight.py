@@ -9,6 +9,8 @@ from pipelines.definition import config as config_module
 from pipelines.run.preflight import DataError, check_data
 from tests.conftest import TAXI_CSV, head_csv
 
+pytestmark = pytest.mark.unit
+
 ROWS = 120
 
 

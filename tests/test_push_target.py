@@ -1,6 +1,10 @@
 import json
 
+import pytest
+
 from serving.model_format import versions as push
+
+pytestmark = pytest.mark.unit
 
 
 def test_push_is_versioned_atomic_and_deduplicated(tmp_path):

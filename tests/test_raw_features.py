@@ -2,9 +2,12 @@
 SparseTensor ExampleGen would have produced from the CSV (one value per present row,
 none for a missing one); a required column stays dense."""
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from serving.model_format import raw_features
+
+pytestmark = pytest.mark.unit
 
 SPEC = {"company": tf.io.VarLenFeature(tf.string), "trip_seconds": tf.io.VarLenFeature(tf.int64),
         "fare": tf.io.FixedLenFeature([1], tf.float32)}

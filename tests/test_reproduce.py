@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from tests.conftest import ROOT, run_sluice, sluice_env
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 MODEL = "sluice-taxi"
 
 

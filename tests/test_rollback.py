@@ -1,10 +1,13 @@
 """`sluice rollback` and `sluice models` on a real serving dir and a real MLflow store."""
 import json
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 from serving.model_format import versions as push_target
 from tests.conftest import run_sluice
+
+pytestmark = pytest.mark.component
 
 MODEL = "sluice-taxi"
 

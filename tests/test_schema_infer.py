@@ -1,7 +1,10 @@
 """`sluice schema infer`: a fresh schema from the data, diffed against the curated one."""
 import pandas as pd
+import pytest
 
 from tests.conftest import run_sluice
+
+pytestmark = pytest.mark.component
 
 
 def test_infer_writes_a_schema_and_reports_what_changed(tmp_path, taxi_sample):

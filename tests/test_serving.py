@@ -11,7 +11,7 @@ from serving.model_format import versions as push_target
 from serving.model_format.model import ServableModel
 from serving.server.process import ServerProcess
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 MODELS = ("taxi-keras", "taxi-torch")
 MAX_BYTES = 200_000
 

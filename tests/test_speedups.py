@@ -7,12 +7,15 @@ import sys
 from pathlib import Path
 
 import apache_beam as beam
+import pytest
 from apache_beam.coders import VarIntCoder
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import userstate
 
 from pipelines.lineage import mlflow_store
 from pipelines.patches import speedups
+
+pytestmark = pytest.mark.component
 
 ROOT = Path(__file__).resolve().parent.parent
 

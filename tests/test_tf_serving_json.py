@@ -5,6 +5,8 @@ import pytest
 from serving.model_format.layout import FeatureLayout
 from serving.server import tf_serving_json as api
 
+pytestmark = pytest.mark.unit
+
 LAYOUT = FeatureLayout(framework="keras", task="binary", classes=("0", "1"), dense=("fare",),
                        raw_features={"fare": "number", "company": "string", "miles": "number"},
                        required=("fare",))

@@ -1,11 +1,15 @@
 """The up-to-date check: any change to what a step reads makes the next run real."""
 import dataclasses
 
+import pytest
+
 from pipelines.definition import config as config_module
 from pipelines.definition.dag import Paths
 from pipelines.run.up_to_date import fingerprint
 from serving.model_format import versions as push_target
 from tests.conftest import TAXI_CSV, head_csv
+
+pytestmark = pytest.mark.unit
 
 
 def test_fingerprint_changes_with_every_input(tmp_path):

@@ -71,3 +71,8 @@ def write_history(run_dir: str, losses: list[float], started: float, framework: 
     Path(run_dir).mkdir(parents=True, exist_ok=True)
     history = {"framework": framework, "loss": losses, "train_seconds": time.time() - started}
     (Path(run_dir) / HISTORY_FILE).write_text(json.dumps(history))
+
+
+def read_history(run_dir: str) -> dict:
+    """{framework, loss, train_seconds}, as write_history left it."""
+    return json.loads((Path(run_dir) / HISTORY_FILE).read_text())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
+import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -222,10 +223,14 @@ def to_json(value) -> Any:
 
 
 def from_json(hint, value):
-    """The inverse of to_json, driven by the dataclasses' annotations."""
+    """The inverse of to_json, driven by the dataclasses' annotations. A container may
+    arrive as a JSON string: TFX hands a Parameter[Dict] to the component with every
+    nested dict and list JSON-encoded."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if value is None:
         return None
+    if isinstance(value, str) and (dataclasses.is_dataclass(hint) or origin in (dict, tuple)):
+        value = json.loads(value)
     if origin in (typing.Union, types.UnionType):
         return from_json(next(a for a in args if a is not type(None)), value)
     if dataclasses.is_dataclass(hint):

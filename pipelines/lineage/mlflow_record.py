@@ -19,10 +19,12 @@ from pathlib import Path
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from components import step_reports, tfx_layout
+from components.evaluate import read_evaluation
+from components.push import read_decision
 from pipelines.definition.config import PipelineConfig
 from pipelines.definition.dag import PROJECT_ROOT, Paths
-from pipelines.lineage import step_figures
-from pipelines.lineage.mlmd import Step, artifact_properties
+from pipelines.lineage.mlmd import Step
 from pipelines.patches.quiet import prints_silenced
 
 CHAMPION = "champion"
@@ -192,66 +194,47 @@ class PipelineRunRecord:
                 self.client.set_tag(cid, f"sluice.output.{key}", artifacts[0].uri)
                 self.client.set_tag(cid, f"sluice.output.{key}.mlmd_id", str(artifacts[0].id))
             try:
-                self._log_figures(cid, step)
-                self._log_artifacts(cid, step)
+                self._log_report(cid, step)
             except Exception as err:  # lineage must describe failures, not add them
                 self.client.set_tag(cid, "sluice.lineage_error", str(err)[:500])
             self.client.log_metric(cid, "wall_seconds", (step.end_ms - step.start_ms) / 1000)
             status = {"FAILED": "FAILED", "RUNNING": "FAILED"}.get(step.state, "FINISHED")
             self.client.set_terminated(cid, status, end_time=step.end_ms)
 
-    def _log_figures(self, cid: str, step: Step) -> None:
-        figures = step_figures.figures(step)
-        for key, value in figures.items():
+    def _log_report(self, cid: str, step: Step) -> None:
+        """What the step's own module reports (components.step_reports): numbers become
+        metrics and strings tags, its files and documents artifacts, its model a pyfunc."""
+        reporter = step_reports.reporter(step.node_id)
+        kept = reporter.kept(step)
+        for key, value in reporter.figures(step).items():
             if isinstance(value, str):
                 self.client.set_tag(cid, f"sluice.{key}", value)
             else:
                 self.client.log_metric(cid, key, float(value))
-                if step.node_id.startswith(("train_", "evaluate_")):
-                    mlflow.log_metric(f"{step.node_id.split('_', 1)[1]}.{key}", float(value))
-        if step.node_id == "push" and "decision" in figures:
-            mlflow.set_tag("sluice.push_decision", figures["decision"])
-
-    def _log_artifacts(self, cid: str, step: Step) -> None:
-        node = step.node_id
-        if node == "StatisticsGen" and step.state == "COMPLETE":
-            import tensorflow_data_validation as tfdv
-            from tensorflow_data_validation.utils.display_util import get_statistics_html
-
-            for path in Path(step.output("statistics").uri).glob("Split-*/FeatureStats.pb"):
-                html = get_statistics_html(tfdv.load_stats_binary(str(path)))
-                self.client.log_text(cid, html, f"statistics_{path.parent.name}.html")
-        elif node == "check_anomalies" and step.output("report"):
-            from components.check_anomalies import read_drift
-
-            self.client.log_dict(cid, read_drift(step.output("report").uri), "drift.json")
-        elif node == "ExampleValidator":
-            from components.anomalies import read_anomalies
-
-            self.client.log_dict(cid, read_anomalies(step.output("anomalies").uri), "anomalies.json")
-        elif node == "ImportSchemaGen":
-            self.client.log_artifact(cid, str(Path(step.output("schema").uri, "schema.pbtxt")))
-        elif node.startswith("train_"):
-            history = json.loads(Path(step.output("model_run").uri, "history.json").read_text())
-            for i, loss in enumerate(history["loss"]):
-                self.client.log_metric(cid, "train_loss", loss, step=i)
-            if step.state == "COMPLETE":
-                self.log_model(cid, step.output("model").uri, history["framework"])
-        elif node.startswith("evaluate_"):
-            self.client.log_artifact(cid, str(Path(step.output("blessing").uri, "evaluation.json")))
-        elif node == "infra_validate":
-            from components.infra_validate import RESULTS_FILE
-
-            self.client.log_artifact(cid, str(Path(step.output("infra_blessing").uri, RESULTS_FILE)))
-        elif node == "push":
-            self.client.log_artifact(cid, str(Path(step.output("pushed_model").uri, "decision.json")))
+        for key, value in kept.on_pipeline_run.items():
+            if isinstance(value, str):
+                mlflow.set_tag(key, value)
+            else:
+                mlflow.log_metric(key, float(value))
+        for key, values in kept.series.items():
+            for i, value in enumerate(values):
+                self.client.log_metric(cid, key, value, step=i)
+        for path in kept.files:
+            self.client.log_artifact(cid, str(path))
+        for name, document in kept.documents.items():
+            if isinstance(document, str):
+                self.client.log_text(cid, document, name)
+            else:
+                self.client.log_dict(cid, document, name)
+        if kept.model:
+            self.log_model(cid, *kept.model)
 
     def log_model(self, cid: str, model_uri: str, framework: str) -> str:
         """Logs a trained model as an MLflow pyfunc that takes raw feature rows."""
         with mlflow.start_run(run_id=cid, nested=True), prints_silenced():
             from serving.model_format.mlflow_model import log_servable  # defining it warns, too
 
-            info = log_servable(Path(model_uri, "Format-Serving"))
+            info = log_servable(tfx_layout.serving_model_dir(model_uri))
             mlflow.set_tags({"sluice.model_uri": model_uri, "sluice.framework": framework})
         self.logged_models[model_uri] = info.model_uri
         return info.model_uri
@@ -262,14 +245,14 @@ class PipelineRunRecord:
         push_step = next((s for s in steps if s.node_id == "push" and s.state == "COMPLETE"), None)
         if push_step is None:
             return None
-        props = artifact_properties(push_step.output("pushed_model"))
+        props = tfx_layout.custom_properties(push_step.output("pushed_model"))
         if not props.get("pushed"):
             return None
         model_uri = props["model_uri"]
         logged = self.logged_models.get(model_uri) or self.log_model(
             self.run.info.run_id, model_uri, props["framework"])
         candidate = next(c for c in push_candidates(push_step) if c["model_uri"] == model_uri)
-        blessing = json.loads(Path(candidate["blessing_uri"], "evaluation.json").read_text())
+        blessing = read_evaluation(candidate["blessing_uri"])
         run = self.client.get_run(self.run.info.run_id)
         tags = {
             "sluice.run_id": self.run.info.run_id,
@@ -349,7 +332,7 @@ def point_champion_at_serving(model_name: str, tracking_uri: str, serving_dir: P
 
 def push_candidates(push_step: Step) -> list[dict]:
     """The pusher's candidates, as it recorded them in decision.json."""
-    return json.loads(Path(push_step.output("pushed_model").uri, "decision.json").read_text())["candidates"]
+    return read_decision(push_step.output("pushed_model").uri)["candidates"]
 
 
 def registered_versions(model_name: str, tracking_uri: str) -> dict[str, object]:

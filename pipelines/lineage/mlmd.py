@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components import tfx_layout
+
 STATES = {1: "NEW", 2: "RUNNING", 3: "COMPLETE", 4: "FAILED", 5: "CACHED", 6: "CANCELED"}
 
 
@@ -33,15 +35,6 @@ def open_store(path: Path):
     config.sqlite.filename_uri = str(path)
     config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
     return metadata_store.MetadataStore(config)
-
-
-def _value(v):
-    kind = v.WhichOneof("value")
-    return getattr(v, kind) if kind else None
-
-
-def artifact_properties(artifact) -> dict:
-    return {k: _value(v) for k, v in artifact.custom_properties.items()}
 
 
 def steps_of_run(path: Path, pipeline_run_id: str) -> list[Step]:
@@ -77,7 +70,7 @@ def _steps(store, executions) -> list[Step]:
             state=STATES.get(execution.last_known_state, "UNKNOWN"),
             start_ms=execution.create_time_since_epoch,
             end_ms=execution.last_update_time_since_epoch,
-            properties={k: _value(v) for k, v in execution.custom_properties.items()
+            properties={k: v for k, v in tfx_layout.custom_properties(execution).items()
                         if not k.startswith("__")},
         )
         events = store.get_events_by_execution_ids([execution.id])

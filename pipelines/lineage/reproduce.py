@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from components import tfx_layout
 from pipelines.definition.dag import PROJECT_ROOT
 from pipelines.lineage.mlflow_record import file_digest
 
@@ -194,7 +195,7 @@ def compare(record: Record, home: Path) -> dict:
                   if "mlflow.parentRunId" not in r.data.tags)
     reproduction = RunReport(parent.info.run_id, tracking_uri)
     steps = reproduction.steps
-    trained = Path(steps[f"train_{record.trainer}"].data.tags["sluice.output.model"], "Format-Serving")
+    trained = tfx_layout.serving_model_dir(steps[f"train_{record.trainer}"].data.tags["sluice.output.model"])
     original = Path(record.serving_path)
     if not original.is_dir():
         raise ReproductionRefused(f"the original model {original} is gone; nothing to compare with.")

@@ -1,7 +1,10 @@
 """`sluice compile kubeflow`: the one pipeline definition, compiled by TFX's
-KubeflowV2DagRunner into a Kubeflow Pipelines v2 job spec."""
+KubeflowV2DagRunner into a Kubeflow Pipelines v2 job spec. Every executor container
+gets TF_USE_LEGACY_KERAS=1: TFX's entrypoint imports TensorFlow before it loads our
+trainer, and TFX 1.16 needs Keras 2 (the trainer refuses Keras 3 loudly otherwise)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pipelines.definition.config import PipelineConfig
@@ -21,4 +24,10 @@ def compile_job(config: PipelineConfig, paths: Paths, trainers, output: Path, *,
         config=kfp_runner.KubeflowV2DagRunnerConfig(default_image=image),
         output_dir=str(output.parent), output_filename=output.name)
     runner.run(pipeline, write_out=True)
+    job = json.loads(output.read_text())
+    for executor in job["pipelineSpec"]["deploymentSpec"]["executors"].values():
+        if "container" in executor:  # an executor may import TensorFlow before our trainer does
+            executor["container"].setdefault("env", []).append(
+                {"name": "TF_USE_LEGACY_KERAS", "value": "1"})
+    output.write_text(json.dumps(job, indent=2, sort_keys=True))
     return output

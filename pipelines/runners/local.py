@@ -10,9 +10,10 @@ import logging
 import traceback
 import uuid
 
+from components import step_reports
 from pipelines.definition.config import PipelineConfig
 from pipelines.definition.dag import Paths, create_pipeline
-from pipelines.lineage import mlmd, step_figures
+from pipelines.lineage import mlmd
 from pipelines.run import run_log, step_log, up_to_date
 
 log = logging.getLogger("sluice")
@@ -123,7 +124,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
 
         def describe(node_id: str) -> str:
             latest = [s for s in executed() if s.node_id == node_id]
-            return step_figures.summary(latest[-1]) if latest else ""
+            return step_reports.summary(latest[-1]) if latest else ""
 
         quiet_loggers()
         handler = step_log.install(describe)
@@ -140,7 +141,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         record.record_steps(steps)
         version = record.register_push(steps)
         push_step = next((s for s in steps if s.node_id == "push"), None)
-        decision = step_figures.figures(push_step) if push_step else {}
+        decision = step_reports.figures(push_step) if push_step else {}
         if version:
             log.info("registered %s version %s; 'champion' names version %s (the one serving)",
                      config.model_name, version, record.champion)

@@ -1,0 +1,52 @@
+"""What each step reports, asked of the module that owns the step: its key figures
+(MLflow metrics and tags), its line in the step log, and what the MLflow record keeps
+of it. The lineage code knows no step by name; it calls reporter(node_id).
+
+A reporter is any object (a component module, or a namespace for TFX's stock steps)
+with three functions of a step (pipelines.lineage.mlmd.Step: node_id, state, and
+output(key) -> the ML Metadata artifact or None):
+  figures(step) -> {name: number or string}
+  summary(figures) -> the one line of the step log
+  kept(step) -> Kept
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+
+@dataclass
+class Kept:
+    """What the MLflow record keeps of one execution."""
+
+    files: list[Path] = field(default_factory=list)  # logged as they are
+    documents: dict[str, object] = field(default_factory=dict)  # name -> text (.html) or JSON
+    series: dict[str, list[float]] = field(default_factory=dict)  # metric -> values by step
+    model: tuple[str, str] | None = None  # (Model artifact uri, framework): logged as a pyfunc
+    on_pipeline_run: dict[str, object] = field(default_factory=dict)  # also on the parent run
+
+
+NOTHING = SimpleNamespace(figures=lambda step: {}, summary=lambda figures: "", kept=lambda step: Kept())
+
+
+def reporter(node_id: str):
+    """The reporter of a step (CsvExampleGen, Transform and baseline report nothing)."""
+    from components import check_anomalies, evaluate, infra_validate, push, tfx_steps, training
+
+    by_name = {"StatisticsGen": tfx_steps.STATISTICS_GEN, "ExampleValidator": tfx_steps.EXAMPLE_VALIDATOR,
+               "ImportSchemaGen": tfx_steps.IMPORT_SCHEMA_GEN, "check_anomalies": check_anomalies,
+               "infra_validate": infra_validate, "push": push}
+    by_prefix = {"train_": training, "evaluate_": evaluate}
+    if node_id in by_name:
+        return by_name[node_id]
+    return next((r for prefix, r in by_prefix.items() if node_id.startswith(prefix)), NOTHING)
+
+
+def figures(step) -> dict:
+    return reporter(step.node_id).figures(step)
+
+
+def summary(step) -> str:
+    """The step's one line in the step log."""
+    return reporter(step.node_id).summary(figures(step))

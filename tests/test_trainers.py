@@ -1,0 +1,106 @@
+"""Both trainers' run_fn called the way a TFX Trainer (or a Kubeflow executor) calls
+it, outside the sluice CLI, on the real Transform output of a few hundred rows: the
+Keras one in a bare interpreter that never set TF_USE_LEGACY_KERAS (it must choose
+Keras 2 itself), and each export loads and predicts as the model server would."""
+import csv
+import itertools
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from pipelines.definition import config as config_module
+from pipelines.definition.dag import Paths, create_pipeline
+from pipelines.runners.local import IN_MEMORY_BEAM, named_runner
+from tests.conftest import ROOT, TAXI_CSV, head_csv
+
+pytestmark = pytest.mark.component
+STEPS = 30
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory):
+    """The real pipeline run up to Transform on 300 taxi rows (-> config, ExampleGen
+    and Transform output folders)."""
+    from tfx.orchestration.pipeline import RunOptions
+
+    home = tmp_path_factory.mktemp("trainers_home")
+    data = head_csv(TAXI_CSV, home / "taxi.csv", 300)
+    config = config_module.load("taxi").replace(data=data)
+    pipeline = create_pipeline(config, Paths(home), ("keras",), IN_MEMORY_BEAM)
+    named_runner("upstream").run(pipeline, run_options=RunOptions(to_nodes=["Transform"]))
+    newest = lambda step, output: max((home / "pipeline_root" / step / output).iterdir(),  # noqa: E731
+                                      key=lambda p: int(p.name))
+    return config, newest("Transform", "transformed_examples"), newest("Transform", "transform_graph")
+
+
+def fn_args(config, transformed_examples: Path, transform_graph: Path, out: Path) -> dict:
+    return {"train_files": [str(transformed_examples / "Split-train" / "*")],
+            "transform_output": str(transform_graph), "serving_model_dir": str(out / "serving"),
+            "model_run_dir": str(out / "run"), "train_steps": STEPS,
+            "custom_config": json.loads(json.dumps(config.to_dict()))}  # as TFX passes it: JSON
+
+
+def raw_rows(model, count: int) -> dict[str, list]:
+    """The first rows of the taxi CSV as the model server receives them."""
+    with open(TAXI_CSV, newline="") as f:
+        rows = list(itertools.islice(csv.DictReader(f), count))
+    kinds = model.layout.raw_features
+    return {name: [None if r[name] == "" else float(r[name]) if kinds[name] == "number" else r[name]
+                   for r in rows] for name in model.feature_names}
+
+
+KERAS_RUN_FN = """
+import json, sys
+{first}
+from tfx.components.trainer.fn_args_utils import FnArgs
+from trainers.keras_trainer import run_fn
+run_fn(FnArgs(**json.loads(sys.argv[1])))
+import tensorflow as tf
+print("keras module:", tf.keras.__name__)
+"""
+BARE = f"import sys; sys.path.append({sysconfig.get_paths()['purelib']!r})"  # no .pth files run
+
+
+@pytest.mark.parametrize("interpreter, first", [
+    # no site processing: neither the venv's sluice_keras2.pth nor any switch; the trainer,
+    # imported first (as TFX's Trainer loads a module file), sets Keras 2 itself
+    (["-S"], BARE + "\nimport trainers.keras_trainer"),
+    # an executor that imports TensorFlow before the trainer: the venv's .pth set the switch
+    ([], "import tensorflow as tf; tf.keras.layers"),
+], ids=["trainer-first", "tensorflow-first"])
+def test_keras_run_fn_outside_the_cli_trains_on_keras_2(transformed, tmp_path, interpreter, first):
+    from serving.model_format.model import ServableModel
+    from trainers.data import read_history
+
+    config, examples, graph = transformed
+    args = fn_args(config, examples, graph, tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    script = KERAS_RUN_FN.format(first=first)
+    result = subprocess.run([sys.executable, *interpreter, "-c", script, json.dumps(args)], env=env,
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "keras module: tf_keras" in result.stdout  # Keras 2
+    assert len(read_history(args["model_run_dir"])["loss"]) > 0
+    model = ServableModel(args["serving_model_dir"])
+    assert model.predict(raw_rows(model, 5)).shape == (5, 2)
+
+
+def test_torch_run_fn_reads_the_typed_config_and_exports_a_servable_model(transformed, tmp_path):
+    from tfx.components.trainer.fn_args_utils import FnArgs
+
+    from serving.model_format.model import ServableModel
+    from trainers.torch_trainer import run_fn
+
+    config, examples, graph = transformed
+    args = fn_args(config, examples, graph, tmp_path)
+    run_fn(FnArgs(**args))
+    model = ServableModel(args["serving_model_dir"])
+    assert model.layout.framework == "torch"
+    assert model.layout.dense == ("trip_miles", "fare", "trip_seconds")  # found by FeatureKind
+    assert model.predict(raw_rows(model, 5)).shape == (5, 2)
