@@ -8,7 +8,6 @@ champion; the bounds and the accept switch are parameters, so it sees those too.
 """
 import json
 from pathlib import Path
-from typing import Any, Dict
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
@@ -19,7 +18,7 @@ from components import drift as drift_measure
 from components import tfx_layout
 from components.anomalies import DataAnomaliesError, read_anomalies
 from components.step_reports import Kept
-from pipelines.definition.config import DriftGate, from_json
+from pipelines.definition.config import DriftGate, from_parameter
 
 DRIFT_FILE = "drift.json"
 
@@ -31,7 +30,7 @@ def check_anomalies(
     schema: InputArtifact[Schema],
     baseline: InputArtifact[Model],
     report: OutputArtifact[ExampleAnomalies],
-    drift: Parameter[Dict[str, Any]],
+    drift: Parameter[str],  # a DriftGate as JSON
 ):
     """Fails the run (and so everything downstream) if any anomaly was found, or drift
     beyond a bound unless accepted. The report (an ExampleAnomalies artifact, a type
@@ -40,7 +39,7 @@ def check_anomalies(
     report.set_int_custom_property("anomaly_count", len(found))
     if found:
         raise DataAnomaliesError(found)
-    settings = from_json(DriftGate, drift)
+    settings = from_parameter(DriftGate, drift)
     version = baseline_input.version_of(baseline)
     reference = baseline_input.statistics_of(baseline)
     rows = []

@@ -11,7 +11,6 @@ can refuse to reuse it once another version serves.
 
 import json
 from pathlib import Path
-from typing import Any, Dict
 
 import numpy as np
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
@@ -21,7 +20,7 @@ from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, Transfo
 from components import baseline as baseline_input
 from components import metrics, tfx_layout
 from components.step_reports import Kept
-from pipelines.definition.config import ModelGate, from_json
+from pipelines.definition.config import ModelGate, from_parameter
 from serving.model_format.layout import LABEL_KEY
 from serving.model_format.model import ServableModel
 
@@ -105,10 +104,10 @@ def evaluate(
     transform_graph: InputArtifact[TransformGraph],
     baseline: InputArtifact[Model],
     blessing: OutputArtifact[ModelBlessing],
-    gate: Parameter[Dict[str, Any]],
+    gate: Parameter[str],  # a ModelGate as JSON
 ):
     """Scores the candidate and the baseline on the eval split; writes the blessing."""
-    model_gate = from_json(ModelGate, gate)
+    model_gate = from_parameter(ModelGate, gate)
     candidate_model = ServableModel(tfx_layout.serving_model_dir(model.uri))
     version = baseline_input.version_of(baseline)
     champion_model = ServableModel(baseline.uri) if version else None

@@ -12,7 +12,6 @@ pushed again.
 
 import json
 from pathlib import Path
-from typing import Any, Dict
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
@@ -31,7 +30,7 @@ from components import metrics, tfx_layout
 from components.evaluate import eval_rows, gate_columns, judge_against, read_evaluation
 from components.infra_validate import read_results
 from components.step_reports import Kept
-from pipelines.definition.config import ModelGate, from_json
+from pipelines.definition.config import ModelGate, from_parameter
 from serving.model_format import versions as push_target
 
 DECISION_FILE = "decision.json"
@@ -92,7 +91,7 @@ def push(
     pushed_model: OutputArtifact[PushedModel],
     serving_dir: Parameter[str],
     model_name: Parameter[str],
-    gate: Parameter[Dict[str, Any]],
+    gate: Parameter[str],  # a ModelGate as JSON
     serving_state: Parameter[str],
     keras_model: InputArtifact[Model] = None,
     keras_blessing: InputArtifact[ModelBlessing] = None,
@@ -106,7 +105,7 @@ def push(
     rollbacks into the cache key, because the decision depends on them. One optional input per trainer rather than a union of
     channels, so the same component compiles for Kubeflow Pipelines (whose compiler
     takes single channels)."""
-    model_gate = from_json(ModelGate, gate)
+    model_gate = from_parameter(ModelGate, gate)
     primary_metric = model_gate.gate.primary_metric
     models = [m for m in (keras_model, torch_model) if m is not None]
     blessings = [b for b in (keras_blessing, torch_blessing) if b is not None]

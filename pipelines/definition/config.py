@@ -209,6 +209,16 @@ class DriftGate:
     accept: bool
 
 
+def as_parameter(value) -> str:
+    """A step's typed input as a TFX component parameter: JSON text. (TFX 1.16 accepts
+    Parameter[Dict[str, Any]] but fails at launch on nested dicts, "Expect list type".)"""
+    return json.dumps(to_json(value), sort_keys=True)
+
+
+def from_parameter(cls, text: str):
+    return from_json(cls, json.loads(text))
+
+
 def to_json(value) -> Any:
     """A config dataclass as JSON-safe dicts and lists (paths and kinds as strings)."""
     if dataclasses.is_dataclass(value):
@@ -223,14 +233,10 @@ def to_json(value) -> Any:
 
 
 def from_json(hint, value):
-    """The inverse of to_json, driven by the dataclasses' annotations. A container may
-    arrive as a JSON string: TFX hands a Parameter[Dict] to the component with every
-    nested dict and list JSON-encoded."""
+    """The inverse of to_json, driven by the dataclasses' annotations."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if value is None:
         return None
-    if isinstance(value, str) and (dataclasses.is_dataclass(hint) or origin in (dict, tuple)):
-        value = json.loads(value)
     if origin in (typing.Union, types.UnionType):
         return from_json(next(a for a in args if a is not type(None)), value)
     if dataclasses.is_dataclass(hint):

@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.definition.config import ConfigError, PipelineConfig, to_json
+from pipelines.definition.config import ConfigError, PipelineConfig, as_parameter, to_json
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the repository: code, lock, git
 TRAINERS = {"keras": "trainers.keras_trainer.run_fn", "torch": "trainers.torch_trainer.run_fn"}
@@ -101,7 +101,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
         baseline=baseline.outputs["result"],
-        drift=to_json(config.drift_gate),
+        drift=as_parameter(config.drift_gate),
     )
     transform = Transform(
         examples=example_gen.outputs["examples"],
@@ -113,7 +113,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
     )
     transform.add_upstream_node(data_gate)
 
-    gate = to_json(config.model_gate)
+    gate = as_parameter(config.model_gate)
     components = [example_gen, statistics_gen, schema_gen, example_validator, baseline,
                   data_gate, transform]
     candidates = {}  # <trainer>_model / <trainer>_blessing -> channel
