@@ -11,11 +11,15 @@ ARGS ?=
 run: $(VENV)/.installed
 	$(VENV)/bin/sluice run $(ARGS)
 
+# The tiers run on every core (up to 4: an end-to-end test holds ~1.5 GB); one test file
+# stays on one worker, so a file's shared pipeline run is made once per worker.
+PARALLEL ?= -n auto --maxprocesses=4 --dist loadfile
+
 test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed lint
-	$(PY) -m pytest -q tests $(ARGS)
+	$(PY) -m pytest -q $(PARALLEL) tests $(ARGS)
 
 test-fast: $(VENV)/.installed lint
-	$(PY) -m pytest -q -m "not e2e" tests $(ARGS)
+	$(PY) -m pytest -q $(PARALLEL) -m "not e2e" tests $(ARGS)
 
 # ruff (pyflakes, syntax, import order) and the layering contracts in pyproject.toml
 lint: $(VENV)/.installed

@@ -84,38 +84,20 @@ def mlflow_server(tmp_path):
     process.wait(timeout=30)
 
 
-def test_dag_runs_every_step_as_a_task_and_reports_to_the_tracking_server(
+def test_dag_runs_each_step_as_a_task_reruns_a_failed_task_alone_and_reports_to_the_server(
         tmp_path, taxi_sample, mlflow_server):
+    """One DAG run whose push fails (the push target is broken), then the failed task
+    cleared and re-run alone: the upstream steps are reused from ML Metadata, not
+    recomputed, and the whole story lands in one parent run on the tracking server."""
     airflow, home = Airflow(tmp_path / "airflow"), tmp_path / "home"
     compile_dag(airflow, home, taxi_sample, "--tracking-uri", mlflow_server)
-    result = airflow.run("dags", "test", DAG_ID, "2026-11-28")
-    assert result.returncode == 0
-    states = airflow.task_states()
-    assert set(states) == STEPS and set(states.values()) == {"success"}, states
-    assert push_target.versions(home / "serving", "sluice-taxi") == [1]
-    assert not (home / "mlflow.db").exists()  # lineage went to the server, not a local file
-
-    client = MlflowClient(mlflow_server)
-    experiment = client.get_experiment_by_name("sluice-taxi")
-    all_runs = client.search_runs([experiment.experiment_id])
-    parents = [r for r in all_runs if "mlflow.parentRunId" not in r.data.tags]
-    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
-    assert parents[0].data.tags["sluice.orchestrator_run_id"].startswith("manual__")
-    children = [r for r in all_runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
-    assert sorted(c.info.run_name for c in children) == sorted(STEPS)
-    assert client.get_model_version_by_alias("sluice-taxi", "champion").version in ("1", 1)
-
-
-def test_failed_task_is_rerun_alone_and_upstream_is_not_recomputed(tmp_path, taxi_sample):
-    airflow, home = Airflow(tmp_path / "airflow"), tmp_path / "home"
-    compile_dag(airflow, home, taxi_sample)
     home.mkdir(exist_ok=True)
     (home / "serving").write_text("not a folder")  # the push target is broken
 
     failed = airflow.run("dags", "test", DAG_ID, "2026-11-28")
     assert failed.returncode != 0
     states = airflow.task_states()
-    assert states["push"] == "failed"
+    assert set(states) == STEPS and states["push"] == "failed"
     assert {states[s] for s in STEPS - {"push"}} == {"success"}
     before = executions_per_step(home / "metadata.sqlite")
 
@@ -128,3 +110,14 @@ def test_failed_task_is_rerun_alone_and_upstream_is_not_recomputed(tmp_path, tax
     assert before["push"] == 1 and after["push"] == 2  # the failed attempt, then the fixed one
     assert all(before[s] == 1 for s in STEPS - {"push"})
     assert push_target.versions(home / "serving", "sluice-taxi") == [1]
+    assert not (home / "mlflow.db").exists()  # lineage went to the server, not a local file
+
+    client = MlflowClient(mlflow_server)
+    experiment = client.get_experiment_by_name("sluice-taxi")
+    all_runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in all_runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert parents[0].data.tags["sluice.orchestrator_run_id"].startswith("manual__")
+    children = [r for r in all_runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert {c.info.run_name for c in children} == STEPS
+    assert client.get_model_version_by_alias("sluice-taxi", "champion").version in ("1", 1)
