@@ -145,10 +145,10 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         if version:
             log.info("registered %s version %s; 'champion' names version %s (the one serving)",
                      config.model_name, version, record.champion)
-        _report(record, paths, version)
-        if push_step or not orchestrator_run_id:
+        if push_step or not orchestrator_run_id:  # the run is complete: report and close it
+            _report(record, paths, version)
             record.end("FINISHED")
-        else:
+        else:  # an orchestrator's task: the next task carries on the same parent run
             record.pause()
         if whole_run:
             up_to_date.remember(paths, up_to_date.fingerprint(config, paths, trainers, beam_args),
