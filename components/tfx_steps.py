@@ -8,6 +8,8 @@ from components import tfx_layout
 from components.anomalies import read_anomalies
 from components.step_reports import Kept
 
+ANOMALIES_REPORT = "anomalies.json"  # ExampleValidator's findings, as the MLflow record keeps them
+
 
 def split_rows(statistics_uri: str) -> dict[str, int]:
     """split -> number of examples, from StatisticsGen's statistics."""
@@ -44,7 +46,7 @@ STATISTICS_GEN = SimpleNamespace(
 EXAMPLE_VALIDATOR = SimpleNamespace(
     figures=lambda step: {},
     summary=lambda figures: "",
-    kept=lambda step: Kept(documents={"anomalies.json": read_anomalies(step.output("anomalies").uri)}
+    kept=lambda step: Kept(documents={ANOMALIES_REPORT: read_anomalies(step.output("anomalies").uri)}
                            if step.output("anomalies") else {}))
 
 IMPORT_SCHEMA_GEN = SimpleNamespace(

@@ -18,6 +18,8 @@ import json
 import tempfile
 from pathlib import Path
 
+from components import check_anomalies, evaluate, infra_validate, tfx_steps
+
 REPORT_FILE = "report.html"
 FRAMEWORKS = ("keras", "torch")
 
@@ -68,7 +70,7 @@ class RunReport:
     def evaluations(self) -> dict[str, dict]:
         found = {}
         for framework in FRAMEWORKS:
-            evaluation = self.artifact_json(f"evaluate_{framework}", "evaluation.json")
+            evaluation = self.artifact_json(f"evaluate_{framework}", evaluate.EVALUATION_FILE)
             if evaluation is not None:
                 found[framework] = evaluation
         return found
@@ -82,12 +84,12 @@ class RunReport:
             view = stats.info.artifact_uri
             parts.append(f'<p>TFDV statistics view: <a href="{html.escape(view)}">'
                          "statistics_Split-*.html</a> (artifacts of the StatisticsGen step)</p>")
-        anomalies = self.artifact_json("ExampleValidator", "anomalies.json") or []
+        anomalies = self.artifact_json("ExampleValidator", tfx_steps.ANOMALIES_REPORT) or []
         parts.append(f"<h3>Anomalies ({len(anomalies)})</h3>")
         if anomalies:
             parts.append(_table(["split", "feature", "anomaly", "details"],
                                 [[a["split"], a["feature"], a["anomaly"], a["details"]] for a in anomalies]))
-        drift = self.artifact_json("check_anomalies", "drift.json") or {"rows": []}
+        drift = self.artifact_json("check_anomalies", check_anomalies.DRIFT_FILE) or {"rows": []}
         against = drift.get("baseline_version") or 0
         parts.append(f"<h3>Drift against the data of serving version {against or '(none yet)'}"
                      + (" (accepted)" if drift.get("accepted") else "") + "</h3>")
@@ -107,7 +109,7 @@ class RunReport:
         import matplotlib.pyplot as plt
 
         parts = ["<h2>Keras and PyTorch, side by side</h2>"]
-        infra = self.artifact_json("infra_validate", "infra_validation.json") or {}
+        infra = self.artifact_json("infra_validate", infra_validate.RESULTS_FILE) or {}
         latencies = {r["framework"]: r.get("latency", {}) for r in infra.values()}
         rows = []
         for framework in FRAMEWORKS:
