@@ -2,6 +2,7 @@
 Chromium. Checks what a person looks for (the pipeline run and its step runs, the
 dataset's digest, the registered model with its champion alias and description, the run
 report rendered in the artifact view) and saves a screenshot of each page."""
+import json
 import socket
 import subprocess
 import time
@@ -59,18 +60,19 @@ def browser():
 def test_mlflow_ui_shows_the_run_model_and_report(first_run, ui, browser, tmp_path):
     home, _ = first_run
     client = mlflow.MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
-    parent = next(r for r in client.search_runs([client.get_experiment_by_name(MODEL).experiment_id])
-                  if "mlflow.parentRunId" not in r.data.tags)
-    dataset = parent.inputs.dataset_inputs[0].dataset
     champion = client.get_model_version_by_alias(MODEL, "champion")
+    parent = client.get_run(champion.tags["sluice.run_id"])  # other tests add runs to this home
+    dataset = parent.inputs.dataset_inputs[0].dataset
     base = ui.split("#")[0]
     assert "workflowType=machine_learning" in ui and "/runs" in ui
 
     # the link lands on the runs list (not MLflow 3's GenAI overview), with the dataset digest
     browser.goto(ui)
     browser.wait_for_text(parent.info.run_name, f"{dataset.name} ({dataset.digest})")
-    browser.click("[...document.querySelectorAll('button.du-bois-light-btn-link')]"
-                  ".find(b => !b.innerText.trim())", "expander of the pipeline run")
+    browser.click(f"[...[...document.querySelectorAll('[role=row]')]"
+                  f".find(r => r.innerText.includes({json.dumps(parent.info.run_name)}))"
+                  ".querySelectorAll('button')].find(b => !b.innerText.trim())",
+                  "expander of the pipeline run")
     browser.wait_for_text(*STEPS)
     browser.screenshot(tmp_path / "runs.png")
 
