@@ -12,8 +12,9 @@ run: $(VENV)/.installed
 	$(VENV)/bin/sluice run $(ARGS)
 
 # The tiers run on every core (up to 4: an end-to-end test holds ~1.5 GB); one test file
-# stays on one worker, so a file's shared pipeline run is made once per worker.
-PARALLEL ?= -n auto --maxprocesses=4 --dist loadfile
+# stays on one worker, so a file's shared pipeline run is made once per worker; files
+# are handed out in collection order, which conftest.py sorts slowest tier first.
+PARALLEL ?= -n auto --maxprocesses=4 --dist loadfile --no-loadscope-reorder
 
 test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed lint
 	$(PY) -m pytest -q $(PARALLEL) tests $(ARGS)
