@@ -94,6 +94,9 @@ def cmd_reproduce(args) -> int:
     if result["exact"]:
         log.info("reproduced exactly (tolerance %g); recorded on the model version", 1e-6)
         return 0
+    if result["reproduced"]:
+        log.warning("%s; recorded on the model version", result["result"])
+        return 0
     log.error("NOT reproduced: %s", result["result"])
     return EXIT_FAILED
 
@@ -207,7 +210,8 @@ def cmd_compile(args) -> int:
         spec = airflow.compile_dag(config, paths, trainers, Path(args.output).resolve(),
                                    schedule=args.schedule, retries=args.retries,
                                    retry_delay_seconds=args.retry_delay,
-                                   tracking_uri=args.tracking_uri, steps=args.steps)
+                                   tracking_uri=args.tracking_uri, steps=args.steps,
+                                   beam_args=args.beam_arg)
         print(f"wrote {spec} and {spec.parent / 'sluice_dags.py'} (DAG sluice_{config.name})")
     else:
         from pipelines.runners import kubeflow
@@ -311,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--retries", type=int, default=2, help="airflow: retries per task")
     compile_.add_argument("--retry-delay", type=int, default=60, help="airflow: seconds between retries")
     compile_.add_argument("--image", default="sluice:latest", help="kubeflow: container image of every step")
-    compile_.add_argument("--beam-arg", action="append", default=[], help="kubeflow: Beam argument (repeatable)")
+    compile_.add_argument("--beam-arg", action="append", default=[],
+                          help="Beam argument for every data step (repeatable), e.g. --beam-arg=--runner=DataflowRunner")
     compile_.add_argument("--pipeline-root", help="kubeflow: pipeline root the cluster writes to")
     compile_.set_defaults(func=cmd_compile)
 

@@ -68,3 +68,30 @@ def first_run(tmp_path_factory, taxi_sample):
     home = tmp_path_factory.mktemp("home")
     result = run_sluice("run", "--home", home, "--data", taxi_sample, "--steps", 60, "--trainer", "both")
     return home, result
+
+
+@pytest.fixture(scope="module")
+def shared_mlflow_server(tmp_path_factory):
+    """`mlflow server` backed by PostgreSQL on loopback, as a team shares one (-> URL);
+    one per test module, so each module's assertions see only its own runs."""
+    from serving.server.process import free_port, wait_until_up
+    from tests.postgres import PostgresCluster
+
+    cluster = PostgresCluster()
+    artifacts = tmp_path_factory.mktemp("server-artifacts")
+    port = free_port()
+    bin_dir = Path(sys.executable).parent
+    process = subprocess.Popen(
+        [str(bin_dir / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", cluster.create_database("mlflow"),
+         "--artifacts-destination", str(artifacts), "--workers", "2"],
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{url}/health", process, timeout=180)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        cluster.stop()

@@ -1,16 +1,15 @@
 """The pipeline on a real Airflow (its own venv, SQLite metadata DB made by the test),
-one task per step, writing its lineage to a real `mlflow server` on a loopback port."""
+one task per step, writing its lineage to a real `mlflow server` backed by PostgreSQL on
+loopback (tests/postgres.py), as a team would share it."""
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 from serving.model_format import versions as push_target
-from serving.server.process import free_port, wait_until_up
 from tests.conftest import ROOT, run_sluice
 
 pytestmark = pytest.mark.e2e
@@ -68,29 +67,13 @@ def executions_per_step(metadata: Path) -> dict[str, int]:
     return counts
 
 
-@pytest.fixture
-def mlflow_server(tmp_path):
-    port = free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
-        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_up(f"{url}/health", process)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
-
-
 def test_dag_runs_each_step_as_a_task_reruns_a_failed_task_alone_and_reports_to_the_server(
-        tmp_path, taxi_sample, mlflow_server):
+        tmp_path, taxi_sample, shared_mlflow_server):
     """One DAG run whose push fails (the push target is broken), then the failed task
     cleared and re-run alone: the upstream steps are reused from ML Metadata, not
     recomputed, and both DAG runs are recorded on the tracking server."""
     airflow, home = Airflow(tmp_path / "airflow"), tmp_path / "home"
-    compile_dag(airflow, home, taxi_sample, "--tracking-uri", mlflow_server)
+    compile_dag(airflow, home, taxi_sample, "--tracking-uri", shared_mlflow_server)
     home.mkdir(exist_ok=True)
     (home / "serving").write_text("not a folder")  # the push target is broken
 
@@ -112,7 +95,7 @@ def test_dag_runs_each_step_as_a_task_reruns_a_failed_task_alone_and_reports_to_
     assert push_target.versions(home / "serving", "sluice-taxi") == [1]
     assert not (home / "mlflow.db").exists()  # lineage went to the server, not a local file
 
-    client = MlflowClient(mlflow_server)
+    client = MlflowClient(shared_mlflow_server)
     experiment = client.get_experiment_by_name("sluice-taxi")
     all_runs = client.search_runs([experiment.experiment_id])
     # `airflow dags test` starts a new DAG run each time: one parent run per DAG run
@@ -124,6 +107,7 @@ def test_dag_runs_each_step_as_a_task_reruns_a_failed_task_alone_and_reports_to_
                                 if r.data.tags.get("mlflow.parentRunId") == p.info.run_id} for p in parents}
     failed_run, fixed_run = (children[p.info.run_id] for p in parents)
     assert set(failed_run) == STEPS and failed_run["push"].info.status == "FAILED"
-    assert set(fixed_run) == {"push"} and fixed_run["push"].info.status == "FINISHED"
+    states = {name: run.data.tags["sluice.state"] for name, run in fixed_run.items()}
+    assert states == {**{s: "CACHED" for s in STEPS - {"push"}}, "push": "COMPLETE"}  # reused, not rerun
     assert "pushed as version 1" in parents[1].data.tags["sluice.push_decision"]
     assert client.get_model_version_by_alias("sluice-taxi", "champion").version in ("1", 1)

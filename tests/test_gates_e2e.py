@@ -176,6 +176,10 @@ def test_two_runs_at_once_agree_about_what_is_served(tmp_path, taxi_sample):
     logs = [r.communicate(timeout=900)[0] for r in runs]
     print(*logs, sep="\n-----\n")
     assert [r.returncode for r in runs] == [0, 0]
+    parents = [r for r in client(home).search_runs(
+        [client(home).get_experiment_by_name("sluice-taxi").experiment_id])
+        if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 2 and {p.info.status for p in parents} == {"FINISHED"}  # both recorded
     served = push.current_version(home / "serving", "sluice-taxi")
     versions = client(home).search_model_versions("name='sluice-taxi'")
     assert len(versions) == len(push.versions(home / "serving", "sluice-taxi"))

@@ -8,6 +8,10 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from tests.conftest import run_sluice
 
+DATAFLOW = ["--beam-arg=--runner=DataflowRunner", "--beam-arg=--project=my-gcp-project",
+            "--beam-arg=--region=europe-west1", "--beam-arg=--temp_location=gs://bucket/tmp"]
+BEAM_STEPS = ("CsvExampleGen", "StatisticsGen", "Transform")  # the steps that run on Beam
+
 pytestmark = pytest.mark.component
 
 
@@ -15,8 +19,8 @@ pytestmark = pytest.mark.component
 def compiled(tmp_path_factory):
     out = tmp_path_factory.mktemp("kfp")
     kfp = run_sluice("compile", "kubeflow", "-o", out / "pipeline.json", "--image", "registry.local/sluice:7",
-                     "--beam-arg=--direct_num_workers=4", "--pipeline-root", "gs://bucket/sluice")
-    local = run_sluice("compile", "airflow", "-o", out / "dags")
+                     *DATAFLOW, "--pipeline-root", "gs://bucket/sluice")
+    local = run_sluice("compile", "airflow", "-o", out / "dags", *DATAFLOW)
     assert kfp.returncode == 0 and local.returncode == 0
     return (json.loads((out / "pipeline.json").read_text()),
             json.loads((out / "dags" / "sluice_taxi.json").read_text()))
@@ -39,12 +43,15 @@ def test_dependencies_match_the_local_graph(compiled):
 
 
 def test_image_and_beam_args_reach_every_executor(compiled):
-    job, _ = compiled
+    job, local = compiled
     executors = job["pipelineSpec"]["deploymentSpec"]["executors"]
-    containers = [e["container"] for e in executors.values() if "container" in e]
-    assert containers and {c["image"] for c in containers} == {"registry.local/sluice:7"}
-    transform = next(c for name, c in ((n, e.get("container", {})) for n, e in executors.items())
-                     if name.startswith("Transform"))
-    assert "--direct_num_workers=4" in json.dumps(transform)
+    containers = {name: e["container"] for name, e in executors.items() if "container" in e}
+    assert containers and {c["image"] for c in containers.values()} == {"registry.local/sluice:7"}
     # TFX's executor entrypoint imports TensorFlow before the trainer: the switch is set for it
-    assert all({"name": "TF_USE_LEGACY_KERAS", "value": "1"} in c.get("env", []) for c in containers)
+    assert all({"name": "TF_USE_LEGACY_KERAS", "value": "1"} in c.get("env", []) for c in containers.values())
+    for step in BEAM_STEPS:  # the Dataflow flags reach each data step's executor arguments
+        spec = json.dumps(next(c for name, c in containers.items() if name.startswith(step)))
+        for flag in DATAFLOW:
+            assert flag.removeprefix("--beam-arg=") in spec, (step, flag)
+    # and every Airflow task's `sluice run` command
+    assert all(flag in local["command"] for flag in DATAFLOW)

@@ -52,6 +52,11 @@ def load_examples(file_patterns, tft_output, layout: FeatureLayout):
         for key, value in batch.items():
             columns.setdefault(key, []).append(value.numpy().reshape(len(value), -1)[:, 0])
     arrays = {key: np.concatenate(parts) for key, parts in columns.items()}
+    # One canonical row order, whatever order the files hold: ExampleGen ends in a Beam
+    # Reshuffle, so the same rows can arrive in another order, and the seeded batches
+    # would then pick other rows (a reproduction would train a different model).
+    order = np.lexsort([arrays[key] for key in sorted(arrays, reverse=True)])
+    arrays = {key: values[order] for key, values in arrays.items()}
     return layout.matrices(arrays), arrays[LABEL_KEY].astype(np.int64)
 
 

@@ -6,9 +6,13 @@ effective config (config.json of the parent run), the data path and its sha256, 
 schema's sha256 and the trainer. Anything gone or changed is a refusal with the
 reason, never a half-reproduction. Otherwise the pipeline re-runs from that commit (a
 temporary `git worktree`, in a scratch home: the user's home and serving dir are not
-touched), and the reproduced model is compared with the original: the gate's metrics,
-and the predictions of both on the reproduction's eval split, within TOLERANCE. The
-outcome is recorded on the model version (sluice.reproduced_at, ...reproduction.*).
+touched), and the reproduced model is compared with the original. It is reproduced
+when every gate metric is within METRIC_TOLERANCE; it is exact when, besides, the
+predictions of both on the reproduction's eval split agree within TOLERANCE (the normal
+result on the same machine). Not always: CsvExampleGen ends in a Beam Reshuffle, and
+when its output order changes, TFT's approximate quantiles (bucketized features) can
+move a boundary. The outcome is recorded on the model version (sluice.reproduced_at,
+sluice.reproduction.*).
 """
 from __future__ import annotations
 
@@ -28,7 +32,8 @@ from components import tfx_layout
 from pipelines.definition.dag import PROJECT_ROOT
 from pipelines.lineage.mlflow_record import file_digest
 
-TOLERANCE = 1e-6
+TOLERANCE = 1e-6  # exact: predictions and metrics
+METRIC_TOLERANCE = 0.005  # reproduced: every gate metric, absolute
 
 
 class ReproductionRefused(ValueError):
@@ -207,7 +212,8 @@ def compare(record: Record, home: Path) -> dict:
     differences = {m: abs(metrics[m] - record.metrics[m]) for m in ("auc", "accuracy", "loss")
                    if m in metrics and m in record.metrics}
     exact = worst <= TOLERANCE and all(d <= TOLERANCE for d in differences.values())
-    return {"exact": exact, "max_prediction_difference": worst,
+    reproduced = all(d <= METRIC_TOLERANCE for d in differences.values())
+    return {"exact": exact, "reproduced": reproduced, "max_prediction_difference": worst,
             "metric_differences": differences, "rows": len(next(iter(rows.values()))),
             "run_id": parent.info.run_id}
 
@@ -224,12 +230,17 @@ def reproduce(target: str, tracking_uri: str, data: Path | None = None) -> dict:
     home = rerun(record, data_path, schema, scratch)
     result = {**compare(record, home), "scratch": str(scratch), "version": record.version,
               "model": record.model_name, "commit": record.commit}
-    word = "exact" if result["exact"] else (
-        f"differs: predictions up to {result['max_prediction_difference']:.2e}, metrics "
-        + ", ".join(f"{m} {d:.2e}" for m, d in result["metric_differences"].items()))
+    metrics = ", ".join(f"{m} {d:.2e}" for m, d in result["metric_differences"].items())
+    if result["exact"]:
+        word = "exact"
+    elif result["reproduced"]:
+        word = (f"reproduced: metrics within {METRIC_TOLERANCE} ({metrics}); model not identical: "
+                f"predictions differ by up to {result['max_prediction_difference']:.2e}")
+    else:
+        word = f"differs: predictions up to {result['max_prediction_difference']:.2e}, metrics {metrics}"
     for key, value in {"sluice.reproduced_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                        "sluice.reproduction.result": word,
-                       "sluice.reproduction.tolerance": str(TOLERANCE),
+                       "sluice.reproduction.tolerance": f"{TOLERANCE} exact, {METRIC_TOLERANCE} metrics",
                        "sluice.reproduction.run_id": result["run_id"],
                        "sluice.reproduction.home": str(home)}.items():
         client.set_model_version_tag(record.model_name, record.version, key, value)

@@ -25,8 +25,8 @@ def step_graph(config: PipelineConfig, paths: Paths, trainers) -> list[dict]:
 
 
 def compile_dag(config: PipelineConfig, paths: Paths, trainers, out_dir: Path, *, schedule: str,
-            retries: int, retry_delay_seconds: int, tracking_uri: str | None,
-            steps: int | None = None) -> Path:
+                retries: int, retry_delay_seconds: int, tracking_uri: str | None,
+                steps: int | None = None, beam_args=()) -> Path:
     """Writes <out_dir>/sluice_<name>.json and the DAG file; returns the spec path."""
     sluice = Path(sys.executable).parent / "sluice"
     args = ["--config", str(config.source), "--home", str(paths.home), "--data", str(config.data),
@@ -35,6 +35,7 @@ def compile_dag(config: PipelineConfig, paths: Paths, trainers, out_dir: Path, *
         args += ["--steps", str(steps)]
     if tracking_uri:
         args += ["--tracking-uri", tracking_uri]
+    args += [f"--beam-arg={a}" for a in beam_args]  # every task's data steps get them
     spec = {
         "dag_id": f"sluice_{config.name}",
         "schedule": schedule,
