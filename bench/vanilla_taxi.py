@@ -1,7 +1,7 @@
 """Runs the vanilla TFX Chicago-taxi native-Keras example from the tfx wheel, in one
 of two configurations. Called by pipeline_vs_tfx.py in its own process.
 
-usage: vanilla_taxi.py {shipped|local} WORKDIR
+usage: vanilla_taxi.py {shipped|local} WORKDIR [DATA_ROOT]
 """
 import os
 import sys
@@ -13,13 +13,13 @@ from pathlib import Path  # noqa: E402
 from tfx.examples.chicago_taxi_pipeline import taxi_pipeline_native_keras as taxi  # noqa: E402
 
 
-def main(mode: str, workdir: str) -> None:
+def main(mode: str, workdir: str, data_root: str | None = None) -> None:
     work = Path(workdir)
     example_dir = Path(taxi.__file__).parent
     pipeline = taxi._create_pipeline(
         pipeline_name="vanilla_taxi",
         pipeline_root=str(work / "pipeline_root"),
-        data_root=str(example_dir / "data" / "simple"),
+        data_root=data_root or str(example_dir / "data" / "simple"),
         module_file=str(example_dir / "taxi_utils_native_keras.py"),
         serving_model_dir=str(work / "serving"),
         metadata_path=str(work / "metadata.db"),
@@ -35,4 +35,4 @@ def main(mode: str, workdir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])

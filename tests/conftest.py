@@ -62,6 +62,30 @@ def run_sluice(*args, timeout=900) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="session")
+def upstream(tmp_path_factory):
+    """The real pipeline run up to Transform on 300 taxi rows, in-process (-> config,
+    and the ExampleGen, Transform examples and Transform graph folders): the stored
+    upstream outputs of the component tests."""
+    from tfx.orchestration.pipeline import RunOptions
+
+    from pipelines.definition import config as config_module
+    from pipelines.definition.dag import Paths, create_pipeline
+    from pipelines.runners.local import IN_MEMORY_BEAM, named_runner
+
+    home = tmp_path_factory.mktemp("upstream")
+    data = head_csv(TAXI_CSV, home / "taxi.csv", 300)
+    config = config_module.load("taxi").replace(data=data)
+    pipeline = create_pipeline(config, Paths(home), ("keras",), IN_MEMORY_BEAM)
+    named_runner("upstream").run(pipeline, run_options=RunOptions(to_nodes=["Transform"]))
+
+    def newest(step: str, output: str) -> Path:
+        return max((home / "pipeline_root" / step / output).iterdir(), key=lambda p: int(p.name))
+
+    return (config, newest("CsvExampleGen", "examples"), newest("Transform", "transformed_examples"),
+            newest("Transform", "transform_graph"))
+
+
+@pytest.fixture(scope="session")
 def first_run(tmp_path_factory, taxi_sample):
     """One real pipeline run with both trainers on the sample, shared by the end-to-end
     and serving tests (-> home folder, CompletedProcess)."""

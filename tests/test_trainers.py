@@ -13,29 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.definition import config as config_module
-from pipelines.definition.dag import Paths, create_pipeline
-from pipelines.runners.local import IN_MEMORY_BEAM, named_runner
-from tests.conftest import ROOT, TAXI_CSV, head_csv
+from tests.conftest import ROOT, TAXI_CSV
 
 pytestmark = pytest.mark.component
 STEPS = 30
-
-
-@pytest.fixture(scope="module")
-def transformed(tmp_path_factory):
-    """The real pipeline run up to Transform on 300 taxi rows (-> config, ExampleGen
-    and Transform output folders)."""
-    from tfx.orchestration.pipeline import RunOptions
-
-    home = tmp_path_factory.mktemp("trainers_home")
-    data = head_csv(TAXI_CSV, home / "taxi.csv", 300)
-    config = config_module.load("taxi").replace(data=data)
-    pipeline = create_pipeline(config, Paths(home), ("keras",), IN_MEMORY_BEAM)
-    named_runner("upstream").run(pipeline, run_options=RunOptions(to_nodes=["Transform"]))
-    newest = lambda step, output: max((home / "pipeline_root" / step / output).iterdir(),  # noqa: E731
-                                      key=lambda p: int(p.name))
-    return config, newest("Transform", "transformed_examples"), newest("Transform", "transform_graph")
 
 
 def fn_args(config, transformed_examples: Path, transform_graph: Path, out: Path) -> dict:
@@ -73,11 +54,11 @@ BARE = f"import sys; sys.path.append({sysconfig.get_paths()['purelib']!r})"  # n
     # an executor that imports TensorFlow before the trainer: the venv's .pth set the switch
     ([], "import tensorflow as tf; tf.keras.layers"),
 ], ids=["trainer-first", "tensorflow-first"])
-def test_keras_run_fn_outside_the_cli_trains_on_keras_2(transformed, tmp_path, interpreter, first):
+def test_keras_run_fn_outside_the_cli_trains_on_keras_2(upstream, tmp_path, interpreter, first):
     from serving.model_format.model import ServableModel
     from trainers.data import read_history
 
-    config, examples, graph = transformed
+    config, _, examples, graph = upstream
     args = fn_args(config, examples, graph, tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -91,13 +72,13 @@ def test_keras_run_fn_outside_the_cli_trains_on_keras_2(transformed, tmp_path, i
     assert model.predict(raw_rows(model, 5)).shape == (5, 2)
 
 
-def test_torch_run_fn_reads_the_typed_config_and_exports_a_servable_model(transformed, tmp_path):
+def test_torch_run_fn_reads_the_typed_config_and_exports_a_servable_model(upstream, tmp_path):
     from tfx.components.trainer.fn_args_utils import FnArgs
 
     from serving.model_format.model import ServableModel
     from trainers.torch_trainer import run_fn
 
-    config, examples, graph = transformed
+    config, _, examples, graph = upstream
     args = fn_args(config, examples, graph, tmp_path)
     run_fn(FnArgs(**args))
     model = ServableModel(args["serving_model_dir"])

@@ -13,10 +13,14 @@ from typing import Callable
 log = logging.getLogger("sluice")
 
 
+DATA_STEPS = ("CsvExampleGen", "StatisticsGen", "Transform")  # each reads every input row
+
+
 class StepLogHandler(logging.Handler):
-    def __init__(self, describe: Callable[[str], str]):
+    def __init__(self, describe: Callable[[str], str], rows: int | None = None):
         super().__init__(logging.INFO)
         self.describe = describe  # node id -> key figure of its latest execution
+        self.rows = rows  # input rows, for the data steps' rows/s
         self.started: dict[str, float] = {}
         self.cached: set[str] = set()
         self.current = ""
@@ -40,13 +44,15 @@ class StepLogHandler(logging.Handler):
             except Exception as err:  # a figure must never break the run
                 figure = f"(no figure: {err})"
             state = "cached" if node in self.cached else f"{took:5.1f} s"
+            if self.rows and node in DATA_STEPS and node not in self.cached and took > 0:
+                figure = ", ".join(filter(None, [figure, f"{self.rows / took:,.0f} rows/s"]))
             log.info("✔ %s  %s  %s", node, state, figure)
 
 
-def install(describe: Callable[[str], str]) -> StepLogHandler:
+def install(describe: Callable[[str], str], rows: int | None = None) -> StepLogHandler:
     import absl.logging
 
-    handler = StepLogHandler(describe)
+    handler = StepLogHandler(describe, rows)
     absl.logging.set_verbosity(absl.logging.INFO)
     absl.logging.get_absl_handler().setLevel(logging.ERROR)
     absl_logger = logging.getLogger("absl")
