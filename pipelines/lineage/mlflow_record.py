@@ -20,8 +20,6 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from components import step_reports, tfx_layout
-from components.evaluate import read_evaluation
-from components.push import read_decision
 from pipelines.definition.config import PipelineConfig
 from pipelines.definition.dag import PROJECT_ROOT, Paths
 from pipelines.lineage.mlmd import Step
@@ -252,6 +250,8 @@ class PipelineRunRecord:
         logged = self.logged_models.get(model_uri) or self.log_model(
             self.run.info.run_id, model_uri, props["framework"])
         candidate = next(c for c in push_candidates(push_step) if c["model_uri"] == model_uri)
+        from components.evaluate import read_evaluation  # TFX: imported only when a push is recorded
+
         blessing = read_evaluation(candidate["blessing_uri"])
         run = self.client.get_run(self.run.info.run_id)
         tags = {
@@ -332,6 +332,8 @@ def point_champion_at_serving(model_name: str, tracking_uri: str, serving_dir: P
 
 def push_candidates(push_step: Step) -> list[dict]:
     """The pusher's candidates, as it recorded them in decision.json."""
+    from components.push import read_decision  # TFX: imported only when a push is recorded
+
     return read_decision(push_step.output("pushed_model").uri)["candidates"]
 
 
