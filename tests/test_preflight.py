@@ -2,6 +2,7 @@
 names the file, line and column; valid CSV variants (quotes, CRLF, a byte-order mark)
 are accepted and handed to ExampleGen with a plain header."""
 import csv
+import hashlib
 
 import pytest
 
@@ -41,6 +42,8 @@ def set_cell(rows, line, column, value):
 def test_good_sample_passes(taxi, sample, tmp_path):
     checked = check_data(taxi.replace(data=sample), tmp_path / "stage")
     assert checked.rows == ROWS and checked.path == sample
+    assert checked.sha256 == hashlib.sha256(sample.read_bytes()).hexdigest()  # hashed in the same pass
+    assert checked.columns[:3] == tuple(sample.read_text().splitlines()[0].split(",")[:3])
 
 
 def test_missing_file(taxi, tmp_path):

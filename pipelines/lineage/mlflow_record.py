@@ -82,13 +82,13 @@ class PipelineRunRecord:
         self.run = None
         self.logged_models: dict[str, str] = {}  # model artifact uri -> models:/ uri
         self.champion: str | None = None  # the registered version the alias names, once set
+        self.new = False  # start() made a new parent run (not a resumed one)
 
     def start(self, orchestrator_run_id: str | None = None, pipeline_run_id: str = "") -> None:
         """Opens the parent run. Orchestrator tasks of one DAG run pass the same
         orchestrator_run_id and share one parent: the first task creates it. The
         process is recorded (sluice.pid) so that a later run can tell this one was
         killed if it never ends."""
-        import pandas as pd
 
         config = self.config
         process_tags = {"sluice.pid": f"{socket.gethostname()}:{os.getpid()}",
@@ -113,16 +113,25 @@ class PipelineRunRecord:
         if config.schema.exists():
             mlflow.log_artifact(str(config.schema), "schema")
             mlflow.set_tag("sluice.schema_sha256", file_digest(config.schema))
-        if config.data.is_file() and config.data.stat().st_size:
-            digest = file_digest(config.data)
-            mlflow.set_tag("sluice.data_sha256", digest)
-            try:
-                frame = pd.read_csv(config.data)
-                dataset = mlflow.data.from_pandas(frame, source=str(config.data), name=config.data.name)
-                mlflow.log_input(dataset, context="training")
-                mlflow.set_tag("sluice.data_digest", dataset.digest)
-            except Exception as err:  # unreadable data is reported by preflight
-                mlflow.set_tag("sluice.data_error", str(err)[:500])
+        self.new = True  # a resumed run (an orchestrator's next task) has its data logged
+
+    def log_data(self, source: Path, sha256: str, rows: int, columns) -> None:
+        """The input CSV as an MLflow dataset, from what the pre-flight's one pass found
+        (sha256, rows, columns): the file is not read again, nor loaded into pandas."""
+        if not self.new:
+            return
+        from mlflow.data.dataset_source_registry import resolve_dataset_source
+        from mlflow.data.meta_dataset import MetaDataset
+
+        class CsvDataset(MetaDataset):
+            @property
+            def profile(self):
+                return {"num_rows": rows, "num_elements": rows * len(columns)}
+
+        dataset = CsvDataset(resolve_dataset_source(str(source)), name=source.name, digest=sha256[:8])
+        mlflow.set_tag("sluice.data_sha256", sha256)
+        mlflow.log_input(dataset, context="training")
+        mlflow.set_tag("sluice.data_digest", dataset.digest)
 
     def _source_tags(self) -> dict[str, str]:
         """What a run was made from: code, lock, config, where its state lives."""

@@ -17,6 +17,8 @@ header line is plain (the rows are copied byte for byte).
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,25 @@ class CheckedData:
     path: Path  # what ExampleGen reads: the file itself, or a copy with a plain header
     rows: int
     notes: list[str] = field(default_factory=list)  # accepted oddities, for the log
+    sha256: str = ""  # of the file as given, hashed in the same pass
+    columns: tuple[str, ...] = ()
+
+
+class _Hashing(io.RawIOBase):
+    """A binary file that hashes what is read through it, so the checks and the digest
+    share one pass over the data."""
+
+    def __init__(self, raw):
+        self.raw, self.sha256 = raw, hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self.raw.readinto(buffer)
+        if count:
+            self.sha256.update(memoryview(buffer)[:count])
+        return count
 
 
 def numeric_columns(schema_path: Path) -> set[str]:
@@ -161,7 +182,9 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None) -> Check
     numeric = numeric_columns(config.schema) & set(config.raw_columns)
     rows, duplicates, seen_rows = 0, 0, set()
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
+        with open(path, "rb") as raw, io.TextIOWrapper(
+                io.BufferedReader(hashing := _Hashing(raw), 1 << 20), encoding="utf-8-sig",
+                newline="") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None:
@@ -202,6 +225,8 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None) -> Check
                 key = hash(tuple(row))
                 duplicates += key in seen_rows
                 seen_rows.add(key)
+            handle.read()  # to the end, so the digest covers the whole file
+            sha256 = hashing.sha256.hexdigest()
     except UnicodeDecodeError:
         line, column, byte = _first_undecodable_line(path)
         raise DataError(
@@ -224,10 +249,11 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None) -> Check
         first = raw.readline()
     plain = first.decode("utf-8-sig").rstrip("\r\n").split(",") == header and not has_bom
     if plain or staging_dir is None:
-        return CheckedData(path, rows, notes)
+        return CheckedData(path, rows, notes, sha256, tuple(header))
     notes.append(f"{path.name}: quoted header or byte-order mark; ExampleGen reads a copy "
                  "with a plain header line")
-    return CheckedData(_plain_header_copy(path, header, staging_dir), rows, notes)
+    return CheckedData(_plain_header_copy(path, header, staging_dir, sha256), rows, notes, sha256,
+                       tuple(header))
 
 
 def _check_rows(config: PipelineConfig, path: Path, rows: int, duplicates: int) -> None:
@@ -245,11 +271,9 @@ def _check_rows(config: PipelineConfig, path: Path, rows: int, duplicates: int) 
             "appended to itself. Remove the duplicates.")
 
 
-def _plain_header_copy(path: Path, header: list[str], staging_dir: Path) -> Path:
+def _plain_header_copy(path: Path, header: list[str], staging_dir: Path, sha256: str) -> Path:
     """<staging_dir>/<content digest>/<name>: the header line plain, the rows as they are."""
-    from pipelines.lineage.mlflow_record import file_digest
-
-    target = staging_dir / file_digest(path)[:16] / path.name
+    target = staging_dir / sha256[:16] / path.name
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")

@@ -42,9 +42,11 @@ def fingerprint(config: PipelineConfig, paths: Paths, trainers, beam_args) -> st
     files += sorted(p for d in CODE_DIRS for p in (PROJECT_ROOT / d).rglob("*.py"))
     custom = _module_file(config.preprocessing_fn)
     files += [custom] if custom else []
+    from pipelines.lineage.mlflow_record import file_digest  # streamed: the data may be large
+
     for path in files:
         digest.update(str(path).encode())
-        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+        digest.update(file_digest(path).encode() if path.is_file() else b"<missing>")
     return digest.hexdigest()
 
 

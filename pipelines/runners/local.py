@@ -125,6 +125,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     chosen: set[str] | None = None  # the steps this run executes, once the graph is built
     try:
         data = preflight.check_data(config, paths.home / "inputs")
+        record.log_data(config.data, data.sha256, data.rows, data.columns)
         beam = local_beam_args(data.rows, beam_args)
         log.info("%s: %s (%s rows) -> %s, trainers: %s, Beam: %s", config.name, config.data,
                  f"{data.rows:,}", paths.home, ", ".join(trainers), " ".join(beam))
