@@ -75,6 +75,6 @@ def summary(f: dict) -> str:
             + (" (drift accepted)" if f.get("drift_accepted") else ""))
 
 
-def kept(step) -> Kept:
+def kept(step, figures: dict) -> Kept:
     report = step.output("report")
     return Kept(documents={DRIFT_FILE: read_drift(report.uri)} if report else {})

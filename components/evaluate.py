@@ -207,10 +207,10 @@ def summary(f: dict) -> str:
     return f"{scores or 'metrics undefined'} on {int(f['example_count']):,} rows vs {against}: {verdict}"
 
 
-def kept(step) -> Kept:
+def kept(step, figures: dict) -> Kept:
     blessing = step.output("blessing")
     if not blessing:
         return Kept()
     framework = step.node_id.removeprefix("evaluate_")
     return Kept(files=[Path(blessing.uri, EVALUATION_FILE)],
-                on_pipeline_run={f"{framework}.{k}": float(v) for k, v in figures(step).items()})
+                on_pipeline_run={f"{framework}.{k}": float(v) for k, v in figures.items()})

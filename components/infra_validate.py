@@ -150,6 +150,6 @@ def summary(f: dict) -> str:
     return f.get("infra_validation", "")
 
 
-def kept(step) -> Kept:
+def kept(step, figures: dict) -> Kept:
     infra_blessing = step.output("infra_blessing")
     return Kept(files=[Path(infra_blessing.uri, RESULTS_FILE)] if infra_blessing else [])

@@ -185,9 +185,9 @@ def summary(f: dict) -> str:
     return f.get("decision", "")
 
 
-def kept(step) -> Kept:
+def kept(step, figures: dict) -> Kept:
     pushed_model = step.output("pushed_model")
     if not pushed_model:
         return Kept()
     return Kept(files=[Path(pushed_model.uri, DECISION_FILE)],
-                on_pipeline_run={"sluice.push_decision": figures(step)["decision"]})
+                on_pipeline_run={"sluice.push_decision": figures["decision"]})

@@ -7,7 +7,7 @@ with three functions of a step (pipelines.lineage.mlmd.Step: node_id, state, and
 output(key) -> the ML Metadata artifact or None):
   figures(step) -> {name: number or string}
   summary(figures) -> the one line of the step log
-  kept(step) -> Kept
+  kept(step, figures) -> Kept   (figures: what figures(step) returned)
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ class Kept:
     on_pipeline_run: dict[str, object] = field(default_factory=dict)  # also on the parent run
 
 
-NOTHING = SimpleNamespace(figures=lambda step: {}, summary=lambda figures: "", kept=lambda step: Kept())
+NOTHING = SimpleNamespace(figures=lambda step: {}, summary=lambda figures: "",
+                          kept=lambda step, figures: Kept())
 
 
 def reporter(node_id: str):

@@ -24,7 +24,7 @@ def _statistics_figures(step) -> dict:
     return {f"rows_{k}": v for k, v in split_rows(statistics.uri).items()} if statistics else {}
 
 
-def _statistics_kept(step) -> Kept:
+def _statistics_kept(step, figures) -> Kept:
     """TFDV's own statistics view of each split, as self-contained HTML."""
     if step.state != "COMPLETE":
         return Kept()
@@ -46,11 +46,11 @@ STATISTICS_GEN = SimpleNamespace(
 EXAMPLE_VALIDATOR = SimpleNamespace(
     figures=lambda step: {},
     summary=lambda figures: "",
-    kept=lambda step: Kept(documents={ANOMALIES_REPORT: read_anomalies(step.output("anomalies").uri)}
+    kept=lambda step, figures: Kept(documents={ANOMALIES_REPORT: read_anomalies(step.output("anomalies").uri)}
                            if step.output("anomalies") else {}))
 
 IMPORT_SCHEMA_GEN = SimpleNamespace(
     figures=lambda step: {},
     summary=lambda figures: "",
-    kept=lambda step: Kept(files=[tfx_layout.schema_file(step.output("schema").uri)]
+    kept=lambda step, figures: Kept(files=[tfx_layout.schema_file(step.output("schema").uri)]
                            if step.output("schema") else []))

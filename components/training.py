@@ -26,11 +26,11 @@ def summary(f: dict) -> str:
     return f"loss {f['final_loss']:.4f}, {f['model_size_mb']:.1f} MB" if f else ""
 
 
-def kept(step) -> Kept:
+def kept(step, figures: dict) -> Kept:
     if not step.output("model_run"):
         return Kept()
     history = read_history(step.output("model_run").uri)
     framework = history["framework"]
     return Kept(series={"train_loss": history["loss"]},
                 model=(step.output("model").uri, framework) if step.state == "COMPLETE" else None,
-                on_pipeline_run={f"{framework}.{k}": float(v) for k, v in figures(step).items()})
+                on_pipeline_run={f"{framework}.{k}": float(v) for k, v in figures.items()})

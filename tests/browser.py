@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -18,6 +17,8 @@ import urllib.request
 from pathlib import Path
 
 from websockets.sync.client import connect
+
+from tests.debian import apt_install
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run", "--remote-debugging-port=0",
@@ -30,12 +31,7 @@ def ensure_chromium() -> str:
     """The path of Debian's chromium, installed with apt-get when it is missing."""
     path = shutil.which("chromium")
     if path is None:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-q", "chromium"]
-        if subprocess.run(install, env=env, stdout=subprocess.DEVNULL, timeout=900).returncode:
-            subprocess.run(["apt-get", "update", "-q"], env=env, check=True, stdout=subprocess.DEVNULL,
-                           timeout=900)  # a fresh machine may have no package lists yet
-            subprocess.run(install, env=env, check=True, stdout=subprocess.DEVNULL, timeout=900)
+        apt_install("chromium")
         path = shutil.which("chromium")
     assert path, "Debian's chromium package did not install /usr/bin/chromium"
     return path

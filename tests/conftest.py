@@ -45,6 +45,14 @@ def taxi_sample(tmp_path_factory) -> Path:
     return head_csv(TAXI_CSV, tmp_path_factory.mktemp("data") / "taxi.csv", 2000)
 
 
+def raw_rows(csv: Path, n: int, names) -> dict:
+    """The first n rows of a CSV, these columns, as the model server receives them."""
+    import pandas as pd
+
+    frame = pd.read_csv(csv).head(n)
+    return {c: [None if pd.isna(v) else v for v in frame[c]] for c in names}
+
+
 def sluice_env() -> dict:
     """The environment of a `sluice` subprocess: unbuffered, and without the
     MLFLOW_TRACKING_URI that mlflow.set_tracking_uri in this process exports, so each

@@ -5,30 +5,20 @@ as root."""
 from __future__ import annotations
 
 import glob
-import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from serving.server.process import free_port
+from tests.debian import apt_install
 
 
 def postgres_bin() -> Path:
     """The folder of initdb / pg_ctl, installing Debian's postgresql when missing."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-q", "postgresql"]
-        if subprocess.run(install, env=env, stdout=subprocess.DEVNULL, timeout=900).returncode:
-            subprocess.run(["apt-get", "update", "-q"], env=env, check=True, stdout=subprocess.DEVNULL,
-                           timeout=900)
-            subprocess.run(install, env=env, check=True, stdout=subprocess.DEVNULL, timeout=900)
+        apt_install("postgresql")
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return Path(found[-1]).parent
 
@@ -38,7 +28,7 @@ class PostgresCluster:
 
     def __init__(self):
         self.bin = postgres_bin()
-        self.port = _free_port()
+        self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="sluice-pg-"))
         shutil.chown(self.root, "postgres", "postgres")
         self.data = self.root / "data"

@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 from pipelines.definition import config as config_module
 from serving.model_format import versions as push
 from serving.model_format.model import ServableModel
-from tests.conftest import run_sluice
+from tests.conftest import raw_rows, run_sluice
 
 pytestmark = pytest.mark.e2e
 MODEL = "sluice-taxi"
@@ -39,11 +39,6 @@ def runs(home: Path):
     children = {p.info.run_id: [r for r in all_runs if r.data.tags.get("mlflow.parentRunId") == p.info.run_id]
                 for p in parents}
     return parents, children
-
-
-def raw_rows(csv: Path, n: int, names) -> dict:
-    frame = pd.read_csv(csv).head(n)
-    return {c: [None if pd.isna(v) else v for v in frame[c]] for c in names}
 
 
 def test_both_trainers_blessed_pushed_and_recorded(home, first_run, taxi_sample):

@@ -3,26 +3,19 @@ Chromium. Checks what a person looks for (the pipeline run and its step runs, th
 dataset's digest, the registered model with its champion alias and description, the run
 report rendered in the artifact view) and saves a screenshot of each page."""
 import json
-import socket
 import subprocess
 import time
-import urllib.request
 
 import mlflow
 import pytest
 
+from serving.server.process import free_port, wait_until_up
 from tests.browser import Browser, ensure_chromium
 from tests.conftest import ROOT, SLUICE, sluice_env
 
 pytestmark = pytest.mark.e2e
 MODEL = "sluice-taxi"
 STEPS = ["CsvExampleGen", "Transform", "train_keras", "train_torch", "evaluate_keras", "push"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -36,14 +29,7 @@ def ui(first_run):
                                env=sluice_env(), cwd=ROOT)
     try:
         link = process.stdout.readline().strip().removeprefix("open ")
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, "mlflow ui did not start"
-                time.sleep(0.5)
+        wait_until_up(f"http://127.0.0.1:{port}/health", process)
         yield link
     finally:
         process.terminate()

@@ -2,8 +2,6 @@
 it, outside the sluice CLI, on the real Transform output of a few hundred rows: the
 Keras one in a bare interpreter that never set TF_USE_LEGACY_KERAS (it must choose
 Keras 2 itself), and each export loads and predicts as the model server would."""
-import csv
-import itertools
 import json
 import os
 import subprocess
@@ -13,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, TAXI_CSV
+from tests.conftest import ROOT, TAXI_CSV, raw_rows
 
 pytestmark = pytest.mark.component
 STEPS = 30
@@ -24,15 +22,6 @@ def fn_args(config, transformed_examples: Path, transform_graph: Path, out: Path
             "transform_output": str(transform_graph), "serving_model_dir": str(out / "serving"),
             "model_run_dir": str(out / "run"), "train_steps": STEPS,
             "custom_config": json.loads(json.dumps(config.to_dict()))}  # as TFX passes it: JSON
-
-
-def raw_rows(model, count: int) -> dict[str, list]:
-    """The first rows of the taxi CSV as the model server receives them."""
-    with open(TAXI_CSV, newline="") as f:
-        rows = list(itertools.islice(csv.DictReader(f), count))
-    kinds = model.layout.raw_features
-    return {name: [None if r[name] == "" else float(r[name]) if kinds[name] == "number" else r[name]
-                   for r in rows] for name in model.feature_names}
 
 
 KERAS_RUN_FN = """
@@ -69,7 +58,7 @@ def test_keras_run_fn_outside_the_cli_trains_on_keras_2(upstream, tmp_path, inte
     assert "keras module: tf_keras" in result.stdout  # Keras 2
     assert len(read_history(args["model_run_dir"])["loss"]) > 0
     model = ServableModel(args["serving_model_dir"])
-    assert model.predict(raw_rows(model, 5)).shape == (5, 2)
+    assert model.predict(raw_rows(TAXI_CSV, 5, model.feature_names)).shape == (5, 2)
 
 
 def test_torch_run_fn_reads_the_typed_config_and_exports_a_servable_model(upstream, tmp_path):
@@ -84,4 +73,4 @@ def test_torch_run_fn_reads_the_typed_config_and_exports_a_servable_model(upstre
     model = ServableModel(args["serving_model_dir"])
     assert model.layout.framework == "torch"
     assert model.layout.dense == ("trip_miles", "fare", "trip_seconds")  # found by FeatureKind
-    assert model.predict(raw_rows(model, 5)).shape == (5, 2)
+    assert model.predict(raw_rows(TAXI_CSV, 5, model.feature_names)).shape == (5, 2)

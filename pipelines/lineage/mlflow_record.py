@@ -212,8 +212,9 @@ class PipelineRunRecord:
         """What the step's own module reports (components.step_reports): numbers become
         metrics and strings tags, its files and documents artifacts, its model a pyfunc."""
         reporter = step_reports.reporter(step.node_id)
-        kept = reporter.kept(step)
-        for key, value in reporter.figures(step).items():
+        figures = reporter.figures(step)
+        kept = reporter.kept(step, figures)
+        for key, value in figures.items():
             if isinstance(value, str):
                 self.client.set_tag(cid, f"sluice.{key}", value)
             else:
