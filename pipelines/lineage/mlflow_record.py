@@ -22,6 +22,7 @@ from mlflow.tracking import MlflowClient
 from components import step_reports, tfx_layout
 from pipelines.definition.config import PipelineConfig
 from pipelines.definition.dag import PROJECT_ROOT, Paths
+from pipelines.lineage import shared_writes
 from pipelines.lineage.mlmd import Step
 from pipelines.patches.quiet import prints_silenced
 
@@ -71,14 +72,13 @@ class PipelineRunRecord:
         mlflow.set_tracking_uri(tracking_uri)
         self.client = MlflowClient()
         name = f"sluice-{config.name}"
-        experiment = self.client.get_experiment_by_name(name)
-        self.experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(
-            name, artifact_location=(paths.home.resolve() / "mlartifacts").as_uri())
-        if not experiment or EXPERIMENT_KIND not in experiment.tags:
+        self.experiment_id, _ = shared_writes.experiment_id(
+            self.client, name, (paths.home.resolve() / "mlartifacts").as_uri())
+        if EXPERIMENT_KIND not in self.client.get_experiment(self.experiment_id).tags:
             # MLflow 3's UI opens a model-training experiment on its runs list, not on the
             # GenAI traces overview.
-            self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND,
-                                           "custom_model_development")
+            shared_writes.retried(lambda: self.client.set_experiment_tag(
+                self.experiment_id, EXPERIMENT_KIND, "custom_model_development"))
         self.run = None
         self.logged_models: dict[str, str] = {}  # model artifact uri -> models:/ uri
         self.champion: str | None = None  # the registered version the alias names, once set
@@ -336,8 +336,13 @@ def point_champion_at_serving(model_name: str, tracking_uri: str, serving_dir: P
     target = registered_versions(model_name, tracking_uri).get(str(current)) if current else None
     if target is None:
         return None
-    MlflowClient(tracking_uri).set_registered_model_alias(model_name, CHAMPION, target.version)
+    set_champion(MlflowClient(tracking_uri), model_name, target.version)
     return target.version
+
+
+def set_champion(client: MlflowClient, model_name: str, version: str) -> None:
+    """Points the alias at version; another home's run may be setting it at this moment."""
+    shared_writes.retried(lambda: client.set_registered_model_alias(model_name, CHAMPION, version))
 
 
 def push_candidates(push_step: Step) -> list[dict]:
@@ -373,7 +378,7 @@ def move_champion(model_name: str, tracking_uri: str, serving_path: Path, from_p
     if target is None:
         return None
     when = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    client.set_registered_model_alias(model_name, CHAMPION, target.version)
+    set_champion(client, model_name, target.version)
     for key, value in {"by": who, "reason": why, "at": when, "from": str(from_path)}.items():
         client.set_model_version_tag(model_name, target.version, f"sluice.rollback.{key}", value)
     previous = by_path.get(str(from_path))
