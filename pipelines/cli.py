@@ -48,6 +48,8 @@ def _load_config(args):
         config = config.replace(data=Path(args.data).resolve())
     if getattr(args, "steps", None):
         config = config.replace(training=dataclasses.replace(config.training, steps=args.steps))
+    if getattr(args, "workers", None):
+        config = config.replace(training=dataclasses.replace(config.training, workers=args.workers))
     if getattr(args, "accept_drift", False):
         config = config.replace(drift=dataclasses.replace(config.drift, accept=True))
     return config
@@ -211,6 +213,7 @@ def cmd_compile(args) -> int:
                                    schedule=args.schedule, retries=args.retries,
                                    retry_delay_seconds=args.retry_delay,
                                    tracking_uri=args.tracking_uri, steps=args.steps,
+                                   workers=args.workers,
                                    beam_args=args.beam_arg)
         print(f"wrote {spec} and {spec.parent / 'sluice_dags.py'} (DAG sluice_{config.name})")
     else:
@@ -243,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trainer", choices=("keras", "torch", "both"), default="both")
     run.add_argument("--data", help="CSV to use instead of the config's")
     run.add_argument("--steps", type=int, help="training steps (overrides the config)")
+    run.add_argument("--workers", type=int,
+                       help="training worker processes, Keras and PyTorch (overrides the config)")
     run.add_argument("--beam-arg", action="append", default=[],
                      help="extra Beam pipeline argument (repeatable)")
     steps = run.add_mutually_exclusive_group()
@@ -311,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--trainer", choices=("keras", "torch", "both"), default="both")
     compile_.add_argument("--data", help="CSV to use instead of the config's")
     compile_.add_argument("--steps", type=int, help="training steps (overrides the config)")
+    compile_.add_argument("--workers", type=int,
+                       help="training worker processes, Keras and PyTorch (overrides the config)")
     compile_.add_argument("--schedule", default="@daily", help="airflow: schedule (default: @daily)")
     compile_.add_argument("--retries", type=int, default=2, help="airflow: retries per task")
     compile_.add_argument("--retry-delay", type=int, default=60, help="airflow: seconds between retries")

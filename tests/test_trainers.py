@@ -2,6 +2,7 @@
 it, outside the sluice CLI, on the real Transform output of a few hundred rows: the
 Keras one in a bare interpreter that never set TF_USE_LEGACY_KERAS (it must choose
 Keras 2 itself), and each export loads and predicts as the model server would."""
+import dataclasses
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import ROOT, TAXI_CSV, raw_rows
@@ -74,3 +76,61 @@ def test_torch_run_fn_reads_the_typed_config_and_exports_a_servable_model(upstre
     assert model.layout.framework == "torch"
     assert model.layout.dense == ("trip_miles", "fare", "trip_seconds")  # found by FeatureKind
     assert model.predict(raw_rows(TAXI_CSV, 5, model.feature_names)).shape == (5, 2)
+
+
+def test_streamed_batches_are_seeded_and_shared_between_workers(upstream):
+    """Over the memory budget the batches come from the TFRecords: the same ones from
+    one seed whatever else seeded TensorFlow (so both frameworks get them), and two
+    workers get half a batch each, of different examples."""
+    import tensorflow as tf
+    import tensorflow_transform as tft
+
+    from trainers.batches import load_examples, training_batches
+    from trainers.data import feature_layout
+    from trainers.distributed import Worker
+
+    config, _, examples, graph = upstream
+    training = dataclasses.replace(config.training, memory_budget_mb=0)
+    tft_output = tft.TFTransformOutput(str(graph))
+    layout = feature_layout(config, tft_output, "torch")
+    files = [str(examples / "Split-train" / "*")]
+
+    def batches(seed_before, worker=Worker()):
+        tf.random.set_seed(seed_before)
+        found = training_batches(files, tft_output, layout, training, 12, worker)
+        assert found.streamed
+        return [(inputs["dense"].copy(), labels) for inputs, labels in found.steps]
+
+    first, again = batches(1), batches(999)
+    assert len(first) == 12 and all(len(labels) == training.batch_size for _, labels in first)
+    for (a, la), (b, lb) in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(la, lb)
+    halves = [batches(1, Worker(rank, 2)) for rank in (0, 1)]
+    assert all(len(labels) == training.batch_size // 2 for half in halves for _, labels in half)
+    seen = [{row.tobytes() for dense, _ in half for row in dense} for half in halves]
+    # each worker reads its own shard: a row both saw is one the split holds twice
+    every_row = [row.tobytes() for row in load_examples(tf.io.gfile.glob(files[0]), tft_output.transformed_feature_spec(),
+                                                        layout)[0]["dense"]]
+    repeated = {row for row in every_row if every_row.count(row) > 1}
+    assert seen[0] != seen[1] and seen[0] & seen[1] <= repeated
+
+
+def test_the_split_size_is_read_from_the_gzip_trailers(upstream):
+    import gzip
+
+    from trainers.batches import uncompressed_mb
+
+    _, _, examples, _ = upstream
+    files = sorted(str(f) for f in (examples / "Split-train").iterdir())
+    expected = sum(len(gzip.decompress(open(f, "rb").read())) for f in files) / 2**20
+    assert uncompressed_mb(files) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("framework", ["keras", "torch"])
+def test_trainers_stream_a_split_over_the_memory_budget(upstream, tmp_path, framework):
+    from tests.test_distributed_training import trained
+
+    history, predictions = trained(upstream, tmp_path, framework, memory_budget_mb=0)
+    assert history["batches"] == "streamed"
+    assert predictions.shape == (200, 2)

@@ -14,10 +14,13 @@ import numpy as np
 import tensorflow_transform as tft
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from pipelines.definition.config import PipelineConfig, Training
 from serving.model_format.layout import FeatureLayout
-from trainers.data import batch_order, curve_points, feature_layout, load_examples, write_history
+from trainers import distributed
+from trainers.batches import training_batches
+from trainers.data import curve_points, feature_layout, write_history
 
 FRAMEWORK = "torch"
 ONNX_TOLERANCE = 1e-4
@@ -73,37 +76,77 @@ def export(model: TabularNet, example: dict[str, np.ndarray], out_dir: Path) -> 
         raise RuntimeError("ONNX export disagrees with TorchScript; not exporting.")
 
 
+class Logits(nn.Module):
+    """The net's logits as forward(): DDP prepares its gradient averaging in forward."""
+
+    def __init__(self, net: TabularNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, dense: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
+        return self.net.logits(dense, categorical)
+
+
 def run_fn(fn_args) -> None:
-    """Trains on the transformed train split and exports transform + TorchScript + ONNX."""
+    """Trains on the transformed train split and exports transform + TorchScript + ONNX;
+    with training.workers > 1, on that many worker processes (trainers/distributed.py)."""
     config = PipelineConfig.from_custom_config(fn_args.custom_config)
+    worker = distributed.joined(FRAMEWORK)
+    if worker is None and config.training.workers > 1:
+        distributed.launch(FRAMEWORK, fn_args, config.training.workers)
+    else:
+        train(fn_args, config, worker or distributed.Worker())
+
+
+def train(fn_args, config: PipelineConfig, worker: distributed.Worker) -> None:
+    """This worker's part of training; worker 0 writes the history and the model."""
     training = config.training
     torch.manual_seed(training.seed)
+    device = torch.device("cpu")
+    if worker.count > 1:
+        gpu = torch.cuda.is_available()
+        device = torch.device("cuda", worker.local_rank) if gpu else device
+        torch.distributed.init_process_group("nccl" if gpu else "gloo")  # env:// rendezvous
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     layout = feature_layout(config, tft_output, FRAMEWORK)
-    inputs, labels = load_examples(fn_args.train_files, tft_output, layout)
-    order = batch_order(len(labels), fn_args.train_steps, training.batch_size, training.seed)
-
-    model = TabularNet(layout, training)
+    batches = training_batches(fn_args.train_files, tft_output, layout, training,
+                               fn_args.train_steps, worker)
+    model = TabularNet(layout, training).to(device)
+    logits = Logits(model)
+    if worker.count > 1:  # averages the workers' gradients in backward()
+        logits = DistributedDataParallel(logits, device_ids=[device.index] if device.index is not None else None)
     optimizer = torch.optim.Adam(model.parameters(), lr=training.learning_rate)
     loss_fn = nn.BCEWithLogitsLoss() if model.binary else nn.CrossEntropyLoss()
-    dense, categorical = torch.from_numpy(inputs["dense"]), torch.from_numpy(inputs["categorical"])
-    target = torch.from_numpy(labels.astype(np.float32 if model.binary else np.int64))
     started = time.time()
-    losses = []
-    for chunk in np.split(order, curve_points(len(order))):
-        chunk_losses = []
-        for rows in torch.from_numpy(chunk):
-            logits = model.logits(dense[rows], categorical[rows])
-            loss = loss_fn(logits[:, 0] if model.binary else logits, target[rows])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            chunk_losses.append(loss.item())
-        losses.append(float(np.mean(chunk_losses)))
-    write_history(fn_args.model_run_dir, losses, started, FRAMEWORK)
-
+    losses, chunk_losses = [], []
+    chunk = fn_args.train_steps // curve_points(fn_args.train_steps)
+    for inputs, labels in batches.steps:
+        dense, categorical = (torch.from_numpy(inputs[k]).to(device) for k in ("dense", "categorical"))
+        target = torch.from_numpy(labels.astype(np.float32 if model.binary else np.int64)).to(device)
+        out = logits(dense, categorical)
+        loss = loss_fn(out[:, 0] if model.binary else out, target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        chunk_losses.append(loss.detach())
+        if len(chunk_losses) == chunk:
+            losses.append(mean_over_workers(torch.stack(chunk_losses).mean(), worker))
+            chunk_losses = []
+    if worker.count > 1:
+        torch.distributed.destroy_process_group()
+    if not worker.chief:
+        return
+    write_history(fn_args.model_run_dir, losses, started, FRAMEWORK, worker.count, batches.streamed)
     out_dir = Path(fn_args.serving_model_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    export(model, inputs, out_dir)
+    export(model.cpu(), batches.example, out_dir)
     shutil.copytree(fn_args.transform_output, out_dir / "transform")
     layout.save(out_dir)
+
+
+def mean_over_workers(value: torch.Tensor, worker: distributed.Worker) -> float:
+    """The loss of the global batch: the mean of the workers' equal shares."""
+    if worker.count > 1:
+        torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.SUM)
+        value = value / worker.count
+    return float(value)

@@ -87,6 +87,21 @@ class Training:
     hidden_units: tuple[int, ...] = (32, 16)
     embedding_dim: int = 8
     seed: int = 42
+    # Worker processes that train together (Keras: MultiWorkerMirroredStrategy, PyTorch:
+    # DDP); each computes its share of every batch. trainers/distributed.py says how.
+    workers: int = 1
+    # Above this (MB of transformed train examples) the trainers stream batches from
+    # the TFRecords instead of loading the split (trainers/batches.py).
+    memory_budget_mb: int = 1024
+
+    def __post_init__(self):
+        if self.workers < 1:
+            raise ConfigError(f"training.workers: expected at least 1, got {self.workers}.")
+        if self.batch_size % self.workers:
+            raise ConfigError(
+                f"training.batch_size: {self.batch_size} does not split evenly across "
+                f"{self.workers} workers (each computes an equal share of every batch); "
+                f"use a multiple of {self.workers}.")
 
 
 @dataclass(frozen=True)

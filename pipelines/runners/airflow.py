@@ -26,13 +26,15 @@ def step_graph(config: PipelineConfig, paths: Paths, trainers) -> list[dict]:
 
 def compile_dag(config: PipelineConfig, paths: Paths, trainers, out_dir: Path, *, schedule: str,
                 retries: int, retry_delay_seconds: int, tracking_uri: str | None,
-                steps: int | None = None, beam_args=()) -> Path:
+                steps: int | None = None, workers: int | None = None, beam_args=()) -> Path:
     """Writes <out_dir>/sluice_<name>.json and the DAG file; returns the spec path."""
     sluice = Path(sys.executable).parent / "sluice"
     args = ["--config", str(config.source), "--home", str(paths.home), "--data", str(config.data),
             "--trainer", "both" if len(trainers) > 1 else trainers[0]]
     if steps:
         args += ["--steps", str(steps)]
+    if workers:
+        args += ["--workers", str(workers)]
     if tracking_uri:
         args += ["--tracking-uri", tracking_uri]
     args += [f"--beam-arg={a}" for a in beam_args]  # every task's data steps get them
