@@ -19,11 +19,17 @@ def figures(step) -> dict:
         return {}
     history = read_history(step.output("model_run").uri)
     return {"final_loss": history["loss"][-1], "train_seconds": history["train_seconds"],
-            "model_size_mb": dir_size_mb(tfx_layout.serving_model_dir(step.output("model").uri))}
+            "model_size_mb": dir_size_mb(tfx_layout.serving_model_dir(step.output("model").uri)),
+            "workers": history.get("workers", 1),
+            "streamed_batches": int(history.get("batches") == "streamed")}
 
 
 def summary(f: dict) -> str:
-    return f"loss {f['final_loss']:.4f}, {f['model_size_mb']:.1f} MB" if f else ""
+    if not f:
+        return ""
+    how = [f"{f['workers']} workers"] if f["workers"] > 1 else []
+    how += ["batches streamed from disk"] if f["streamed_batches"] else []
+    return ", ".join([f"loss {f['final_loss']:.4f}", f"{f['model_size_mb']:.1f} MB", *how])
 
 
 def kept(step, figures: dict) -> Kept:

@@ -62,6 +62,9 @@ def test_unknown_bundled_config_lists_choices():
     ("training", {"hidden_units": [32, "x"]}, r"training.hidden_units: expected tuple\[int, ...\]"),
     ("gate", {"min_slice_examples": 1.5}, r"gate.min_slice_examples: expected int"),
     ("drift", {"accept": "yes"}, r"drift.accept: expected bool"),
+    ("training", {"workers": "two"}, r"training.workers: expected int, got str 'two'"),
+    ("training", {"workers": 0}, r"training.workers: expected at least 1, got 0"),
+    ("training", {"workers": 3}, r"training.batch_size: 40 does not split evenly across 3 workers"),
     ("drift", {"features": {"fare": "high"}}, r"drift.features: expected dict\[str, float\]"),
 ])
 def test_wrong_types_fail_at_load_naming_key_and_type(tmp_path, section, change, message):
