@@ -60,7 +60,6 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
                     beam_args=(), pipeline_root: str | None = None, with_metadata: bool = True):
     # The component modules one by one: `tfx.v1` also imports every extension (Vertex AI,
     # BulkInferrer, ...) and took 12 s longer to import here.
-    from tfx.components.example_gen.csv_example_gen.component import CsvExampleGen
     from tfx.components.example_validator.component import ExampleValidator
     from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
     from tfx.components.statistics_gen.component import StatisticsGen
@@ -72,6 +71,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
 
     from components.baseline import baseline_node
     from components.check_anomalies import check_anomalies
+    from components.csv_examples import ColumnarCsvExampleGen
     from components.evaluate import evaluate
     from components.infra_validate import infra_validate
     from components.push import push
@@ -82,14 +82,14 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
         import_function(TRAINERS[trainer])
     custom_config = config.to_dict()
 
-    example_gen = CsvExampleGen(
+    example_gen = ColumnarCsvExampleGen(
         input_base=str(config.data.parent),
         input_config=example_gen_pb2.Input(splits=[
             example_gen_pb2.Input.Split(name="single_split", pattern=config.data.name)]),
         output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
             example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets)
             for name, buckets in config.split.items()])),
-    )
+    ).with_id("CsvExampleGen")  # the step's name: the same examples as TFX's CsvExampleGen
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = ImportSchemaGen(schema_file=str(config.schema))
     example_validator = ExampleValidator(
