@@ -45,8 +45,8 @@ def run(executor, csv: Path, out: Path) -> float:
 
 
 def main() -> None:
-    from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
     from tfx.components.example_gen.csv_example_gen.executor import Executor as TfxExecutor
+    from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 
     from components.csv_examples import Executor as ColumnarExecutor
 
