@@ -1,7 +1,7 @@
 """The columnar CSV executor against TFX's own CsvExampleGen executor, both real, on
 the same files: every split holds the same examples, each record byte for byte the
 deterministic serialization of the Example TFX makes (its files hold the same fields
-in column order). The tricky file has what TFX's parser handles: quoted commas and
+in column order); and, unlike TFX's reshuffled files, the same order on every run. The tricky file has what TFX's parser handles: quoted commas and
 newlines, empty cells, a column empty everywhere, ints in a float column, an int over
 int64 (a string then), and numbers that only Python reads (" 7", "1_000", "inf")."""
 import collections
@@ -44,7 +44,7 @@ def run(executor, csv, out):
     executor().Do({}, {"examples": [examples]}, exec_properties)
     records = {}
     for split in artifact_utils.decode_split_names(examples.split_names):
-        files = tf.io.gfile.glob(f"{out}/Split-{split}/*")
+        files = sorted(tf.io.gfile.glob(f"{out}/Split-{split}/*"))
         records[split] = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
     return records
 
@@ -65,6 +65,7 @@ def test_the_columnar_executor_writes_what_csv_example_gen_writes(tmp_path, sour
                      for r in tfx[split]]
         assert collections.Counter(ours[split]) == collections.Counter(canonical), split
     assert sum(map(len, ours.values())) == (1500 if source == "taxi" else 5)
+    assert run(ColumnarCsvExecutor, csv, tmp_path / "again") == ours  # same files, same order
     if source == "tricky":
         example = {tf.train.Example.FromString(r).features.feature["id"].int64_list.value[0]:
                    tf.train.Example.FromString(r).features.feature
@@ -74,3 +75,7 @@ def test_the_columnar_executor_writes_what_csv_example_gen_writes(tmp_path, sour
         assert example[2]["odd"].float_list.value == [7.0]  # float(" 7")
         assert not example[1]["blank"].HasField("kind")  # empty everywhere: no kind
         assert list(example[2]["count"].int64_list.value) == []  # empty cell: no values
+        for split, records in ours.items():  # in the order of the CSV, unlike TFX's reshuffle
+            ids = [tf.train.Example.FromString(r).features.feature["id"].int64_list.value[0]
+                   for r in records]
+            assert ids == sorted(ids), split
