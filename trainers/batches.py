@@ -9,8 +9,7 @@ Two sources, chosen by the size of the transformed train split:
 - streamed (above it): a tf.data pipeline reads the gzipped TFRecords, shuffles them
   in a buffer of SHUFFLE_BUFFER examples seeded by the same seed, and batches them;
   memory stays bounded whatever the split's size. Streamed batches follow the order of
-  the files, which CsvExampleGen does not fix, so a streamed run reproduces within the
-  gate's tolerance rather than exactly (see `sluice reproduce`).
+  the files (sluice's ExampleGen keeps the CSV's order).
 
 With several workers each one takes its share of every step: rows rank, rank + N, ...
 of the global batch in memory; every N-th example of the stream, in batches of
