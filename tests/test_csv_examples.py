@@ -3,7 +3,8 @@ the same files: every split holds the same examples, each record byte for byte t
 deterministic serialization of the Example TFX makes (its files hold the same fields
 in column order); and, unlike TFX's reshuffled files, the same order on every run. The tricky file has what TFX's parser handles: quoted commas and
 newlines, empty cells, a column empty everywhere, ints in a float column, an int over
-int64 (a string then), and numbers that only Python reads (" 7", "1_000", "inf")."""
+int64 (a string then), and numbers that only Python reads (" 7", "1_000", "inf"), and an Arabic-Indic digit
+(a number to int("\u0663"), a string to TFX, which reads bytes)."""
 import collections
 
 import pytest
@@ -17,13 +18,13 @@ from components.csv_examples import Executor as ColumnarCsvExecutor
 from tests.conftest import TAXI_CSV, head_csv
 
 pytestmark = pytest.mark.component
-TRICKY = '''id,name,score,count,blank,mixed,big,odd
-1,"Smith, Jo",1.5,3,,7,1,1_000
+TRICKY = '''id,name,score,count,blank,mixed,big,odd,digits
+1,"Smith, Jo",1.5,3,,7,1,1_000,1
 2,"two
-lines",2,,,x,9223372036854775808, 7
-3,,-0.25,-4,,2.5,3,inf
-4,"quote ""inside""",1e3,0,,,4,
-5,plain,.5,12,,1,5,-1.5
+lines",2,,,x,9223372036854775808, 7,٣
+3,,-0.25,-4,,2.5,3,inf,2
+4,"quote ""inside""",1e3,0,,,4,,3
+5,plain,.5,12,,1,5,-1.5,4
 '''
 
 
@@ -73,6 +74,7 @@ def test_the_columnar_executor_writes_what_csv_example_gen_writes(tmp_path, sour
         assert example[2]["name"].bytes_list.value == [b"two\nlines"]
         assert example[2]["big"].bytes_list.value == [b"9223372036854775808"]  # over int64
         assert example[2]["odd"].float_list.value == [7.0]  # float(" 7")
+        assert example[2]["digits"].bytes_list.value == ["\u0663".encode()]  # not int("\u0663")
         assert not example[1]["blank"].HasField("kind")  # empty everywhere: no kind
         assert list(example[2]["count"].int64_list.value) == []  # empty cell: no values
         for split, records in ours.items():  # in the order of the CSV, unlike TFX's reshuffle
