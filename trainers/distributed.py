@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+from pipelines.definition.config import PipelineConfig
 from serving.server.process import free_port
 
 ARGS_FILE = "worker_args.json"  # in the Trainer's model_run dir, beside the worker logs
@@ -70,6 +71,17 @@ def rendezvous(framework: str, rank: int, ports: list[int]) -> dict[str, str]:
         return {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": rank}})}
     return {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(ports[0]), "RANK": str(rank),
             "WORLD_SIZE": str(len(ports)), "LOCAL_RANK": str(rank)}
+
+
+def train_or_launch(framework: str, fn_args, train) -> None:
+    """A trainer's run_fn: train(fn_args, config, worker) here, as one worker or as the
+    worker the environment names, or start training.workers workers that each do."""
+    config = PipelineConfig.from_custom_config(fn_args.custom_config)
+    worker = joined(framework)
+    if worker is None and config.training.workers > 1:
+        launch(framework, fn_args, config.training.workers)
+    else:
+        train(fn_args, config, worker or Worker())
 
 
 def launch(framework: str, fn_args, workers: int) -> None:

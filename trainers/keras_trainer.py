@@ -98,12 +98,7 @@ def run_fn(fn_args) -> None:
     """Trains on the transformed train split and exports the raw-feature SavedModel;
     with training.workers > 1, on that many worker processes (trainers/distributed.py)."""
     keras2.require()
-    config = PipelineConfig.from_custom_config(fn_args.custom_config)
-    worker = distributed.joined(FRAMEWORK)
-    if worker is None and config.training.workers > 1:
-        distributed.launch(FRAMEWORK, fn_args, config.training.workers)
-    else:
-        train(fn_args, config, worker or distributed.Worker())
+    distributed.train_or_launch(FRAMEWORK, fn_args, train)
 
 
 def train(fn_args, config: PipelineConfig, worker: distributed.Worker) -> None:
