@@ -56,6 +56,32 @@ def test_runs_that_set_the_champion_at_once_all_succeed(tmp_path, shared_mlflow_
 
 
 @pytest.mark.component
+def test_runs_that_log_the_same_data_at_once_all_record_it(tmp_path, shared_mlflow_server):
+    """Two homes, one CSV: each run logs the dataset (name, digest) the other logs too;
+    MLflow inserts its row once (UniqueViolation dataset_pk for the loser, found by the
+    two-runs test below)."""
+    from mlflow.data.http_dataset_source import HTTPDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+
+    client = MlflowClient(shared_mlflow_server)
+    mlflow.set_tracking_uri(shared_mlflow_server)
+    experiment = client.create_experiment(f"race-data-{uuid.uuid4().hex}")
+    dataset = MetaDataset(HTTPDatasetSource("http://example.org/taxi.csv"), name="taxi.csv",
+                          digest=uuid.uuid4().hex[:8])
+
+    def log(i):
+        with mlflow.start_run(experiment_id=experiment) as run:
+            mlflow_record.log_training_dataset(dataset)
+            return run.info.run_id
+
+    results = at_once(log)
+    assert [r for r in results if isinstance(r, Exception)] == []
+    for run_id in results:
+        inputs = client.get_run(run_id).inputs.dataset_inputs
+        assert [(i.dataset.name, i.dataset.digest) for i in inputs] == [("taxi.csv", dataset.digest)]
+
+
+@pytest.mark.component
 def test_runs_that_create_the_experiment_at_once_share_it(tmp_path, shared_mlflow_server):
     client = MlflowClient(shared_mlflow_server)
     name = f"sluice-race-{uuid.uuid4().hex}"

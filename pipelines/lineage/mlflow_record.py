@@ -130,7 +130,7 @@ class PipelineRunRecord:
 
         dataset = CsvDataset(resolve_dataset_source(str(source)), name=source.name, digest=sha256[:8])
         mlflow.set_tag("sluice.data_sha256", sha256)
-        mlflow.log_input(dataset, context="training")
+        log_training_dataset(dataset)
         mlflow.set_tag("sluice.data_digest", dataset.digest)
 
     def _source_tags(self) -> dict[str, str]:
@@ -338,6 +338,13 @@ def point_champion_at_serving(model_name: str, tracking_uri: str, serving_dir: P
         return None
     set_champion(MlflowClient(tracking_uri), model_name, target.version)
     return target.version
+
+
+def log_training_dataset(dataset) -> None:
+    """The dataset as the active run's training input. Runs of other homes may log the
+    same file (name and digest) at this moment: MLflow then inserts the same dataset row
+    twice (UniqueViolation dataset_pk), and the loser repeats."""
+    shared_writes.retried(lambda: mlflow.log_input(dataset, context="training"))
 
 
 def set_champion(client: MlflowClient, model_name: str, version: str) -> None:
