@@ -21,23 +21,13 @@ from scale import repeated_taxi  # noqa: E402
 
 
 def run(executor, csv: Path, out: Path) -> float:
-    from tfx.proto import example_gen_pb2
     from tfx.types import standard_artifacts
-    from tfx.utils import proto_utils
+
+    from tests.test_csv_examples import example_gen_properties
 
     examples = standard_artifacts.Examples()
     examples.uri = str(out)
-    exec_properties = {
-        "input_base": str(csv.parent),
-        "input_config": proto_utils.proto_to_json(example_gen_pb2.Input(splits=[
-            example_gen_pb2.Input.Split(name="single_split", pattern=csv.name)])),
-        "output_config": proto_utils.proto_to_json(example_gen_pb2.Output(
-            split_config=example_gen_pb2.SplitConfig(splits=[
-                example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=2),
-                example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=1)]))),
-        "output_data_format": example_gen_pb2.FORMAT_TF_EXAMPLE,
-        "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP,
-    }
+    exec_properties = example_gen_properties(csv)
     started = time.perf_counter()
     executor(beam_pipeline_args=["--direct_running_mode=in_memory"]).Do(
         {}, {"examples": [examples]}, exec_properties)

@@ -28,11 +28,11 @@ lines",2,,,x,9223372036854775808, 7,٣
 '''
 
 
-def run(executor, csv, out):
-    examples = standard_artifacts.Examples()
-    examples.uri = str(out)
+def example_gen_properties(csv) -> dict:
+    """An ExampleGen executor's properties for one CSV split 2:1 into train and eval, as
+    the pipeline sets them (also used by bench/csv_example_gen.py)."""
     splits = [("train", 2), ("eval", 1)]
-    exec_properties = {
+    return {
         "input_base": str(csv.parent),
         "input_config": proto_utils.proto_to_json(example_gen_pb2.Input(splits=[
             example_gen_pb2.Input.Split(name="single_split", pattern=csv.name)])),
@@ -42,7 +42,12 @@ def run(executor, csv, out):
         "output_data_format": example_gen_pb2.FORMAT_TF_EXAMPLE,
         "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP,
     }
-    executor().Do({}, {"examples": [examples]}, exec_properties)
+
+
+def run(executor, csv, out):
+    examples = standard_artifacts.Examples()
+    examples.uri = str(out)
+    executor().Do({}, {"examples": [examples]}, example_gen_properties(csv))
     records = {}
     for split in artifact_utils.decode_split_names(examples.split_names):
         files = sorted(tf.io.gfile.glob(f"{out}/Split-{split}/*"))

@@ -101,10 +101,7 @@ def launch(framework: str, fn_args, workers: int) -> None:
                 [sys.executable, "-m", "trainers.distributed", framework, str(args_file)],
                 env={**os.environ, **rendezvous(framework, rank, ports)},
                 cwd=Path(__file__).resolve().parent.parent, stdout=log, stderr=subprocess.STDOUT))
-    while any(p.poll() is None for p in processes):
-        failed = [rank for rank, p in enumerate(processes) if p.poll() not in (None, 0)]
-        if failed:
-            break
+    while any(p.poll() is None for p in processes) and not any(p.poll() for p in processes):
         time.sleep(0.2)
     failed = [rank for rank, p in enumerate(processes) if p.poll() not in (None, 0)]
     for p in processes:
