@@ -21,7 +21,8 @@ log = logging.getLogger("sluice")
 IN_MEMORY_BEAM = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 # From here on the data steps use every core. bench/scale.py, 2 cores: at 150k rows
 # multi_processing took 81.9 s / 3.95 GB against in_memory's 76.0 s / 1.69 GB; at 1M rows
-# 254.6 s / 5.87 GB against 357.6 s / 2.90 GB. --beam-arg overrides it either way.
+# 254.6 s / 5.87 GB against 357.6 s / 2.90 GB. With the columnar ExampleGen, 1M rows:
+# 160.3 s / 4.63 GB against 209 s / 1.77 GB (largest process). --beam-arg overrides it.
 LARGE_INPUT_ROWS = 500_000
 
 
