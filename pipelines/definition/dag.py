@@ -64,12 +64,12 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
     from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
     from tfx.components.statistics_gen.component import StatisticsGen
     from tfx.components.trainer.component import Trainer
-    from tfx.components.transform.component import Transform
     from tfx.orchestration import metadata
     from tfx.orchestration.pipeline import Pipeline
     from tfx.proto import example_gen_pb2, trainer_pb2
 
     from components.baseline import baseline_node
+    from components.bulk_transform import BulkTransform
     from components.check_anomalies import check_anomalies
     from components.csv_examples import ColumnarCsvExampleGen
     from components.evaluate import evaluate
@@ -103,14 +103,14 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
         baseline=baseline.outputs["result"],
         drift=as_parameter(config.drift_gate),
     )
-    transform = Transform(
+    transform = BulkTransform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=config.preprocessing_fn,
         custom_config=to_json(config.transform_config),  # only what it reads: cached longer
         disable_statistics=True,
         disable_analyzer_cache=True,
-    )
+    ).with_id("Transform")  # the step's name: the same outputs as TFX's Transform
     transform.add_upstream_node(data_gate)
 
     gate = as_parameter(config.model_gate)
