@@ -1,18 +1,25 @@
 """How the local runner chooses Beam's mode: the user's --beam-arg always wins; small
-inputs run in memory, large ones on every core."""
+inputs run in memory, large ones on every core of a machine with cores to spare."""
 import os
 
 import pytest
 
-from pipelines.runners.local import IN_MEMORY_BEAM, LARGE_INPUT_ROWS, local_beam_args
+from pipelines.runners.local import IN_MEMORY_BEAM, LARGE_INPUT_ROWS, MIN_CORES_FOR_WORKERS, local_beam_args
 
 pytestmark = pytest.mark.unit
 
 
 def test_small_inputs_run_in_memory_and_large_ones_on_every_core():
-    assert local_beam_args(15_002) == IN_MEMORY_BEAM
-    assert local_beam_args(LARGE_INPUT_ROWS) == (
-        "--direct_running_mode=multi_processing", f"--direct_num_workers={os.cpu_count()}")
+    assert local_beam_args(15_002, cores=16) == IN_MEMORY_BEAM
+    assert local_beam_args(LARGE_INPUT_ROWS, cores=16) == (
+        "--direct_running_mode=multi_processing", "--direct_num_workers=16")
+    assert local_beam_args(LARGE_INPUT_ROWS) == (IN_MEMORY_BEAM if os.cpu_count() < MIN_CORES_FOR_WORKERS
+                                                 else ("--direct_running_mode=multi_processing",
+                                                       f"--direct_num_workers={os.cpu_count()}"))
+
+
+def test_two_cores_stay_in_memory_whatever_the_input():
+    assert local_beam_args(100 * LARGE_INPUT_ROWS, cores=2) == IN_MEMORY_BEAM
 
 
 def test_the_users_beam_args_always_win():

@@ -19,21 +19,24 @@ from pipelines.run import run_log, step_log, up_to_date
 
 log = logging.getLogger("sluice")
 IN_MEMORY_BEAM = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
-# From here on the data steps use every core. bench/scale.py, 2 cores: at 150k rows
-# multi_processing took 81.9 s / 3.95 GB against in_memory's 76.0 s / 1.69 GB; at 1M rows
-# 254.6 s / 5.87 GB against 357.6 s / 2.90 GB. With the columnar ExampleGen, 1M rows:
-# 160.3 s / 4.63 GB against 209 s / 1.77 GB (largest process). --beam-arg overrides it.
+# From here on the data steps use every core, where there are cores to spare. On 2 cores
+# it does not pay: bench/scale.py at 1M rows with the columnar ExampleGen and the bulk
+# Transform, multi_processing took 186.7 s / 4.36 GB against in_memory's 203.7 s /
+# 2.14 GB (process tree): 8% faster for twice the memory, as each worker loads its own
+# TensorFlow. 4 cores and more are not measured here. --beam-arg overrides it.
 LARGE_INPUT_ROWS = 500_000
+MIN_CORES_FOR_WORKERS = 4
 
 
-def local_beam_args(rows: int, given=()) -> tuple[str, ...]:
+def local_beam_args(rows: int, given=(), cores: int | None = None) -> tuple[str, ...]:
     """The user's --beam-arg always wins. Otherwise Beam's DirectRunner in_memory for
-    small inputs (no worker processes to start), and multi_processing with one worker
-    per core for large ones (CsvExampleGen alone ran at 5,000 rows/s on one core)."""
+    small inputs (no worker processes to start) and on 2 cores, and multi_processing with
+    one worker per core for large inputs on a larger machine."""
     if given:
         return tuple(given)
-    if rows >= LARGE_INPUT_ROWS:
-        return ("--direct_running_mode=multi_processing", f"--direct_num_workers={os.cpu_count() or 1}")
+    cores = cores or os.cpu_count() or 1
+    if rows >= LARGE_INPUT_ROWS and cores >= MIN_CORES_FOR_WORKERS:
+        return ("--direct_running_mode=multi_processing", f"--direct_num_workers={cores}")
     return IN_MEMORY_BEAM
 
 
