@@ -10,7 +10,9 @@ can refuse to reuse it once another version serves.
 """
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
@@ -29,24 +31,30 @@ SAMPLES_FILE = "samples.json"  # eval rows + the gate's predictions, replayed by
 SAMPLE_ROWS = 32
 PREDICTIONS_FILE = "predictions.npz"  # labels + probabilities, for the run report's curves
 PREDICTION_ROWS = 20_000  # at most, so the file stays small on large data
+EVAL_CHUNK_ROWS = 65_536  # eval rows held as Python values at a time
 
 
-def read_raw_split(examples_uri: str, split: str, columns, batch_rows: int = 16384) -> dict[str, list]:
-    """Raw columns of one ExampleGen split; None where a value is missing. Decoded in
-    bulk by tfx_bsl's C++ Example decoder into Arrow batches, not one protobuf per row
-    in Python (what the model gate spent most of its time on at scale)."""
+def raw_chunks(examples_uri: str, split: str, columns, chunk_rows: int) -> Iterator[dict[str, list]]:
+    """Raw columns of one ExampleGen split, chunk_rows rows at a time; None where a
+    value is missing. Decoded in bulk by tfx_bsl's C++ Example decoder into Arrow
+    batches, not one protobuf per row in Python (what the model gate spent most of its
+    time on at scale)."""
     import tensorflow as tf
 
     files = tfx_layout.example_files(examples_uri, split)
-    out: dict[str, list] = {c: [] for c in columns}
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(batch_rows)
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(chunk_rows)
     for records in dataset.as_numpy_iterator():
         batch = _decode(list(records))
+        yield {column: first_values(batch.column(column)) if column in batch.schema.names
+               else [None] * batch.num_rows for column in columns}
+
+
+def read_raw_split(examples_uri: str, split: str, columns, batch_rows: int = 16384) -> dict[str, list]:
+    """Raw columns of one ExampleGen split, whole (see raw_chunks)."""
+    out: dict[str, list] = {c: [] for c in columns}
+    for chunk in raw_chunks(examples_uri, split, columns, batch_rows):
         for column in columns:
-            if column in batch.schema.names:
-                out[column] += first_values(batch.column(column))
-            else:
-                out[column] += [None] * batch.num_rows
+            out[column] += chunk[column]
     return out
 
 
@@ -79,41 +87,65 @@ def first_values(column) -> list:
     return result.tolist()
 
 
-def labels_of(raw: dict[str, list], transform_uri: str) -> np.ndarray:
-    """The label as Transform computes it, so the gate and training agree."""
-    import tensorflow_transform as tft
-
+def labels_of(raw: dict[str, list], transform) -> np.ndarray:
+    """The label as Transform (a TFTransformOutput) computes it, so the gate and training
+    agree."""
     from serving.model_format import raw_features
 
-    output = tft.TFTransformOutput(transform_uri)
-    spec = output.raw_feature_spec()
+    spec = transform.raw_feature_spec()
     tensors = raw_features.to_tensors({c: v for c, v in raw.items() if c in spec}, spec)
     inputs = raw_features.to_transform_inputs(tensors, spec)
-    return output.transform_raw_features(inputs, drop_unused_features=True)[LABEL_KEY].numpy()
+    return transform.transform_raw_features(inputs, drop_unused_features=True)[LABEL_KEY].numpy()
 
 
-def evaluate_model(model: ServableModel, raw, labels, slice_columns) -> tuple[dict, np.ndarray]:
-    probs = model.predict(raw)
-    slices = {c: np.array(raw[c], object) for c in slice_columns}
-    return metrics.compute_sliced(labels, probs, slices), probs
+@dataclass
+class Scored:
+    """What the gate needs of the eval split, for every row: labels, each model's
+    probabilities, the slice columns; and the first rows' raw columns, as samples."""
+
+    labels: np.ndarray
+    probabilities: list[np.ndarray]
+    slices: dict[str, np.ndarray]
+    first_rows: dict[str, list]
 
 
-def eval_rows(examples_uri: str, transform_uri: str, columns) -> tuple[dict, np.ndarray]:
-    """The raw eval split (these columns) and its labels as Transform computes them."""
-    raw = read_raw_split(examples_uri, "eval", list(dict.fromkeys(columns)))
-    return raw, labels_of(raw, transform_uri)
+def score_eval_split(examples_uri: str, transform_uri: str, columns, models: list[ServableModel],
+                     slice_columns) -> Scored:
+    """Labels and every model's predictions on the eval split, EVAL_CHUNK_ROWS rows at a
+    time: only one chunk's raw columns are held as Python values (~1.5 KB a taxi row:
+    5 GB for the 3.3M eval rows of a 10M-row input), the rest as arrays of a few bytes
+    a row."""
+    import tensorflow_transform as tft
+
+    transform = tft.TFTransformOutput(transform_uri)
+    columns = list(dict.fromkeys([*columns, *slice_columns]))
+    labels, slices = [], {c: [] for c in slice_columns}
+    probabilities: list[list] = [[] for _ in models]
+    first_rows: dict[str, list] = {c: [] for c in columns}
+    for raw in raw_chunks(examples_uri, "eval", columns, EVAL_CHUNK_ROWS):
+        for column, values in raw.items():
+            first_rows[column] += values[:SAMPLE_ROWS - len(first_rows[column])]
+        labels.append(labels_of(raw, transform))
+        for model, found in zip(models, probabilities):
+            found.append(model.predict(raw))
+        for column in slice_columns:
+            slices[column].append(np.array(raw[column], object))
+    if not labels:
+        raise ValueError(f"the eval split of {examples_uri} has no rows to judge a model on")
+    return Scored(np.concatenate(labels), [np.concatenate(p) for p in probabilities],
+                  {c: np.concatenate(v) for c, v in slices.items()}, first_rows)
 
 
-def judge_against(candidate: dict, champion_model: ServableModel | None, version: int, raw,
-                  labels, model_gate: ModelGate) -> tuple[bool, list[str], dict | None]:
+def judge_against(candidate: dict, champion_probabilities: np.ndarray | None, champion_path: str,
+                  version: int, labels: np.ndarray, model_gate: ModelGate
+                  ) -> tuple[bool, list[str], dict | None]:
     """The blessing rule for candidate metrics ({overall, slices}) against the version
-    serving (re-scored on these eval rows; none when version is 0).
+    serving (its probabilities on the same eval rows; none when version is 0).
     -> (blessed, reasons, the champion's report or None)."""
     champion = None
     if version:
-        scored = evaluate_model(champion_model, raw, labels, [])[0]
-        champion = {"version": version, "path": str(champion_model.path),
-                    "metrics": scored["overall"]}
+        champion = {"version": version, "path": champion_path,
+                    "metrics": metrics.compute(labels, champion_probabilities)}
     gate = model_gate.gate
     blessed, reasons = metrics.judge(
         candidate["overall"], champion and champion["metrics"], gate.thresholds,
@@ -144,10 +176,13 @@ def evaluate(
     champion_model = ServableModel(baseline.uri) if version else None
     columns = gate_columns(candidate_model, model_gate)
     columns += champion_model.feature_names if champion_model else []
-    raw, labels = eval_rows(examples.uri, transform_graph.uri, columns)
-    candidate, probs = evaluate_model(candidate_model, raw, labels, model_gate.slices)
-    blessed, reasons, champion = judge_against(candidate, champion_model, version, raw, labels,
-                                               model_gate)
+    models = [candidate_model, champion_model] if champion_model else [candidate_model]
+    scored = score_eval_split(examples.uri, transform_graph.uri, columns, models, model_gate.slices)
+    labels, probs = scored.labels, scored.probabilities[0]
+    candidate = metrics.compute_sliced(labels, probs, scored.slices)
+    blessed, reasons, champion = judge_against(
+        candidate, scored.probabilities[1] if champion_model else None,
+        str(champion_model.path) if champion_model else "", version, labels, model_gate)
     report = {
         "framework": candidate_model.layout.framework,
         "blessed": blessed,
@@ -159,7 +194,7 @@ def evaluate(
     }
     Path(blessing.uri, EVALUATION_FILE).write_text(json.dumps(report, indent=2))
     Path(blessing.uri, "BLESSED" if blessed else "NOT_BLESSED").touch()
-    samples = {"rows": {n: raw[n][:SAMPLE_ROWS] for n in candidate_model.feature_names},
+    samples = {"rows": {n: scored.first_rows[n] for n in candidate_model.feature_names},
                "probabilities": probs[:SAMPLE_ROWS].tolist()}
     Path(blessing.uri, SAMPLES_FILE).write_text(json.dumps(samples))
     np.savez_compressed(Path(blessing.uri, PREDICTIONS_FILE),

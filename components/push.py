@@ -27,7 +27,7 @@ from tfx.types.standard_artifacts import (
 
 from components import baseline as baseline_input
 from components import metrics, tfx_layout
-from components.evaluate import eval_rows, gate_columns, judge_against, read_evaluation
+from components.evaluate import gate_columns, judge_against, read_evaluation, score_eval_split
 from components.infra_validate import read_results
 from components.step_reports import Kept
 from pipelines.definition.config import ModelGate, from_parameter
@@ -67,11 +67,13 @@ def rejudge(candidates: list[dict], examples_uri: str, transform_uri: str, model
     columns = live_model.feature_names if live_model else []
     for c in stale:
         columns += gate_columns(ServableModel(tfx_layout.serving_model_dir(c["model_uri"])), model_gate)
-    raw, labels = eval_rows(examples_uri, transform_uri, columns)
+    scored = score_eval_split(examples_uri, transform_uri, columns,
+                              [live_model] if live_model else [], [])
+    live_probabilities = scored.probabilities[0] if live_model else None
     for c in stale:
         evaluation = read_evaluation(c["blessing_uri"])
-        blessed, reasons, _ = judge_against(evaluation["metrics"], live_model, live, raw, labels,
-                                            model_gate)
+        blessed, reasons, _ = judge_against(evaluation["metrics"], live_probabilities, live_dir or "",
+                                            live, scored.labels, model_gate)
         c["rejudged"] = (f"judged against {_name(c['baseline_version'])} at the gate, but v{live} "
                          f"serves now: re-judged against v{live}: {'; '.join(reasons)}")
         c["blessed"], c["baseline_version"], c["reasons"] = blessed, live, reasons

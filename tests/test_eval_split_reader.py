@@ -36,3 +36,33 @@ def test_bulk_reader_gives_what_per_example_decoding_gives(upstream):
             assert {type(v) for v in got["fare"]} <= {float, type(None)}
     assert any(v is None for v in expected["company"])  # missing values were exercised
     assert all(v is None for v in expected["no_such_column"])
+
+
+def test_the_gate_scores_the_split_in_chunks_as_it_would_whole(upstream, tmp_path, monkeypatch):
+    """score_eval_split holds one chunk of raw rows at a time; chunks of 7 rows give the
+    labels, predictions, slices and samples that the whole split gives at once."""
+    import numpy as np
+    import tensorflow_transform as tft
+    from tfx.components.trainer.fn_args_utils import FnArgs
+
+    from components import evaluate
+    from serving.model_format.model import ServableModel
+    from tests.test_trainers import fn_args
+    from trainers.torch_trainer import run_fn
+
+    config, examples, transformed, graph = upstream
+    args = fn_args(config, transformed, graph, tmp_path)
+    run_fn(FnArgs(**args))
+    model = ServableModel(args["serving_model_dir"])
+    columns = list(dict.fromkeys([*model.feature_names, *config.model_gate.label_columns]))
+    whole = read_raw_split(str(examples), "eval", list(dict.fromkeys([*columns, "trip_start_hour"])))
+    monkeypatch.setattr(evaluate, "EVAL_CHUNK_ROWS", 7)
+    scored = evaluate.score_eval_split(str(examples), str(graph), columns, [model, model],
+                                       ["trip_start_hour"])
+    rows = len(whole["fare"])
+    assert rows > 7 * 3 and rows % 7  # several chunks, the last one short
+    assert scored.labels.tolist() == evaluate.labels_of(whole, tft.TFTransformOutput(str(graph))).tolist()
+    for probabilities in scored.probabilities:
+        np.testing.assert_allclose(probabilities, model.predict(whole), rtol=0, atol=1e-6)
+    assert scored.slices["trip_start_hour"].tolist() == whole["trip_start_hour"]
+    assert scored.first_rows["fare"] == whole["fare"][:evaluate.SAMPLE_ROWS]
