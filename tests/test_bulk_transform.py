@@ -24,10 +24,8 @@ def canonical(record: bytes) -> bytes:
     return tf.train.Example.FromString(record).SerializeToString(deterministic=True)
 
 
-def transform(executor, upstream, out) -> dict[str, list[list[bytes]]]:
-    """Runs one Transform executor on the upstream examples -> {split: [examples of each
-    file, in file order]}."""
-    config, examples_dir, _, _ = upstream
+def run_transform(executor, config, examples_dir, out) -> None:
+    """Runs one Transform executor on an ExampleGen output (also bench/bulk_steps.py)."""
     examples = standard_artifacts.Examples()
     examples.uri = str(examples_dir)
     examples.split_names = artifact_utils.encode_split_names(
@@ -43,9 +41,17 @@ def transform(executor, upstream, out) -> dict[str, list[list[bytes]]]:
                   {"preprocessing_fn": config.preprocessing_fn,
                    "custom_config": json.dumps(to_json(config.transform_config)),
                    "disable_statistics": 1, "disable_analyzer_cache": 1, "force_tf_compat_v1": 0})
+
+
+def transform(executor, upstream, out) -> dict[str, list[list[bytes]]]:
+    """Runs one Transform executor on the upstream examples -> {split: [examples of each
+    file, in file order]}."""
+    config, examples_dir, _, _ = upstream
+    run_transform(executor, config, examples_dir, out)
     return {split: [[canonical(r.numpy()) for r in tf.data.TFRecordDataset(str(f), compression_type="GZIP")]
-                    for f in sorted((out / "examples" / f"Split-{split}").iterdir())]
-            for split in artifact_utils.decode_split_names(transformed.split_names)}
+                    for f in sorted(split_dir.iterdir())]
+            for split_dir in sorted((out / "examples").glob("Split-*"))
+            for split in [split_dir.name.removeprefix("Split-")]}
 
 
 def test_the_bulk_executor_writes_what_transform_writes(upstream, tmp_path, monkeypatch):

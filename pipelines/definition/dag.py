@@ -62,13 +62,13 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
     # BulkInferrer, ...) and took 12 s longer to import here.
     from tfx.components.example_validator.component import ExampleValidator
     from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
-    from tfx.components.statistics_gen.component import StatisticsGen
     from tfx.components.trainer.component import Trainer
     from tfx.orchestration import metadata
     from tfx.orchestration.pipeline import Pipeline
     from tfx.proto import example_gen_pb2, trainer_pb2
 
     from components.baseline import baseline_node
+    from components.bulk_statistics import BulkStatisticsGen
     from components.bulk_transform import BulkTransform
     from components.check_anomalies import check_anomalies
     from components.csv_examples import ColumnarCsvExampleGen
@@ -90,7 +90,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
             example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets)
             for name, buckets in config.split.items()])),
     ).with_id("CsvExampleGen")  # the step's name: the same examples as TFX's CsvExampleGen
-    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    statistics_gen = BulkStatisticsGen(examples=example_gen.outputs["examples"]).with_id("StatisticsGen")
     schema_gen = ImportSchemaGen(schema_file=str(config.schema))
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
