@@ -8,8 +8,9 @@ materialization 93 s, most of it Beam handling each record as an element: readin
 passing it between steps, encoding it, gzipping it in Python. Here TFX's own executor
 runs the analysis, unchanged, and the materialization is a Beam step whose element is
 one input file: TensorFlow reads and parses it in batches (with the feature spec TFT
-derives from the schema), the transform graph runs on each batch inside tf.data,
-tfx_bsl's C++ encoder serializes the outputs and TensorFlow's writer gzips them. It
+derives from the schema), the transform graph runs on each batch eagerly (as in TFT's
+own step), tfx_bsl's C++ encoder serializes the outputs and TensorFlow's writer gzips
+them. It
 stays Beam, so on a cluster the files spread over the workers.
 
 What is the same as TFX's Transform (tests/test_bulk_transform.py runs both on the same
