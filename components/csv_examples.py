@@ -6,8 +6,9 @@ tf.train.Example in Python, then partitions, reshuffles and writes them one by o
 one core at ~5,000 rows/s, 200 s of a 1M-row run here. This one stays Beam (so it runs
 on any runner) but every step works on a block of rows: pyarrow reads a block of a
 file, the column types are inferred per block with TFX's rules and combined over all
-blocks, tfx_bsl's C++ encoder writes each column's features, which are joined into one
-record per row, and each block's records are written to their splits' files.
+blocks (a first pass over the files), then tfx_bsl's C++ encoder writes each column's
+features, which are joined into one record per row, and each block's records are
+written to their splits' files (a second pass, so memory holds a block, not the file).
 
 What is the same as CsvExampleGen (tests/test_csv_examples.py runs both on the same
 files):
@@ -28,6 +29,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import itertools
+import json
 import os
 from typing import Any, Iterable
 
@@ -47,6 +49,7 @@ from tfx_bsl.coders import csv_decoder, example_coder
 
 ColumnType = csv_decoder.ColumnType
 BLOCK_BYTES = 8 << 20  # CSV bytes per block: one Beam element
+COLUMN_TYPES_FILE = ".column_types.json"  # between the two pipelines; removed after
 _PLAIN_INT = r"^-?[0-9]{1,18}$"  # int() reads these, within int64 (RE2, as pyarrow runs it)
 # float() reads these and int() does not (a point or an exponent); digits alone that
 # _PLAIN_INT refused may be over int64 (a STRING then), so they go to TFX's rule
@@ -240,25 +243,39 @@ def copy_segments(out: np.ndarray, to: np.ndarray, data: np.ndarray, starts: np.
     out[np.repeat(to, lengths) + within] = data[np.repeat(starts, lengths) + within]
 
 
-@beam.ptransform_fn
-@beam.typehints.with_input_types(beam.Pipeline)
-def CsvToExampleBlocks(pipeline, exec_properties: dict[str, Any], split_pattern: str):
-    """Beam: the CSV files of one input split -> (block id, serialized tf.Examples)."""
+def csv_files(exec_properties: dict[str, Any], split_pattern: str) -> tuple[list[str], list[str]]:
+    """The CSV files of one input split, numbered in name order, and their header."""
     pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
-    files = fileio.glob(pattern)
+    files = sorted(fileio.glob(pattern))
     if not files:
         raise RuntimeError(f"Split pattern {pattern} does not match any files.")
     names = io_utils.load_csv_column_names(files[0])
     for other in files[1:]:
         if io_utils.load_csv_column_names(other) != names:
             raise RuntimeError(f"Files in same split {pattern} have different header.")
-    blocks = (pipeline
-              | "Files" >> beam.Create(list(enumerate(sorted(files))))
-              | "ReadBlocks" >> beam.FlatMap(read_blocks, names))
-    types = beam.pvalue.AsSingleton(
-        blocks | "BlockTypes" >> beam.Map(block_types) | "WidestTypes" >> beam.CombineGlobally(WidestTypes()))
-    return blocks | "Encode" >> beam.Map(lambda numbered, t: (numbered[0], serialized_examples(numbered[1], t)),
-                                         types)
+    return files, names
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+def CsvColumnTypes(pipeline, files: list[str], names: list[str]):
+    """Beam: CSV files -> one element, {column: its widest type over every block}."""
+    return (pipeline
+            | "Files" >> beam.Create(list(enumerate(files)))
+            | "ReadBlocks" >> beam.FlatMap(read_blocks, names)
+            | "BlockTypes" >> beam.Map(block_types)
+            | "WidestTypes" >> beam.CombineGlobally(WidestTypes()))
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+def CsvToExampleBlocks(pipeline, files: list[str], names: list[str], types):
+    """Beam: CSV files -> (block id, serialized tf.Examples), given the column types (a
+    dict, or the CsvColumnTypes side input)."""
+    return (pipeline
+            | "Files" >> beam.Create(list(enumerate(files)))
+            | "ReadBlocks" >> beam.FlatMap(read_blocks, names)
+            | "Encode" >> beam.Map(lambda block, t: (block[0], serialized_examples(block[1], t)), types))
 
 
 @beam.ptransform_fn
@@ -266,9 +283,22 @@ def CsvToExampleBlocks(pipeline, exec_properties: dict[str, Any], split_pattern:
 @beam.typehints.with_output_types(bytes)
 def CsvToSerializedExamples(pipeline, exec_properties: dict[str, Any], split_pattern: str):
     """Beam: the CSV files of one input split -> serialized tf.Examples, one by one (the
-    input PTransform TFX's own ExampleGen machinery takes)."""
-    return (pipeline | "Blocks" >> CsvToExampleBlocks(exec_properties, split_pattern)
+    input PTransform TFX's own ExampleGen machinery takes). One pipeline, so the types
+    come as a side input, and the runner may hold every block until they are known."""
+    files, names = csv_files(exec_properties, split_pattern)
+    types = beam.pvalue.AsSingleton(pipeline | "Types" >> CsvColumnTypes(files, names))
+    return (pipeline | "Blocks" >> CsvToExampleBlocks(files, names, types)
             | "Records" >> beam.FlatMap(lambda block: block[1]))
+
+
+def write_types(types: dict, path: str) -> None:
+    with fileio.open(path, "w") as f:
+        f.write(json.dumps({name: int(kind) for name, kind in types.items()}))
+
+
+def read_types(path: str) -> dict[str, ColumnType]:
+    with fileio.open(path) as f:
+        return {name: ColumnType(kind) for name, kind in json.loads(f.read()).items()}
 
 
 def split_of(record: bytes, buckets: list[int]) -> int:
@@ -315,9 +345,19 @@ class Executor(BaseExampleGenExecutor):
         for uri in split_uris:
             fileio.makedirs(uri)
         buckets = list(itertools.accumulate(split.hash_buckets for split in splits))
+        files, names = csv_files(exec_properties, input_config.splits[0].pattern)
+        # Two pipelines, each reading the files: the types, then the records. With the
+        # types as a side input in one pipeline, Beam's in_memory runner held every block
+        # until the types were known (the whole CSV: 9.4 GB at 10M taxi rows).
+        types_file = os.path.join(artifact_utils.get_single_uri(examples), COLUMN_TYPES_FILE)
+        with self._make_beam_pipeline() as pipeline:
+            _ = (pipeline | "ColumnTypes" >> CsvColumnTypes(files, names)
+                 | "WriteTypes" >> beam.Map(write_types, types_file))
+        types = read_types(types_file)
+        fileio.remove(types_file)
         with self._make_beam_pipeline() as pipeline:
             _ = (pipeline
-                 | "InputToRecord" >> CsvToExampleBlocks(exec_properties, input_config.splits[0].pattern)
+                 | "InputToRecord" >> CsvToExampleBlocks(files, names, types)
                  | "WriteSplits" >> beam.Map(write_block, split_uris, buckets))
         for artifact in examples:
             examples_utils.set_payload_format(artifact, exec_properties.get(
