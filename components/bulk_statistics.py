@@ -28,9 +28,10 @@ from tfx.components.statistics_gen.executor import (
 )
 from tfx.components.statistics_gen.executor import Executor as TfxStatisticsExecutor
 from tfx.dsl.components.base import executor_spec
-from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, json_utils
+
+from components import tfx_layout
 
 ROWS_PER_BATCH = 8192
 
@@ -41,8 +42,9 @@ def record_batches(path: str, rows_per_batch: int):
     from tfx_bsl.coders.example_coder import ExamplesToRecordBatchDecoder
 
     decoder = ExamplesToRecordBatchDecoder()
-    for records in tf.data.TFRecordDataset(path, compression_type="GZIP").batch(rows_per_batch):
-        yield decoder.DecodeBatch(records.numpy().tolist())
+    dataset = tf.data.TFRecordDataset(path, compression_type="GZIP").batch(rows_per_batch)
+    for records in dataset.as_numpy_iterator():  # an array of bytes: no list copy
+        yield decoder.DecodeBatch(records)
 
 
 class Executor(TfxStatisticsExecutor):
@@ -75,8 +77,7 @@ class Executor(TfxStatisticsExecutor):
             {split: options.sample_rate or 1.0 for split in splits}))
         with self._make_beam_pipeline() as pipeline:
             for split in splits:
-                source = artifact_utils.get_split_uri([examples], split)
-                files = sorted(os.path.join(source, name) for name in fileio.listdir(source))
+                files = tfx_layout.example_files(examples.uri, split)
                 output = os.path.join(artifact_utils.get_split_uri([statistics], split), DEFAULT_FILE_NAME)
                 _ = (pipeline
                      | f"Files[{split}]" >> beam.Create(files)

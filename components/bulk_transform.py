@@ -32,6 +32,8 @@ from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_component_specs
 
+from components import tfx_layout
+
 ROWS_PER_BATCH = 8192  # per run of the transform graph: ~1 MB of taxi rows
 OUTPUT_PREFIX = "transformed_examples"  # TFX's file name prefix in each split
 
@@ -78,10 +80,9 @@ def file_jobs(examples, transformed, splits) -> list[tuple[str, str]]:
     are numbered in the sorted order of their inputs, so a split reads back in order."""
     jobs = []
     for split in splits:
-        source = artifact_utils.get_split_uri(examples, split)
         target = artifact_utils.get_split_uri(transformed, split)
         fileio.makedirs(target)
-        files = sorted(os.path.join(source, name) for name in fileio.listdir(source))
+        files = tfx_layout.example_files(artifact_utils.get_single_uri(examples), split)
         jobs += [(file, os.path.join(target, f"{OUTPUT_PREFIX}-{i:05d}.gz"))
                  for i, file in enumerate(files)]
     return jobs

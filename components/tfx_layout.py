@@ -7,6 +7,7 @@ their output back through it, so a TFX that moves a file fails that fast test in
 of letting a gate read nothing and open."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 SPLIT_PREFIX = "Split-"
@@ -30,8 +31,12 @@ def split_file(uri: str, split: str, file_name: str) -> Path:
 
 
 def example_files(examples_uri: str, split: str) -> list[str]:
-    """The TFRecord files of one split of an Examples artifact."""
-    return sorted(str(p) for p in Path(examples_uri, f"{SPLIT_PREFIX}{split}").glob("*"))
+    """The TFRecord files of one split of an Examples artifact, in name order (through
+    TFX's file I/O, so gs:// and other remote folders list too)."""
+    from tfx.dsl.io import fileio
+
+    folder = os.path.join(examples_uri, f"{SPLIT_PREFIX}{split}")
+    return sorted(os.path.join(folder, name) for name in fileio.listdir(folder))
 
 
 def schema_file(schema_uri: str) -> Path:
