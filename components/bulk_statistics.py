@@ -3,11 +3,10 @@ computed by the same TFDV PTransform, on Arrow batches read in bulk.
 
 TFX's executor reads each split record by record through Beam (a Python TFRecord
 reader, each record an element, then batched again for decoding): on 1M taxi rows that
-reading was ~40% of the step. Here the Beam element is one input file: TensorFlow reads
-it, tfx_bsl's C++ decoder turns each 8,192 records into an Arrow RecordBatch (as TFX's
-source does, inferring the types: a schema only guides the statistics), and
-tfdv.GenerateStatistics computes
-the statistics; it stays Beam, so on a cluster the files spread over the workers.
+reading was ~40% of the step. Here the Beam element is one input file, read into Arrow
+RecordBatches of 8,192 rows by components.bulk_read (the types inferred, as TFX's
+source does: a schema only guides the statistics), and tfdv.GenerateStatistics computes
+the statistics.
 
 What is the same as TFX's StatisticsGen (tests/test_bulk_statistics.py runs both on the
 same examples): every count, mean, deviation, min, max and top value; histograms within
@@ -32,19 +31,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, json_utils
 
 from components import tfx_layout
-
-ROWS_PER_BATCH = 8192
-
-
-def record_batches(path: str, rows_per_batch: int):
-    """One gzipped TFRecord file of tf.Examples -> Arrow RecordBatches of rows_per_batch."""
-    import tensorflow as tf
-    from tfx_bsl.coders.example_coder import ExamplesToRecordBatchDecoder
-
-    decoder = ExamplesToRecordBatchDecoder()
-    dataset = tf.data.TFRecordDataset(path, compression_type="GZIP").batch(rows_per_batch)
-    for records in dataset.as_numpy_iterator():  # an array of bytes: no list copy
-        yield decoder.DecodeBatch(records)
+from components.bulk_read import ROWS_PER_BATCH, record_batches
 
 
 class Executor(TfxStatisticsExecutor):

@@ -117,3 +117,25 @@ def test_tfx_log_templates_still_drive_the_step_log(tmp_path, caplog):
     assert len(finished) == 2, f"{TFX}: no 'Component %s is finished.' record: {lines}"
     assert "cached" not in finished[0] and "cached" in finished[1], (
         f"{TFX}: 'A cached execution %d is used.' no longer logged: {finished}")
+
+
+@pytest.mark.unit
+def test_tfx_transform_creates_its_processor_by_the_swapped_module_name():
+    """bulk_transform.file_at_a_time_analysis points tfx's module-level TransformProcessor
+    at a subclass while Transform's Do runs; Do must create it by that global name and
+    the processor must make its TFXIO in _CreateTFXIO, or the analysis silently reads
+    record by record again."""
+    from tfx.components.transform import executor as tfx_transform
+
+    from components import bulk_transform
+
+    assert "TransformProcessor" in tfx_transform.Executor.Do.__code__.co_names, (
+        f"{TFX}: Transform's Do no longer creates TransformProcessor by its global name")
+    assert "_CreateTFXIO" in tfx_transform.TransformProcessor.__dict__, (
+        f"{TFX}: TransformProcessor no longer has _CreateTFXIO")
+    callers = [name for name, f in vars(tfx_transform.TransformProcessor).items()
+               if "_CreateTFXIO" in getattr(getattr(f, "__code__", None), "co_names", ())]
+    assert callers, f"{TFX}: TransformProcessor no longer calls _CreateTFXIO"
+    with bulk_transform.file_at_a_time_analysis():
+        assert tfx_transform.TransformProcessor is bulk_transform.FileAtATimeProcessor
+    assert tfx_transform.TransformProcessor is not bulk_transform.FileAtATimeProcessor
