@@ -108,14 +108,15 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
 
     from pipelines.lineage import mlflow_store
     from pipelines.patches import speedups
+    from pipelines.run import preflight
 
     paths.home.mkdir(parents=True, exist_ok=True)
+    checked_data = preflight.check_data_in_background(config, paths.home / "inputs")
     store_creation = mlflow_store.create_in_background(tracking_uri)
     speedups.install()
 
     from pipelines.lineage.mlflow_record import PipelineRunRecord
     from pipelines.patches.quiet import quiet_loggers
-    from pipelines.run import preflight
 
     quiet_loggers()  # the imports above reset some levels and warning filters
 
@@ -128,7 +129,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     steps: list = []
     chosen: set[str] | None = None  # the steps this run executes, once the graph is built
     try:
-        data = preflight.check_data(config, paths.home / "inputs")
+        data = checked_data.result()
         record.log_data(config.data, data.sha256, data.rows, data.columns)
         beam = local_beam_args(data.rows, beam_args)
         log.info("%s: %s (%s rows) -> %s, trainers: %s, Beam: %s", config.name, config.data,
