@@ -11,15 +11,16 @@ runs the analysis, unchanged but for its source, which reads a file at a time
 one input file: TensorFlow reads and parses it in batches (with the feature spec TFT
 derives from the schema), the transform graph runs on each batch eagerly (as in TFT's
 own step), tfx_bsl's C++ encoder serializes the outputs and TensorFlow's writer gzips
-them. It
-stays Beam, so on a cluster the files spread over the workers.
+them. It stays Beam, so on a cluster the files spread over the workers.
 
 What is the same as TFX's Transform (tests/test_bulk_transform.py runs both on the same
-examples): each split holds the same examples; the converter and encoder are the ones
+examples): each split holds the same examples, but for z-scores that may differ in the
+last bit of a float32 (the analysis sums means and variances over other batches);
+vocabularies and quantile buckets are equal. The converter and encoder are the ones
 TFX's executor uses (the encoder orders a record's features by a hash map, so the
-bytes of a record differ between processes, in TFX's output too). What differs: TFX writes a split's records in the
-order Beam's bundles finish; here each input file gives one output file, in its order,
-so a rerun writes identical files.
+bytes of a record differ between processes, in TFX's output too). What differs: TFX
+writes a split's records in the order Beam's bundles finish; here each input file gives
+one output file, in its order, so a rerun writes identical files.
 """
 from __future__ import annotations
 
@@ -33,11 +34,11 @@ from tfx.components.transform.component import Transform
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_component_specs
-
 from tfx_bsl.tfxio.tf_example_record import TFExampleRecord
 
 from components import tfx_layout
 from components.bulk_read import ROWS_PER_BATCH, FileAtATimeTFExampleRecord
+
 OUTPUT_PREFIX = "transformed_examples"  # TFX's file name prefix in each split
 
 

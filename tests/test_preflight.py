@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from pipelines.definition import config as config_module
-from pipelines.run.preflight import DataError, check_data
+from pipelines.run.preflight import DataError, check_data, check_data_in_background
 from tests.conftest import TAXI_CSV, head_csv
 
 pytestmark = pytest.mark.unit
@@ -44,6 +44,17 @@ def test_good_sample_passes(taxi, sample, tmp_path):
     assert checked.rows == ROWS and checked.path == sample
     assert checked.sha256 == hashlib.sha256(sample.read_bytes()).hexdigest()  # hashed in the same pass
     assert checked.columns[:3] == tuple(sample.read_text().splitlines()[0].split(",")[:3])
+
+
+def test_the_background_check_answers_as_the_check_does(taxi, sample, tmp_path):
+    """A run checks in a child process: the same CheckedData, the same DataError."""
+    assert check_data_in_background(taxi.replace(data=sample), tmp_path / "stage").result() == \
+        check_data(taxi.replace(data=sample), tmp_path / "stage")
+    rows = rows_of(sample)
+    set_cell(rows, 7, "fare", "twelve")
+    write_rows(sample, rows)
+    with pytest.raises(DataError, match=r"column 'fare' must be numeric, but line 7 \(column \d+\) holds 'twelve'"):
+        check_data_in_background(taxi.replace(data=sample)).result()
 
 
 def test_missing_file(taxi, tmp_path):

@@ -23,7 +23,9 @@ IN_MEMORY_BEAM = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 # it does not pay: bench/scale.py at 1M rows with the columnar ExampleGen and the bulk
 # Transform, multi_processing took 186.7 s / 4.36 GB against in_memory's 203.7 s /
 # 2.14 GB (process tree): 8% faster for twice the memory, as each worker loads its own
-# TensorFlow. 4 cores and more are not measured here. --beam-arg overrides it.
+# TensorFlow. multi_threading (2 threads) did not pay either: 122.3 s / 2.46 GB against
+# in_memory's 119.3 s / 2.15 GB, the bulk steps being mostly held by the GIL. 4 cores
+# and more are not measured here. --beam-arg overrides it.
 LARGE_INPUT_ROWS = 500_000
 MIN_CORES_FOR_WORKERS = 4
 
