@@ -1,4 +1,4 @@
-"""Reading gzipped TFRecord files of tf.Examples into Arrow batches a file at a time, in
+"""Reading TFRecord files of tf.Examples into Arrow batches a file at a time, in
 Beam: the source of the bulk StatisticsGen and of the bulk Transform's analysis.
 
 TFX's own source (tfx_bsl's TFXIO BeamSource) makes each record a Beam element: a
@@ -20,16 +20,23 @@ from tfx_bsl.tfxio.tf_example_record import TFExampleRecord
 ROWS_PER_BATCH = 8192  # per Arrow batch: ~1 MB of taxi rows
 
 
+def compression_of(path: str) -> str:
+    """tf.data's compression type for a TFRecord file: gzip by its .gz name, as Beam's
+    reader (and so TFX's) decides; ExampleGen writes .gz files."""
+    return "GZIP" if path.endswith(".gz") else ""
+
+
 def record_batches(path: str, rows_per_batch: int = ROWS_PER_BATCH, schema: bytes | None = None,
                    raw_record_column: str | None = None) -> Iterator[pa.RecordBatch]:
-    """One gzipped TFRecord file of tf.Examples -> Arrow RecordBatches of rows_per_batch,
-    decoded with the serialized schema if given (else the types are inferred, as TFX's
-    StatisticsGen does), with the serialized records as one more column if named."""
+    """One TFRecord file of tf.Examples (gzipped if its name ends in .gz, as Beam's
+    reader decides) -> Arrow RecordBatches of rows_per_batch, decoded with the serialized
+    schema if given (else the types are inferred, as TFX's StatisticsGen does), with the
+    serialized records as one more column if named."""
     import tensorflow as tf
     from tfx_bsl.coders.example_coder import ExamplesToRecordBatchDecoder
 
     decoder = ExamplesToRecordBatchDecoder(schema) if schema else ExamplesToRecordBatchDecoder()
-    dataset = tf.data.TFRecordDataset(path, compression_type="GZIP").batch(rows_per_batch)
+    dataset = tf.data.TFRecordDataset(path, compression_type=compression_of(path)).batch(rows_per_batch)
     for records in dataset.as_numpy_iterator():  # an array of bytes: no list copy
         batch = decoder.DecodeBatch(records)
         yield (record_based_tfxio.AppendRawRecordColumn(batch, raw_record_column, list(records))
@@ -44,7 +51,7 @@ def matching_files(patterns: list[str]) -> list[str]:
 
 
 class FileAtATimeTFExampleRecord(TFExampleRecord):
-    """tfx_bsl's TFXIO for gzipped tf.Example files, with a Beam source that reads a file
+    """tfx_bsl's TFXIO for TFRecord files of tf.Examples, with a Beam source that reads a file
     at a time (record_batches) instead of a record at a time. The same RecordBatches:
     the same decoder and schema; only their sizes differ (ROWS_PER_BATCH, or the batch
     size asked for)."""
