@@ -5,9 +5,9 @@ TFX's own source (tfx_bsl's TFXIO BeamSource) makes each record a Beam element: 
 Python TFRecord reader with a Python checksum per record, then Beam batching them again
 for the C++ decoder. On the 670k-row taxi train split Beam's reader alone took ~19% of
 TFT's analysis (py-spy), the per-element handling more. Here the element is one file:
-TensorFlow's C++ reader reads it in
-batches and tfx_bsl's C++ decoder (the one TFX's source uses) turns each batch into an
-Arrow RecordBatch. It stays Beam, so on a cluster the files spread over the workers.
+TensorFlow's C++ reader reads it in batches and tfx_bsl's C++ decoder (the one TFX's
+source uses) turns each batch into an Arrow RecordBatch. It stays Beam, so on a cluster
+the files spread over the workers.
 """
 from __future__ import annotations
 
