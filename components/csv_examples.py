@@ -258,11 +258,19 @@ def csv_files(exec_properties: dict[str, Any], split_pattern: str) -> tuple[list
 
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
+def CsvBlocks(pipeline, files: list[str], names: list[str]):
+    """Beam: CSV files -> (block id, Arrow block), each file's blocks in its order."""
+    return (pipeline
+            | "Files" >> beam.Create(list(enumerate(files)))
+            | "ReadBlocks" >> beam.FlatMap(read_blocks, names))
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
 def CsvColumnTypes(pipeline, files: list[str], names: list[str]):
     """Beam: CSV files -> one element, {column: its widest type over every block}."""
     return (pipeline
-            | "Files" >> beam.Create(list(enumerate(files)))
-            | "ReadBlocks" >> beam.FlatMap(read_blocks, names)
+            | "Blocks" >> CsvBlocks(files, names)
             | "BlockTypes" >> beam.Map(block_types)
             | "WidestTypes" >> beam.CombineGlobally(WidestTypes()))
 
@@ -273,8 +281,7 @@ def CsvToExampleBlocks(pipeline, files: list[str], names: list[str], types):
     """Beam: CSV files -> (block id, serialized tf.Examples), given the column types (a
     dict, or the CsvColumnTypes side input)."""
     return (pipeline
-            | "Files" >> beam.Create(list(enumerate(files)))
-            | "ReadBlocks" >> beam.FlatMap(read_blocks, names)
+            | "Blocks" >> CsvBlocks(files, names)
             | "Encode" >> beam.Map(lambda block, t: (block[0], serialized_examples(block[1], t)), types))
 
 
