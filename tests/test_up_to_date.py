@@ -5,6 +5,7 @@ import pytest
 
 from pipelines.definition import config as config_module
 from pipelines.definition.dag import Paths
+from pipelines.lineage.mlflow_record import file_digest
 from pipelines.run.up_to_date import fingerprint
 from serving.model_format import versions as push_target
 from tests.conftest import TAXI_CSV, head_csv
@@ -18,6 +19,7 @@ def test_fingerprint_changes_with_every_input(tmp_path):
     paths = Paths(tmp_path / "home")
     base = fingerprint(config, paths, ("keras",), ())
     assert fingerprint(config, paths, ("keras",), ()) == base
+    assert fingerprint(config, paths, ("keras",), (), file_digest(data)) == base  # a known digest
 
     steps = dataclasses.replace(config, training=dataclasses.replace(config.training, steps=7))
     assert fingerprint(steps, paths, ("keras",), ()) != base

@@ -30,7 +30,10 @@ def _module_file(dotted: str) -> Path | None:
     return Path(spec.origin) if spec and spec.origin else None
 
 
-def fingerprint(config: PipelineConfig, paths: Paths, trainers, beam_args) -> str:
+def fingerprint(config: PipelineConfig, paths: Paths, trainers, beam_args,
+                data_sha256: str | None = None) -> str:
+    """data_sha256: the data's digest when already known (the pre-flight's, at the end of
+    a run: the bytes the run used, without reading the file once more)."""
     from serving.model_format import versions as push_target
 
     digest = hashlib.sha256()
@@ -46,7 +49,10 @@ def fingerprint(config: PipelineConfig, paths: Paths, trainers, beam_args) -> st
 
     for path in files:
         digest.update(str(path).encode())
-        digest.update(file_digest(path).encode() if path.is_file() else b"<missing>")
+        if path == config.data and data_sha256:
+            digest.update(data_sha256.encode())
+        else:
+            digest.update(file_digest(path).encode() if path.is_file() else b"<missing>")
     return digest.hexdigest()
 
 

@@ -175,7 +175,8 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         else:  # an orchestrator's task: the next task carries on the same parent run
             record.pause()
         if whole_run:
-            up_to_date.remember(paths, up_to_date.fingerprint(config, paths, trainers, beam_args),
+            up_to_date.remember(paths, up_to_date.fingerprint(config, paths, trainers, beam_args,
+                                                              data.sha256),
                                 record.run.info.run_id, decision.get("decision", ""))
         run_log.stop(log_file)
         return {**decision, "registered_version": version}
