@@ -10,15 +10,15 @@ runs the analysis, unchanged but for its source, which reads a file at a time
 (components.bulk_read), and the materialization is a Beam step whose element is
 one input file: TensorFlow reads and parses it in batches (with the feature spec TFT
 derives from the schema), the transform graph runs on each batch eagerly (as in TFT's
-own step), tfx_bsl's C++ encoder serializes the outputs and TensorFlow's writer gzips
-them. It stays Beam, so on a cluster the files spread over the workers.
+own step), components.example_encoding serializes the outputs (tfx_bsl's C++ encoder,
+which TFX uses, for ragged outputs) and TensorFlow's writer gzips them. It stays Beam, so on a cluster the files spread over the workers.
 
 What is the same as TFX's Transform (tests/test_bulk_transform.py runs both on the same
 examples): each split holds the same examples, but for z-scores that may differ in the
 last bit of a float32 (the analysis sums means and variances over other batches);
-vocabularies and quantile buckets are equal. The converter and encoder are the ones
-TFX's executor uses (the encoder orders a record's features by a hash map, so the
-bytes of a record differ between processes, in TFX's output too). What differs: TFX
+vocabularies and quantile buckets are equal. The converter is the one TFX's executor
+uses; its encoder orders a record's features by a hash map, so TFX's bytes of a record
+differ between processes, where these hold the features in key order. What differs: TFX
 writes a split's records in the order Beam's bundles finish; here each input file gives
 one output file, in its order, so a rerun writes identical files.
 """
@@ -36,7 +36,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_component_specs
 from tfx_bsl.tfxio.tf_example_record import TFExampleRecord
 
-from components import tfx_layout
+from components import example_encoding, tfx_layout
 from components.bulk_read import ROWS_PER_BATCH, FileAtATimeTFExampleRecord, compression_of
 
 OUTPUT_PREFIX = "transformed_examples"  # TFX's file name prefix in each split
@@ -75,8 +75,14 @@ class TransformFiles(beam.DoFn):
         options = tf.io.TFRecordOptions(compression_type="GZIP")
         with tf.io.TFRecordWriter(target, options) as out:
             for records in batches:
-                for record in self._encoder.encode(self._to_arrow.convert(self._transform(records))):
+                batch = self._to_arrow.convert(self._transform(records))
+                for record in self._encode(batch):
                     out.write(record)
+
+    def _encode(self, batch) -> list[bytes]:
+        if example_encoding.encodes(batch.schema):
+            return example_encoding.encode(batch).to_pylist()
+        return self._encoder.encode(batch)  # ragged outputs (nested lists) need the schema
 
 
 def file_jobs(examples, transformed, splits) -> list[tuple[str, str]]:

@@ -45,7 +45,9 @@ from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
-from tfx_bsl.coders import csv_decoder, example_coder
+from tfx_bsl.coders import csv_decoder
+
+from components import example_encoding
 
 ColumnType = csv_decoder.ColumnType
 BLOCK_BYTES = 8 << 20  # CSV bytes per block: one Beam element
@@ -177,70 +179,9 @@ def cast_like_python(cells: pa.Array, kind: ColumnType) -> pa.Array:
 
 def serialized_examples(block: pa.RecordBatch, types: dict[str, ColumnType]) -> list[bytes]:
     """The block's rows as serialized tf.Examples, features in key order (the
-    deterministic serialization). The encoder orders a row's features by its own hash,
-    so each feature is encoded alone and the records are assembled from the pieces."""
-    encoder = example_coder.RecordBatchToExamplesEncoder()
-    pieces = []
-    for name in sorted(block.schema.names):
-        one = pa.RecordBatch.from_arrays([typed_column(block.column(name), types[name])], [name])
-        pieces.append(message_bodies(pa.array(encoder.encode(one), pa.binary())))
-    return join_with_header(pieces, len(block))
-
-
-def _buffers(array: pa.BinaryArray) -> tuple[np.ndarray, np.ndarray]:
-    _, offsets, data = array.buffers()
-    offsets = np.frombuffer(offsets, np.int32, len(array) + 1, array.offset * 4)
-    return offsets, np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
-
-
-def varint_size(n: np.ndarray) -> np.ndarray:
-    return 1 + (n >= 1 << 7) + (n >= 1 << 14) + (n >= 1 << 21) + (n >= 1 << 28)
-
-
-def message_bodies(examples: pa.BinaryArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each one-feature Example is tag, length, then its Features body (the one map
-    entry, with its own tag) -> (data, body starts, body lengths)."""
-    offsets, data = _buffers(examples)
-    sizes = np.diff(offsets).astype(np.int64)
-    body = sizes - 2  # the tag byte and a 1-byte length, unless the body is longer
-    for header in (3, 4, 5):
-        longer = varint_size(sizes - header) == header - 1
-        body = np.where(longer, sizes - header, body)
-    return data, offsets[:-1].astype(np.int64) + (sizes - body), body
-
-
-def join_with_header(pieces, rows: int) -> list[bytes]:
-    """Per row: tag 1 (Example.features), the body length as a varint, the bodies."""
-    total = sum(lengths for _, _, lengths in pieces) if pieces else np.zeros(rows, np.int64)
-    header = 1 + varint_size(total)
-    sizes = header + total
-    out_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    out = np.empty(int(out_offsets[-1]), np.uint8)
-    starts = out_offsets[:-1]
-    out[starts] = 0x0A  # field 1, length-delimited
-    value = total.copy()
-    for i in range(int(header.max()) - 1):  # the varint, 7 bits a byte
-        has = header - 1 > i
-        more = header - 1 > i + 1
-        out[starts[has] + 1 + i] = (value[has] & 0x7F) | np.where(more[has], 0x80, 0)
-        value >>= 7
-    at = starts + header
-    for data, body_starts, lengths in pieces:
-        copy_segments(out, at, data, body_starts, lengths)
-        at = at + lengths
-    array = pa.BinaryArray.from_buffers(pa.binary(), rows, [None, pa.py_buffer(out_offsets.astype(np.int32)),
-                                                            pa.py_buffer(out)])
-    return array.to_pylist()
-
-
-def copy_segments(out: np.ndarray, to: np.ndarray, data: np.ndarray, starts: np.ndarray,
-                  lengths: np.ndarray) -> None:
-    """out[to[i]:to[i] + lengths[i]] = data[starts[i]:starts[i] + lengths[i]], for all i."""
-    count = int(lengths.sum())
-    if not count:
-        return
-    within = np.arange(count) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    out[np.repeat(to, lengths) + within] = data[np.repeat(starts, lengths) + within]
+    deterministic serialization)."""
+    columns = [typed_column(block.column(name), types[name]) for name in block.schema.names]
+    return example_encoding.encode(pa.RecordBatch.from_arrays(columns, block.schema.names)).to_pylist()
 
 
 def csv_files(exec_properties: dict[str, Any], split_pattern: str) -> tuple[list[str], list[str]]:
