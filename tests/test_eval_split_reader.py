@@ -1,10 +1,11 @@
-"""The model gate reads the eval split in bulk (tfx_bsl's C++ decoder into Arrow), and
-gets exactly what decoding one tf.Example protobuf per row gives, on a real ExampleGen
-output with missing values, strings, ints and floats."""
+"""The model gate reads the eval split in bulk (TensorFlow's parser with the raw schema's
+dtypes, or tfx_bsl's C++ decoder), and gets exactly what decoding one tf.Example
+protobuf per row gives, on a real ExampleGen output with missing values, strings, ints
+and floats."""
 import pytest
 import tensorflow as tf
 
-from components import tfx_layout
+from components import evaluate, tfx_layout
 from components.evaluate import read_raw_split
 
 pytestmark = pytest.mark.component
@@ -26,16 +27,32 @@ def per_example(examples_uri: str, split: str, columns) -> dict[str, list]:
 
 
 def test_bulk_reader_gives_what_per_example_decoding_gives(upstream):
-    config, examples, _, _ = upstream
+    import tensorflow_transform as tft
+
+    config, examples, _, graph = upstream
     columns = [*config.raw_columns, "no_such_column"]
+    schema_dtypes = {n: s.dtype for n, s in tft.TFTransformOutput(str(graph)).raw_feature_spec().items()}
+    assert set(config.raw_columns) <= set(schema_dtypes)
+    readers = {
+        "decoder": None,  # a column without a dtype: every column by tfx_bsl's decoder
+        "parser": {**schema_dtypes, "no_such_column": tf.float32},
+        "parser, a kind unlike the records'": {**schema_dtypes, "fare": tf.int64,
+                                               "no_such_column": tf.float32},
+    }
     for split in ("train", "eval"):
         expected = per_example(str(examples), split, columns)
         for batch_rows in (7, 16384):  # batches that split the file, and one batch
-            got = read_raw_split(str(examples), split, columns, batch_rows=batch_rows)
-            assert got == expected
-            assert {type(v) for v in got["fare"]} <= {float, type(None)}
+            for reader, dtypes in readers.items():
+                got = read_raw_split(str(examples), split, columns, batch_rows, dtypes)
+                assert got == expected, (split, batch_rows, reader)
+                assert {type(v) for v in got["fare"]} <= {float, type(None)}
     assert any(v is None for v in expected["company"])  # missing values were exercised
     assert all(v is None for v in expected["no_such_column"])
+    # the parser read what it could, and only the records of another kind fell back
+    records = next(tf.data.TFRecordDataset(tfx_layout.example_files(str(examples), "eval"),
+                                           compression_type="GZIP").batch(50).as_numpy_iterator())
+    assert evaluate._parsed(records, columns, readers["parser"]) is not None
+    assert evaluate._parsed(records, columns, readers["parser, a kind unlike the records'"]) is None
 
 
 def test_the_gate_scores_the_split_in_chunks_as_it_would_whole(upstream, tmp_path, monkeypatch):
