@@ -30,25 +30,38 @@ def varint_sizes(values: np.ndarray) -> np.ndarray:
     return np.searchsorted(_VARINT_LIMITS, values.astype(np.uint64, copy=False), side="right") + 1
 
 
-def varints(values: np.ndarray, where: np.ndarray | None = None) -> pa.LargeBinaryArray:
-    """Each value's varint, one element each; an empty element where `where` is False."""
-    values = values.astype(np.uint64, copy=False)
-    sizes = varint_sizes(values) if where is None else np.where(where, varint_sizes(values), 0)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
+def fields(rows: int, parts: list) -> pa.LargeBinaryArray:
+    """Per row, the parts one after the other, written by numpy into one buffer: a part
+    is (an int array: each row's varint, or an int: one byte; a mask or None), and a row
+    leaves a part out where its mask is False."""
+    sizes = []
+    for value, where in parts:
+        size = varint_sizes(value) if isinstance(value, np.ndarray) else np.ones(rows, np.int64)
+        sizes.append(size if where is None else np.where(where, size, 0))
+    offsets = np.concatenate([[0], np.cumsum(np.sum(sizes, axis=0, dtype=np.int64))])
     out = np.empty(int(offsets[-1]), np.uint8)
-    starts = offsets[:-1]
+    cursor = offsets[:-1].copy()
+    for (value, where), size in zip(parts, sizes):
+        if isinstance(value, np.ndarray):
+            _write_varints(out, cursor, value.astype(np.uint64, copy=False), size)
+        else:
+            out[cursor if where is None else cursor[where]] = value
+        cursor += size
+    return _binary(offsets, out)
+
+
+def _write_varints(out: np.ndarray, starts: np.ndarray, values: np.ndarray, sizes: np.ndarray) -> None:
+    """out[starts[i]:starts[i] + sizes[i]] = the varint of values[i], 7 bits a byte."""
     for i in range(int(sizes.max(initial=0))):
         has = sizes > i
         byte = (values[has] >> np.uint64(7 * i)) & np.uint64(0x7F)
         more = (sizes[has] > i + 1).astype(np.uint64) << np.uint64(7)
         out[starts[has] + i] = (byte | more).astype(np.uint8)
-    return _binary(offsets, out)
 
 
-def byte_where(byte: int, where: np.ndarray) -> pa.LargeBinaryArray:
-    """The byte where `where` is True, an empty element elsewhere."""
-    offsets = np.concatenate([[0], np.cumsum(where, dtype=np.int64)])
-    return _binary(offsets, np.full(int(offsets[-1]), byte, np.uint8))
+def varints(values: np.ndarray) -> pa.LargeBinaryArray:
+    """Each value's varint, one element each."""
+    return fields(len(values), [(values, None)])
 
 
 def _binary(offsets: np.ndarray, data: np.ndarray) -> pa.LargeBinaryArray:
@@ -104,7 +117,7 @@ def _value_bytes(values: pa.Array, kind: int) -> tuple[np.ndarray, np.ndarray]:
     its tag and length) -> (data, where each value starts in it, and the end)."""
     if kind == _BYTES_LIST:
         values = pc.cast(values, pa.large_binary())
-        tagged = _join(bytes([_FIELD_1]), varints(np.diff(_offsets(values))), values)
+        tagged = _join(fields(len(values), [(_FIELD_1, None), (np.diff(_offsets(values)), None)]), values)
         return _data(tagged), _offsets(tagged)
     if kind == _FLOAT_LIST:
         data = np.asarray(values.to_numpy(zero_copy_only=False), np.float32)
@@ -135,10 +148,12 @@ def feature_entries(name: str, column: pa.Array) -> pa.LargeBinaryArray:
     entry_size = len(key_field) + 1 + varint_sizes(feature_size) + feature_size
     if not present.all():
         payload = pc.if_else(pa.array(present), payload, pa.scalar(b"", pa.large_binary()))
-    return _join(bytes([_FIELD_1]), varints(entry_size), key_field,
-                 bytes([_FIELD_2]), varints(feature_size),
-                 byte_where(kind, present), varints(list_size, present),
-                 byte_where(_FIELD_1, packed), varints(payload_size, packed), payload)
+    rows = len(column)
+    return _join(fields(rows, [(_FIELD_1, None), (entry_size, None)]),
+                 key_field + bytes([_FIELD_2]),
+                 fields(rows, [(feature_size, None), (kind, present), (list_size, present),
+                               (_FIELD_1, packed), (payload_size, packed)]),
+                 payload)
 
 
 def varint_bytes(value: int) -> bytes:
@@ -150,4 +165,5 @@ def encode(batch: pa.RecordBatch) -> pa.LargeBinaryArray:
     entries = [feature_entries(name, batch.column(batch.schema.get_field_index(name)))
                for name in sorted(batch.schema.names, key=str.encode)]
     features = _join(*entries) if entries else pa.array([b""] * batch.num_rows, pa.large_binary())
-    return _join(bytes([_FIELD_1]), varints(np.diff(_offsets(features))), features)
+    header = fields(batch.num_rows, [(_FIELD_1, None), (np.diff(_offsets(features)), None)])
+    return _join(header, features)
