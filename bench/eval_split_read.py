@@ -1,7 +1,8 @@
-"""The model gate's eval-split reader: bulk Arrow decoding (components.evaluate.
-read_raw_split) against decoding one tf.Example protobuf per row in Python (the reader
-it replaced, kept in tests/test_eval_split_reader.py as the reference), on the taxi
-rows repeated. Prints seconds and the ratio, both in this one process.
+"""The model gate's eval-split reader (components.evaluate.read_raw_split), by
+TensorFlow's parser with the columns' dtypes (what the gate does) and by tfx_bsl's
+decoder (without dtypes), against decoding one tf.Example protobuf per row in Python
+(the reader it replaced, kept in tests/test_eval_split_reader.py as the reference), on
+the taxi rows repeated. Prints seconds and the ratios, all in this one process.
 
   .venv/bin/python bench/eval_split_read.py [ROWS]   (default 150,000)
 """
@@ -36,7 +37,7 @@ def column_kinds(source: list[dict]) -> dict[str, str]:
     return {name: kind([row[name] for row in source]) for name in source[0]}
 
 
-def write_split(folder: Path, rows: int) -> None:
+def write_split(folder: Path, rows: int) -> dict[str, str]:
     """The taxi CSV as ExampleGen encodes it (one type per column; empty = missing)."""
     with open(config_module.load("taxi").data, newline="") as f:
         source = list(csv.DictReader(f))
@@ -57,6 +58,7 @@ def write_split(folder: Path, rows: int) -> None:
                 else:
                     feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
             writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+    return kinds
 
 
 def timed(function, *args) -> tuple[float, object]:
@@ -69,9 +71,13 @@ if __name__ == "__main__":
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 150_000
     columns = list(config_module.load("taxi").raw_columns)
     with tempfile.TemporaryDirectory() as folder:
-        write_split(Path(folder), rows)
+        kinds = write_split(Path(folder), rows)
+        dtypes = {name: {"int": tf.int64, "float": tf.float32, "bytes": tf.string}[kind]
+                  for name, kind in kinds.items()}
         reference, expected = timed(per_example, folder, "eval", columns)
-        bulk, got = timed(read_raw_split, folder, "eval", columns)
-    assert got == expected
-    print(f"{rows:,} rows, {len(columns)} columns: per-example protobuf {reference:.2f} s, "
-          f"bulk Arrow {bulk:.2f} s, ratio {bulk / reference:.3f} (identical output)")
+        decoded, by_decoder = timed(read_raw_split, folder, "eval", columns, 16384, None)
+        parsed, by_parser = timed(read_raw_split, folder, "eval", columns, 16384, dtypes)
+    assert by_decoder == expected and by_parser == expected
+    print(f"{rows:,} rows, {len(columns)} columns: per-example protobuf {reference:.2f} s; "
+          f"tfx_bsl's decoder {decoded:.2f} s (ratio {decoded / reference:.3f}); "
+          f"TensorFlow's parser {parsed:.2f} s (ratio {parsed / reference:.3f}); identical output")

@@ -6,9 +6,9 @@ tf.train.Example in Python, then partitions, reshuffles and writes them one by o
 one core at ~5,000 rows/s, 200 s of a 1M-row run here. This one stays Beam (so it runs
 on any runner) but every step works on a block of rows: pyarrow reads a block of a
 file, the column types are inferred per block with TFX's rules and combined over all
-blocks (a first pass over the files), then tfx_bsl's C++ encoder writes each column's
-features, which are joined into one record per row, and each block's records are
-written to their splits' files (a second pass, so memory holds a block, not the file).
+blocks (a first pass over the files), then components.example_encoding serializes the
+block's rows a column at a time, and each block's records are written to their splits'
+files (a second pass, so memory holds a block, not the file).
 
 What is the same as CsvExampleGen (tests/test_csv_examples.py runs both on the same
 files):
