@@ -101,6 +101,8 @@ def train(fn_args, config: PipelineConfig, worker: distributed.Worker) -> None:
     if worker.count > 1:
         gpu = torch.cuda.is_available()
         device = torch.device("cuda", worker.local_rank) if gpu else device
+        if gpu:  # NCCL's collectives run on the current device: one GPU per worker
+            torch.cuda.set_device(device)
         torch.distributed.init_process_group("nccl" if gpu else "gloo")  # env:// rendezvous
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     layout = feature_layout(config, tft_output, FRAMEWORK)
