@@ -11,7 +11,8 @@ runs the analysis, unchanged but for its source, which reads a file at a time
 one input file: TensorFlow reads and parses it in batches (with the feature spec TFT
 derives from the schema), the transform graph runs on each batch eagerly (as in TFT's
 own step), components.example_encoding serializes the outputs (tfx_bsl's C++ encoder,
-which TFX uses, for ragged outputs) and TensorFlow's writer gzips them. It stays Beam, so on a cluster the files spread over the workers.
+which TFX uses, serializes ragged ones) and TensorFlow's writer gzips them. It stays
+Beam, so on a cluster the files spread over the workers.
 
 What is the same as TFX's Transform (tests/test_bulk_transform.py runs both on the same
 examples): each split holds the same examples, but for z-scores that may differ in the

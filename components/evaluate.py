@@ -47,7 +47,9 @@ def raw_chunks(examples_uri: str, split: str, columns, chunk_rows: int,
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(chunk_rows)
     parsable = dtypes is not None and all(c in dtypes for c in columns)
     for records in dataset.as_numpy_iterator():
-        batch = (parsable and _parsed(records, columns, dtypes)) or _decoded(records)
+        batch = _parsed(records, columns, dtypes) if parsable else None
+        if batch is None:
+            batch = _decoded(records)
         yield {column: first_values(batch.column(column)) if column in batch.schema.names
                else [None] * batch.num_rows for column in columns}
 
