@@ -18,13 +18,9 @@ import pyarrow as pa
 from tfx_bsl.tfxio import record_based_tfxio
 from tfx_bsl.tfxio.tf_example_record import TFExampleRecord
 
+from components import tfx_layout
+
 ROWS_PER_BATCH = 8192  # per Arrow batch: ~1 MB of taxi rows
-
-
-def compression_of(path: str) -> str:
-    """tf.data's compression type for a TFRecord file: gzip by its .gz name, as Beam's
-    reader (and so TFX's) decides; ExampleGen writes .gz files."""
-    return "GZIP" if path.endswith(".gz") else ""
 
 
 def record_batches(path: str, rows_per_batch: int = ROWS_PER_BATCH, schema: bytes | None = None,
@@ -37,7 +33,8 @@ def record_batches(path: str, rows_per_batch: int = ROWS_PER_BATCH, schema: byte
     from tfx_bsl.coders.example_coder import ExamplesToRecordBatchDecoder
 
     decoder = ExamplesToRecordBatchDecoder(schema) if schema else ExamplesToRecordBatchDecoder()
-    dataset = tf.data.TFRecordDataset(path, compression_type=compression_of(path)).batch(rows_per_batch)
+    compression = tfx_layout.compression_of(path)
+    dataset = tf.data.TFRecordDataset(path, compression_type=compression).batch(rows_per_batch)
     for records in dataset.as_numpy_iterator():  # an array of bytes: no list copy
         batch = decoder.DecodeBatch(records)
         yield (record_based_tfxio.AppendRawRecordColumn(batch, raw_record_column, list(records))

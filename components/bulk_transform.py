@@ -38,7 +38,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx_bsl.tfxio.tf_example_record import TFExampleRecord
 
 from components import example_encoding, tfx_layout
-from components.bulk_read import ROWS_PER_BATCH, FileAtATimeTFExampleRecord, compression_of
+from components.bulk_read import ROWS_PER_BATCH, FileAtATimeTFExampleRecord
 
 OUTPUT_PREFIX = "transformed_examples"  # TFX's file name prefix in each split
 
@@ -71,7 +71,7 @@ class TransformFiles(beam.DoFn):
         import tensorflow as tf
 
         source, target = job
-        batches = (tf.data.TFRecordDataset(source, compression_type=compression_of(source))
+        batches = (tf.data.TFRecordDataset(source, compression_type=tfx_layout.compression_of(source))
                    .batch(self._rows_per_batch).prefetch(1))
         with tfx_layout.records_writer(target) as out:
             for records in batches:

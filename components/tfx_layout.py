@@ -21,6 +21,12 @@ SERVING_MODEL_DIR = "Format-Serving"  # Trainer: fn_args.serving_model_dir
 GZIP_LEVEL = 1
 
 
+def compression_of(path: str) -> str:
+    """tf.data's compression type for a TFRecord file: gzip by its .gz name, as Beam's
+    reader (and so TFX's) decides; ExampleGen writes .gz files."""
+    return "GZIP" if path.endswith(".gz") else ""
+
+
 def records_writer(path: str):
     """A TFRecord writer of one gzipped examples file, as TFX's components write them."""
     import tensorflow as tf
