@@ -1,8 +1,8 @@
 """The bulk Transform executor against TFX's own Transform executor, both real, on the
 same ExampleGen output: every transformed split holds the same examples, and each
 output file holds its input file's rows in their order (so a rerun writes them in the
-same order). Records are compared decoded (the encoder both use orders a record's
-features by a hash map, which differs between processes, in TFX's output as in ours):
+same order). Records are compared decoded (TFX's encoder orders a record's features by
+a hash map, which differs between processes; ours writes them in key order):
 integer and string features equal, float features within 1e-6, as the analysis sums
 means and variances over other batches (it reads a file at a time, components.
 bulk_read): the z-scores differ in the last bit of a float32. Batches of 64 rows, so
