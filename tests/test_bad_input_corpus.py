@@ -96,6 +96,14 @@ CONFIGS = {
                                  r"cannot import 'components.preprocessing.nope'"),
     "unknown gate metric": ({"gate__thresholds": {"f1": 0.5}}, r"gate.thresholds: unknown key 'f1'"),
     "drift bound for a non-feature": ({"drift__features": {"tips": 0.1}}, r"drift.features: unknown key 'tips'"),
+    "unquoted yes/no classes": ({"label": {"name": "paid", "column": "payment_type",
+                                           "classes": [False, True]}},
+                                r"label.classes: expected .*YAML reads unquoted yes/no/on/off"),
+    "text label without classes": ({"label": {"name": "paid", "column": "payment_type"}},
+                                   r"'payment_type'\): the label holds text .*no label.classes"),
+    "text in a column the config calls numeric": (
+        {"features": {"fare": "numeric", "company": "numeric"}},
+        r"column 'company' must be numeric, but line \d+ .*features.company is numeric"),
     "learning rate is a list": ({"training__learning_rate": [0.1]}, r"training.learning_rate: expected float"),
 }
 

@@ -87,7 +87,6 @@ BAD = {
     "header only": (_bytes(lambda b: b.split(b"\n")[0] + b"\n"), r"header but no rows"),
     "too few fields": (_edit(lambda r: r[6].pop()), r"csv: line 7 has 17 fields, the header has 18"),
     "too many fields": (_edit(lambda r: r[9].append("x")), r"line 10 has 19 fields, the header has 18"),
-    "empty line": (_bytes(lambda b: b.replace(b"\n", b"\n\n", 3)), r"line \d+ is empty"),
     "duplicate header": (_edit(lambda r: r[0].__setitem__(3, "fare")),
                          r"line 1: the header name 'fare' appears twice \(columns \d+ and 4\)"),
     "empty header name": (_edit(lambda r: r[0].__setitem__(2, "")), r"line 1, column 3: the header name is empty"),
@@ -99,6 +98,11 @@ BAD = {
     "tabs": (_bytes(lambda b: b.replace(b",", b"\t")), r"looks tab-delimited"),
     "text in numeric": (_edit(lambda r: set_cell(r, 6, "fare", "twelve")),
                         r"column 'fare' must be numeric, but line 6 \(column \d+\) holds 'twelve'"),
+    "date in numeric": (_edit(lambda r: set_cell(r, 9, "trip_miles", "1970-01-01")),
+                        r"column 'trip_miles' must be numeric, but line 9 \(column \d+\) holds "
+                        r"'1970-01-01'"),
+    "thousands separator": (_edit(lambda r: set_cell(r, 5, "fare", "1,122.5")),
+                            r"column 'fare' must be numeric, but line 5 \(column \d+\) holds '1,122.5'"),
     "empty feature column": (_edit(lambda r: [row.__setitem__(r[0].index("trip_miles"), "") for row in r[1:]]),
                              r"feature column 'trip_miles' is empty in all [\d,]+ rows"),
     "single class": (_edit(lambda r: [set_cell(r, i, "tips", "0") for i in range(2, len(r) + 1)]),
@@ -107,8 +111,9 @@ BAD = {
                        r"label \(tips > 0.2 \* fare\) has no value in any of the [\d,]+ rows"),
     "five rows": (_bytes(lambda b: b"".join(b.splitlines(keepends=True)[:6])),
                   r"5 rows; the eval split \(1 of 3 hash buckets\) would get about 2.*at least 60 rows"),
-    "duplicated rows": (_bytes(lambda b: b + b"".join(b.splitlines(keepends=True)[1:]) * 2),
-                        r"([\d,]+) of ([\d,]+) rows repeat earlier rows; the file looks appended"),
+    "appended to itself": (_bytes(lambda b: b + b"".join(b.splitlines(keepends=True)[1:])),
+                           r"the second half of the file \(120 rows\) repeats the first row for "
+                           r"row; the file was appended to itself"),
     "huge field": (_edit(lambda r: set_cell(r, 4, "company", "x" * 200_000)), r"line 4: field larger than field limit"),
     "field spanning lines": (_edit(lambda r: set_cell(r, 3, "company", "Taxi\nCo")),
                              r"line 3: a quoted field spans several lines"),
@@ -147,3 +152,42 @@ def test_quoted_crlf_bom_file_is_read_through_a_plain_header_copy(taxi, sample, 
     assert rows_of(checked.path) == rows
     # The same file again reuses the copy (ExampleGen's cache sees the same input).
     assert check_data(taxi.replace(data=quoted), tmp_path / "stage").path == checked.path
+
+
+def test_a_column_the_config_calls_numeric_must_hold_numbers(taxi, sample):
+    """The schema types `company` as text; the config's kind alone asks for numbers."""
+    features = tuple(f if f.name != "company" else f.__class__("company", "numeric")
+                     for f in taxi.features)
+    with pytest.raises(DataError, match=r"column 'company' must be numeric, but line 2 .*holds "
+                                        r"'.*' \(features.company is numeric in the config\)"):
+        check_data(taxi.replace(features=features, data=sample))
+
+
+def test_a_text_label_without_classes_names_the_values_and_the_fix(taxi, sample):
+    rows = rows_of(sample)
+    rows[0].append("answer")
+    for i, row in enumerate(rows[1:]):
+        row.append("yes" if i % 3 else "no")
+    write_rows(sample, rows)
+    label = taxi.label.__class__(name="answer", column="answer")
+    with pytest.raises(DataError, match=r"line 2, column 19 \('answer'\): the label holds text "
+                                        r"\('no'; values found: 'no', 'yes'\).*no label.classes.*"
+                                        r"classes: \['no', 'yes'\]"):
+        check_data(taxi.replace(label=label, data=sample))
+
+
+def test_blank_lines_are_skipped_and_counted(taxi, sample):
+    body = sample.read_bytes()
+    sample.write_bytes(body.replace(b"\n", b"\n\n", 3) + b"\n")
+    checked = check_data(taxi.replace(data=sample))
+    assert checked.rows == ROWS
+    assert any("4 blank line(s) skipped" in note for note in checked.notes), checked.notes
+
+
+def test_repeated_rows_are_reported_not_refused(taxi, sample):
+    """Survey and event data repeat rows by nature: counted, with their share."""
+    lines = sample.read_bytes().splitlines(keepends=True)
+    sample.write_bytes(b"".join(lines + lines[1:41] * 3))
+    checked = check_data(taxi.replace(data=sample))
+    assert checked.rows == ROWS + 120
+    assert any("120 of 240 rows (50.0%) repeat earlier rows" in n for n in checked.notes), checked.notes

@@ -323,7 +323,24 @@ def _check_types(section: str, cls, given: dict) -> None:
         if not _matches(value, hint):
             where = f"{section}.{key}" if section else key
             raise ConfigError(f"{where}: expected {_type_name(hint)}, got "
-                              f"{type(value).__name__} {value!r}.")
+                              f"{type(value).__name__} {value!r}.{_yaml_boolean_hint(value)}")
+
+
+def _holds_boolean(value) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_boolean(k) or _holds_boolean(v) for k, v in value.items())
+    return isinstance(value, (list, tuple)) and any(_holds_boolean(v) for v in value)
+
+
+def _yaml_boolean_hint(value) -> str:
+    """YAML 1.1 reads unquoted yes/no/on/off/true/false as booleans: say so where a
+    boolean stands in place of a name."""
+    if not _holds_boolean(value):
+        return ""
+    return (" YAML reads unquoted yes/no/on/off/true/false as booleans; quote them "
+            "(e.g. classes: ['no', 'yes']).")
 
 
 def _feature(name: str, spec: Any) -> Feature:

@@ -5,12 +5,16 @@ seconds instead of an internal error minutes later inside Beam or ML Metadata.
 Refused (DataError, exit 2): a missing, empty, binary or non-UTF-8 file; a delimiter
 other than a comma; empty, duplicate or comma-holding header names; ragged rows (too
 few or too many fields); a quoted field spanning lines; a field over the size limit;
-a missing column; text in a numeric column; a feature column with no values; a label
-with no values, one class only, or values outside the configured classes; too few
-rows for the split; a file that is mostly duplicated rows.
+a missing column; a value that does not parse as a number in a column the schema
+types INT/FLOAT or the config declares numeric, bucketized or identity (dates, words,
+`1,122.5`); a feature column with no values; a label with no values, one class only,
+values outside the configured classes, or text values where no `label.classes` are
+given; too few rows for the split; a file that is exactly two copies of itself.
 
 Accepted as valid CSV: a UTF-8 byte-order mark, CRLF line endings, quoted fields and
-quoted commas. TFX's CsvExampleGen splits the header line on commas itself, so when
+quoted commas; blank lines are skipped (as pyarrow, pandas and Spark read them) and
+counted; repeated rows (survey, event and low-cardinality data repeat by nature) are
+counted and reported. TFX's CsvExampleGen splits the header line on commas itself, so when
 the header is quoted or starts with a byte-order mark, ExampleGen reads a copy whose
 header line is plain (the rows are copied byte for byte).
 """
@@ -29,7 +33,6 @@ from pipelines.definition.label_rule import parse_rule
 
 BOM = b"\xef\xbb\xbf"
 MIN_SPLIT_ROWS = 20  # fewer eval rows make every gate metric noise
-MAX_DUPLICATE_FRACTION = 0.5
 DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
@@ -63,6 +66,9 @@ class _Hashing(io.RawIOBase):
         return count
 
 
+NUMBER_KINDS = ("numeric", "bucketized", "identity")  # FeatureKinds Transform casts to numbers
+
+
 def numeric_columns(schema_path: Path) -> set[str]:
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
@@ -71,6 +77,17 @@ def numeric_columns(schema_path: Path) -> set[str]:
         raise ConfigError(f"schema file {schema_path} not found (config key 'schema').")
     schema = text_format.Parse(schema_path.read_text(), schema_pb2.Schema())
     return {f.name for f in schema.feature if f.type in (schema_pb2.INT, schema_pb2.FLOAT)}
+
+
+def number_columns(config: PipelineConfig) -> dict[str, str]:
+    """column -> why it must hold numbers: the schema types it INT/FLOAT, or the config
+    gives it a kind that Transform casts to a number."""
+    why = {c: "the schema types it as a number" for c in numeric_columns(config.schema)
+           if c in config.raw_columns}
+    for feature in config.features:
+        if str(feature.kind) in NUMBER_KINDS:
+            why[feature.name] = f"features.{feature.name} is {feature.kind} in the config"
+    return why
 
 
 def _is_number(text: str) -> bool:
@@ -132,6 +149,7 @@ class _Label:
 
     def __init__(self, config: PipelineConfig, index: dict[str, int], path: Path):
         self.config, self.path, self.counts = config, path, {}
+        self.text_values: dict[str, int] = {}  # value -> first line, where numbers are due
         label = config.label
         self.rule = parse_rule(label.derive) if label.derive else None
         self.column = index[label.column] if label.column else None
@@ -145,6 +163,8 @@ class _Label:
             if value == "":
                 return
             classes = self.config.label.classes
+            if not classes and value not in self.text_values and not _is_number(value):
+                self.text_values[value] = line
             if classes and value not in classes:
                 raise DataError(
                     f"{self.path}: line {line}, column {self.column + 1} "
@@ -162,6 +182,17 @@ class _Label:
 
     def check(self, rows: int) -> None:
         name = self.config.label.column or self.config.label.derive
+        if self.text_values:
+            found = sorted(self.counts)
+            shown = ", ".join(repr(v) for v in found[:10]) + (", ..." if len(found) > 10 else "")
+            value, line = next(iter(self.text_values.items()))
+            quoted = ", ".join(f"'{v}'" for v in found[:10])
+            raise DataError(
+                f"{self.path}: line {line}, column {self.column + 1} "
+                f"('{self.config.label.column}'): the label holds text ({value!r}; values "
+                f"found: {shown}) and the config lists no label.classes, so it cannot be "
+                f"read as a class id. List the classes in index order, quoted: "
+                f"`label: {{column: {self.config.label.column}, classes: [{quoted}]}}`.")
         if not self.counts:
             raise DataError(f"{self.path}: the label ({name}) has no value in any of the "
                             f"{rows:,} rows.")
@@ -195,8 +226,8 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None) -> Check
     if path.stat().st_size == 0:
         raise DataError(f"data file {path} is empty.")
     has_bom = _sniff(path)
-    numeric = numeric_columns(config.schema) & set(config.raw_columns)
-    rows, row_hashes = 0, array.array("q")  # 8 bytes a row: a set took ~80
+    numeric = number_columns(config)
+    rows, blank, row_hashes = 0, 0, array.array("q")  # 8 bytes a row: a set took ~80
     try:
         with open(path, "rb") as raw, io.TextIOWrapper(
                 io.BufferedReader(hashing := _Hashing(raw), 1 << 20), encoding="utf-8-sig",
@@ -223,9 +254,11 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None) -> Check
                     raise DataError(f"{path}: line {start}: a quoted field spans several "
                                     "lines; CsvExampleGen reads one record per line. "
                                     "Remove the line breaks inside fields.")
+                if not row:  # a blank line: skipped, as ExampleGen's reader skips it
+                    blank += 1
+                    continue
                 if len(row) != len(header):
-                    what = "is empty" if not row else f"has {len(row)} fields"
-                    raise DataError(f"{path}: line {line} {what}, the header has "
+                    raise DataError(f"{path}: line {line} has {len(row)} fields, the header has "
                                     f"{len(header)}. Fix the row (a missing or extra comma, "
                                     "or an unquoted comma inside a value).")
                 rows += 1
@@ -234,7 +267,9 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None) -> Check
                     if value != "" and not _is_number(value):
                         raise DataError(
                             f"{path}: column '{column}' must be numeric, but line {line} "
-                            f"(column {i + 1}) holds {value!r}. Fix the data or the schema.")
+                            f"(column {i + 1}) holds {value!r} ({numeric[column]}). Fix the "
+                            "data, or declare the column categorical in the config and "
+                            "STRING (BYTES) in the schema.")
                 for column in filled:
                     filled[column] += row[index[column]] != ""
                 label.add(row, line)
@@ -253,13 +288,16 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None) -> Check
     if rows == 0:
         raise DataError(f"data file {path} has a header but no rows.")
     duplicates = rows - _distinct(row_hashes)
-    _check_rows(config, path, rows, duplicates)
+    _check_rows(config, path, rows, row_hashes)
     for column, count in filled.items():
         if count == 0:
             raise DataError(f"{path}: feature column '{column}' is empty in all {rows:,} "
                             "rows; fill it or remove it from the config's features.")
     label.check(rows)
-    notes = [f"{path.name}: {duplicates:,} rows repeat earlier rows"] if duplicates else []
+    notes = [f"{path.name}: {duplicates:,} of {rows:,} rows ({duplicates / rows:.1%}) repeat "
+             "earlier rows"] if duplicates else []
+    if blank:
+        notes.append(f"{path.name}: {blank:,} blank line(s) skipped")
     with open(path, "rb") as raw:
         first = raw.readline()
     plain = first.decode("utf-8-sig").rstrip("\r\n").split(",") == header and not has_bom
@@ -277,7 +315,17 @@ def _distinct(hashes: array.array) -> int:
     return len(np.unique(np.frombuffer(hashes, np.int64)))
 
 
-def _check_rows(config: PipelineConfig, path: Path, rows: int, duplicates: int) -> None:
+def _two_copies(hashes: array.array) -> bool:
+    """Is the file's body exactly two copies of the same rows (a file appended to
+    itself)? Compared by row hash, half against half."""
+    import numpy as np
+
+    rows = np.frombuffer(hashes, np.int64)
+    half = len(rows) // 2
+    return len(rows) % 2 == 0 and half > 0 and bool(np.array_equal(rows[:half], rows[half:]))
+
+
+def _check_rows(config: PipelineConfig, path: Path, rows: int, hashes: array.array) -> None:
     total = sum(config.split.values())
     for split, buckets in sorted(config.split.items(), key=lambda item: item[1]):
         expected = rows * buckets / total
@@ -286,10 +334,10 @@ def _check_rows(config: PipelineConfig, path: Path, rows: int, duplicates: int) 
                 f"{path}: {rows:,} rows; the {split} split ({buckets} of {total} hash "
                 f"buckets) would get about {expected:.0f}, and each split needs at least "
                 f"{MIN_SPLIT_ROWS}. Give at least {MIN_SPLIT_ROWS * total // buckets} rows.")
-    if duplicates > rows * MAX_DUPLICATE_FRACTION:
+    if _two_copies(hashes):
         raise DataError(
-            f"{path}: {duplicates:,} of {rows:,} rows repeat earlier rows; the file looks "
-            "appended to itself. Remove the duplicates.")
+            f"{path}: the second half of the file ({rows // 2:,} rows) repeats the first "
+            "row for row; the file was appended to itself. Remove the second copy.")
 
 
 def _plain_header_copy(path: Path, header: list[str], staging_dir: Path, sha256: str) -> Path:
