@@ -113,6 +113,21 @@ def judge_slices(slices: dict, slice_thresholds: dict, min_examples: int):
                   + ", ".join(f"{m} {b}" for m, b in sorted(slice_thresholds.items())) + " ok"], []
 
 
+def promotes(metric: str, candidate: float, champion: float | None, min_improvement: float,
+             allow_equal: bool) -> tuple[bool, str]:
+    """May a blessed candidate replace the champion? Its metric must beat the champion's
+    (scored on the same rows) by more than min_improvement, or by at least that when
+    allow_equal. -> (promoted, the comparison in words, both figures)."""
+    if champion is None or undefined(champion):
+        return True, f"{metric} {candidate:.4f}; the champion's is undefined on these rows"
+    gain = champion - candidate if metric in LOWER_IS_BETTER else candidate - champion
+    ok = gain >= min_improvement if allow_equal else gain > min_improvement
+    needs = ("at least" if allow_equal else "more than") + (
+        f" {min_improvement}" if min_improvement else (" 0" if allow_equal else " 0 (strictly better)"))
+    return ok, (f"{metric} {candidate:.4f} vs the champion's {champion:.4f}: "
+                f"improvement {gain:+.4f}, needs {needs}")
+
+
 def better(metric: str, a: float, b: float) -> bool:
     """Is a strictly better than b on this metric?"""
     return a < b if metric in LOWER_IS_BETTER else a > b

@@ -72,12 +72,29 @@ def rejudge(candidates: list[dict], examples_uri: str, transform_uri: str, model
     live_probabilities = scored.probabilities[0] if live_model else None
     for c in stale:
         evaluation = read_evaluation(c["blessing_uri"])
-        blessed, reasons, _ = judge_against(evaluation["metrics"], live_probabilities, live_dir or "",
-                                            live, scored.labels, model_gate)
+        blessed, reasons, champion = judge_against(evaluation["metrics"], live_probabilities,
+                                                   live_dir or "", live, scored.labels, model_gate)
+        c["champion_value"] = champion_value(champion, model_gate.gate.primary_metric)
         c["rejudged"] = (f"judged against {_name(c['baseline_version'])} at the gate, but v{live} "
                          f"serves now: re-judged against v{live}: {'; '.join(reasons)}")
         c["blessed"], c["baseline_version"], c["reasons"] = blessed, live, reasons
     return live
+
+
+def champion_value(champion: dict | None, metric: str) -> float | None:
+    """The champion's primary metric on the gate's eval rows (None with no champion)."""
+    return champion["metrics"][metric] if champion else None
+
+
+def promotion(winner: dict, live: int, gate) -> tuple[bool, str]:
+    """Promotion, apart from blessing: the blessed winner replaces the champion only
+    when its primary metric beats the champion's on the same rows (components.metrics.
+    promotes). -> (promoted, why)."""
+    if not live:
+        return True, "no champion yet"
+    promoted, words = metrics.promotes(gate.primary_metric, winner["value"], winner["champion_value"],
+                                       gate.min_improvement, gate.allow_equal)
+    return promoted, f"{words} (champion v{live})"
 
 
 def _name(version: int) -> str:
@@ -125,6 +142,7 @@ def push(
             "model_uri": model_uri,
             "blessing_uri": blessing.uri,
             "baseline_version": evaluation.get("baseline_version", 0),
+            "champion_value": champion_value(evaluation.get("champion"), primary_metric),
             "reasons": evaluation["reasons"],
             "infra_validation": served["reason"],
         })
@@ -135,7 +153,17 @@ def push(
         if winner is None:
             reason += "".join(f"; {c['framework']} was {c['rejudged']}" for c in candidates
                               if c.get("rejudged"))
-        version = None
+        version, promoted = None, None
+        if winner is not None and push_target.find_pushed(serving_dir, model_name,
+                                                          winner["model_uri"]) is None:
+            promoted, why = promotion(winner, live, model_gate.gate)
+            winner["promotion"] = why
+            if not promoted:
+                reason = (f"blessed, not promoted: {reason}; {why}: the champion stays"
+                          + (" (re-judged at push time)" if winner.get("rejudged") else ""))
+                winner = None
+            elif live:
+                reason += f"; promoted: {why}"
         if winner is not None:
             pushed = push_target.find_pushed(serving_dir, model_name, winner["model_uri"])
             rolled_back = push_target.find_rolled_back(serving_dir, model_name, winner["model_uri"])
@@ -156,7 +184,7 @@ def push(
                 reason += f"; pushed as version {version} (judged against {_name(live)}" + (
                     ", re-judged at push time)" if winner.get("rejudged") else ")")
     decision = {"pushed": winner is not None, "version": version, "reason": reason,
-                "baseline_version": live, "candidates": candidates}
+                "promoted": promoted, "baseline_version": live, "candidates": candidates}
     Path(pushed_model.uri, DECISION_FILE).write_text(json.dumps(decision, indent=2))
     pushed_model.set_int_custom_property("pushed", int(winner is not None))
     pushed_model.set_int_custom_property("baseline_version", live)

@@ -160,8 +160,12 @@ def cmd_models(args) -> int:
     live = push_target.versions(serving_dir, name)
     registered = registered_versions(name, _tracking_uri(args, paths))
     champion = champion_version(name, _tracking_uri(args, paths))
-    rows = [(v, serving_dir / name / str(v), "serving" if v == live[-1] else "") for v in live]
-    rows += [(v, serving_dir / name / push_target.ROLLED_BACK / str(v), "rolled back")
+    aside_since = {v: entry for entry in push_target.rollback_history(serving_dir, name)
+                   for v in entry["moved_aside"]}
+    rows = [(v, serving_dir / name / str(v), "serving" if v == live[-1] else "in service")
+            for v in live]
+    rows += [(v, serving_dir / name / push_target.ROLLED_BACK / str(v),
+              f"rolled back {aside_since[v]['at']}" if v in aside_since else "rolled back")
              for v in push_target.rolled_back(serving_dir, name)]
     if not rows:
         print(f"no pushed versions of {name} in {serving_dir}")
@@ -172,31 +176,39 @@ def cmd_models(args) -> int:
         mv = registered.get(str(serving_dir / name / str(version)))
         lineage = (f"mlflow v{mv.version}{' (champion)' if mv.version == champion else ''} "
                    f"run {mv.tags.get('sluice.run_id', '?')[:8]}" if mv else "not in MLflow")
-        print(f"  {version:>3}  {state:<11} {record.get('framework', '?'):<6} {lineage}  "
-              f"{record.get('reason', '')}")
+        why = f"  [{aside_since[version]['reason']}]" if version in aside_since else ""
+        print(f"  {version:>3}  {state:<35} {record.get('framework', '?'):<6} {lineage}  "
+              f"{record.get('reason', '')}{why}")
     return 0
 
 
 def cmd_rollback(args) -> int:
     import getpass
 
-    from pipelines.lineage.mlflow_record import move_champion
+    from pipelines.lineage.mlflow_record import move_champion, registered_versions
     from serving.model_format import versions as push_target
 
     config, paths = _load_config(args), _paths(args)
     name, serving_dir = config.model_name, paths.serving_dir
-    why = args.reason or "manual rollback"
+    log = logging.getLogger("sluice")
+    who = args.by or getpass.getuser()
     with push_target.push_lock(serving_dir, name):  # no push may interleave
         try:
-            old, new = push_target.roll_back(serving_dir, name, args.to)
+            _, target = push_target.rollback_target(serving_dir, name, args.to)
         except ValueError as err:
-            log = logging.getLogger("sluice")
             log.error("rollback: %s", err)
             return EXIT_BAD_INPUT
+        registered = registered_versions(name, _tracking_uri(args, paths))
+        if not args.reason and str(serving_dir / name / str(target)) in registered:
+            log.error("rollback: --reason is required: serving version %s moves the MLflow "
+                      "'champion' alias, and the reason is recorded with it", target)
+            return EXIT_BAD_INPUT
+        why = args.reason or "manual rollback"
+        old, new = push_target.roll_back(serving_dir, name, target, who, why)
         mlflow_version = move_champion(
             name, _tracking_uri(args, paths), serving_dir / name / str(new),
-            serving_dir / name / str(old), args.by or getpass.getuser(), why)
-    print(f"{name}: version {new} is served again (version {old} moved to "
+            serving_dir / name / str(old), who, why)
+    print(f"{name}: version {new} is served (version {old} and any newer moved to "
           f"{serving_dir / name / push_target.ROLLED_BACK}); "
           + (f"MLflow champion -> version {mlflow_version}" if mlflow_version
              else "no MLflow version is registered for it, alias unchanged"))
@@ -303,8 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     rollback = sub.add_parser("rollback", help="serve a previous version again and move the champion alias")
     common(rollback)
-    rollback.add_argument("--to", type=int, help="version to serve (default: the one before the newest)")
-    rollback.add_argument("--reason", help="why, recorded in MLflow")
+    rollback.add_argument("--to", type=int, help="version to serve: any pushed version still on "
+                                                 "disk, older or newer, in service or rolled "
+                                                 "back (default: the one before the newest)")
+    rollback.add_argument("--reason", help="why, recorded in MLflow and rollbacks.jsonl "
+                                           "(required when it moves the champion alias)")
     rollback.add_argument("--by", help="who, recorded in MLflow (default: the current user)")
     rollback.set_defaults(func=cmd_rollback)
 

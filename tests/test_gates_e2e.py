@@ -4,6 +4,7 @@ drifted file stops before Transform, and two runs started together agree about w
 is served."""
 import json
 import random
+import re
 import subprocess
 from pathlib import Path
 
@@ -39,13 +40,19 @@ def champion_serving_path(home: Path) -> str:
 
 @pytest.fixture(scope="module")
 def lenient_config(tmp_path_factory, taxi_sample):
-    """The taxi config on the sample with a lenient regression gate, so every blessed
-    candidate can be pushed and the scenario does not hinge on a metric's noise."""
+    """The taxi config on the sample with a lenient regression gate and promotion rule,
+    so every blessed candidate can be pushed and the scenario does not hinge on a
+    metric's noise."""
+    return gate_config(tmp_path_factory, taxi_sample, "lenient", min_improvement=-1.0,
+                       allow_equal=True)
+
+
+def gate_config(tmp_path_factory, taxi_sample, name, **gate):
     raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())
     raw.update(data=str(taxi_sample), schema=str(config_module.load("taxi").schema),
                gate={"primary_metric": "auc", "thresholds": {"auc": 0.5},
-                     "max_regression": {"auc": 0.5}})
-    path = tmp_path_factory.mktemp("config") / "lenient.yaml"
+                     "max_regression": {"auc": 0.5}, **gate})
+    path = tmp_path_factory.mktemp("config") / f"{name}.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
 
@@ -83,6 +90,27 @@ def test_stale_blessing_is_rejudged_against_the_serving_version(home, lenient_co
     assert champion.tags["sluice.serving_path"].endswith(f"{MODEL}/3")
     lineage = run_sluice("lineage", "--home", home, "--config", lenient_config)
     assert "judged against serving version 2" in lineage.stdout
+
+
+def test_a_blessed_but_worse_candidate_does_not_replace_the_champion(home, tmp_path_factory,
+                                                                   taxi_sample):
+    """Within the regression tolerance (blessed) but not better than the champion on the
+    same rows: recorded as blessed, not promoted, with both figures; v3 stays."""
+    strict = gate_config(tmp_path_factory, taxi_sample, "strict", thresholds={},
+                         max_regression={"auc": 1.0})
+    before = champion_serving_path(home)
+    result = run_sluice("run", "--home", home, "--config", strict, "--steps", 2,
+                        "--trainer", "keras")
+    assert result.returncode == 0, result.stderr
+    assert "BLESSED" in result.stderr and "blessed, not promoted" in result.stderr
+    assert re.search(r"auc 0\.\d{4} vs the champion's 0\.\d{4}: improvement -0\.\d{4}",
+                     result.stderr), result.stderr
+    assert push.versions(home / "serving", MODEL) == [1, 2, 3]
+    assert champion_serving_path(home) == before
+    parent, steps = last_parent(home)
+    decision = json.loads((Path(steps["push"].data.tags["sluice.output.pushed_model"])
+                           / "decision.json").read_text())
+    assert decision["promoted"] is False and decision["pushed"] is False
 
 
 def test_rollback_sticks_through_a_forced_rerun(home, lenient_config):

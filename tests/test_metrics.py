@@ -77,3 +77,30 @@ def test_slice_gate_names_the_failing_slices():
     assert "1 slice(s) below the slice thresholds FAILED" in reasons[0]
     assert metrics.judge_slices(slices, {"auc": 0.5}, 30)[0]
     assert metrics.judge_slices(slices, {}, 30) == (True, [], [])
+
+
+def test_a_blessed_candidate_replaces_the_champion_only_when_it_is_better():
+    """The measured case: accuracy 0.6836 against the champion's 0.6970 is within a
+    0.02 tolerance (blessed) but worse: not promoted; a tie is not promoted either."""
+    from components.metrics import promotes
+
+    worse, words = promotes("accuracy", 0.6836, 0.6970, 0.0, False)
+    assert not worse and "0.6836 vs the champion's 0.6970" in words and "-0.0134" in words
+    assert not promotes("auc", 0.8, 0.8, 0.0, False)[0]  # a tie keeps the champion
+    assert promotes("auc", 0.8, 0.8, 0.0, True)[0]  # unless allow_equal (TFX's rule)
+    assert promotes("auc", 0.81, 0.8, 0.0, False)[0]
+    assert not promotes("auc", 0.805, 0.8, 0.01, False)[0]  # min_improvement
+    assert promotes("auc", 0.811, 0.8, 0.01, False)[0]
+    assert promotes("loss", 0.30, 0.35, 0.0, False)[0]  # lower is better
+    assert not promotes("loss", 0.36, 0.35, 0.0, False)[0]
+    assert promotes("auc", 0.7, float("nan"), 0.0, False)[0]  # nothing to beat
+
+
+def test_push_says_blessed_not_promoted_with_both_figures():
+    from components.push import promotion
+    from pipelines.definition.config import Gate
+
+    winner = {"value": 0.6836, "champion_value": 0.6970}
+    promoted, why = promotion(winner, 3, Gate(primary_metric="accuracy"))
+    assert not promoted and "0.6836" in why and "0.6970" in why and "champion v3" in why
+    assert promotion(winner, 0, Gate(primary_metric="accuracy")) == (True, "no champion yet")

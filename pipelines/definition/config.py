@@ -112,6 +112,11 @@ class Gate:
     # Per-slice bounds: every slice with at least min_slice_examples eval rows meets them.
     slice_thresholds: dict[str, float] = field(default_factory=dict)
     min_slice_examples: int = 30
+    # Promotion, a decision apart from blessing: a blessed candidate replaces the
+    # champion only when its primary metric beats the champion's, on the same eval rows,
+    # by more than min_improvement (or by at least that with allow_equal: TFX's rule).
+    min_improvement: float = 0.0
+    allow_equal: bool = False
 
 
 @dataclass(frozen=True)

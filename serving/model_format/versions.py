@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -109,25 +110,60 @@ def rolled_back(serving_dir: str | Path, model_name: str) -> list[int]:
     return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.is_dir() else []
 
 
-def roll_back(serving_dir: str | Path, model_name: str, to: int | None = None) -> tuple[int, int]:
-    """Makes version `to` (default: the one before the newest) the newest, so a server
-    following the newest-version policy swaps to it. The newer versions move to
-    .rolled_back/, never deleted; their numbers are never reused. -> (from, to)."""
-    found = versions(serving_dir, model_name)
+HISTORY_FILE = "rollbacks.jsonl"  # in <serving_dir>/<model>/: one line per rollback, who and why
+
+
+def rollback_target(serving_dir: str | Path, model_name: str, to: int | None = None
+                    ) -> tuple[int, int]:
+    """-> (the version serving now, the version to serve): `to` may be any version ever
+    pushed that is still on disk, in service or rolled back, older or newer (default:
+    the one before the newest in service). ValueError says what is on disk."""
+    found, aside = versions(serving_dir, model_name), rolled_back(serving_dir, model_name)
     if not found:
         raise ValueError(f"no versions of {model_name} in {serving_dir}")
     if to is None:
         if len(found) < 2:
-            raise ValueError(f"{model_name} has only version {found[0]}; nothing to roll back to")
+            raise ValueError(f"{model_name} has only version {found[0]} in service; nothing "
+                             "to roll back to" + (f" (rolled back: {_listed(aside)}; name one "
+                                                  "with --to)" if aside else ""))
         to = found[-2]
-    if to not in found:
-        raise ValueError(f"{model_name} has no version {to}; versions: {', '.join(map(str, found))}")
+    if to not in found and to not in aside:
+        raise ValueError(f"{model_name} has no version {to}; in service: {_listed(found)}"
+                         + (f"; rolled back: {_listed(aside)}" if aside else ""))
     if to == found[-1]:
         raise ValueError(f"version {to} of {model_name} is already the one served")
+    return found[-1], to
+
+
+def _listed(numbers) -> str:
+    return ", ".join(map(str, numbers))
+
+
+def roll_back(serving_dir: str | Path, model_name: str, to: int | None = None,
+              who: str = "", why: str = "") -> tuple[int, int]:
+    """Makes version `to` the newest in service, so a server following the newest-version
+    policy swaps to it: a rolled-back `to` comes back from .rolled_back/, the versions
+    newer than it move there (never deleted, their numbers never reused; a later
+    rollback brings them back). Recorded in rollbacks.jsonl. -> (from, to)."""
+    served, to = rollback_target(serving_dir, model_name, to)
     root = Path(serving_dir) / model_name
     (root / ROLLED_BACK).mkdir(exist_ok=True)
+    restored = not (root / str(to)).exists()
+    if restored:
+        (root / ROLLED_BACK / str(to)).rename(root / str(to))
     # Oldest first, the newest last: a server polling meanwhile keeps seeing the newest
     # until the final rename, and never loads a version in between.
-    for version in [v for v in found if v > to]:
+    newer = [v for v in versions(serving_dir, model_name) if v > to]
+    for version in newer:
         (root / str(version)).rename(root / ROLLED_BACK / str(version))
-    return found[-1], to
+    entry = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "from": served, "to": to,
+             "restored": restored, "moved_aside": newer, "by": who, "reason": why}
+    with open(root / HISTORY_FILE, "a") as out:
+        out.write(json.dumps(entry) + "\n")
+    return served, to
+
+
+def rollback_history(serving_dir: str | Path, model_name: str) -> list[dict]:
+    """Every rollback of the model, oldest first."""
+    path = Path(serving_dir) / model_name / HISTORY_FILE
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
