@@ -113,14 +113,14 @@ def test_a_blessed_but_worse_candidate_does_not_replace_the_champion(home, tmp_p
     assert decision["promoted"] is False and decision["pushed"] is False
 
 
-def test_rollback_sticks_through_a_forced_rerun(home, lenient_config):
+def test_rollback_sticks_through_a_rerun(home, lenient_config):
     rolled = run_sluice("rollback", "--home", home, "--config", lenient_config, "--to", 2,
                         "--reason", "test")
     assert rolled.returncode == 0 and push.versions(home / "serving", MODEL) == [1, 2]
     assert champion_serving_path(home).endswith(f"{MODEL}/2")
     loser = push.push_record(home / "serving" / MODEL / push.ROLLED_BACK / "3")["framework"]
     rerun = run_sluice("run", "--home", home, "--config", lenient_config, "--steps", 60,
-                       "--trainer", loser, "--force")
+                       "--trainer", loser)
     assert rerun.returncode == 0
     assert "taken out of service by a rollback: not pushed again" in rerun.stderr
     assert push.versions(home / "serving", MODEL) == [1, 2]

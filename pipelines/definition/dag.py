@@ -14,6 +14,7 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.definition import sources
 from pipelines.definition.config import ConfigError, PipelineConfig, as_parameter, to_json
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the repository: code, lock, git
@@ -44,8 +45,26 @@ class Paths:
         return f"sqlite:///{self.home.resolve() / 'mlflow.db'}"
 
 
-def import_function(dotted: str):
-    """Imports a function by dotted path now, so a typo fails before Beam starts."""
+CONTENT_KEY = "sluice_content_sha256"  # the step parameter that holds what it reads, by content
+
+
+def content_digests(config: PipelineConfig, trainers) -> dict[str, str]:
+    """step id -> the digest of the user's files it reads (the schema file, the
+    preprocessing_fn's and each trainer's module with their local imports): a
+    parameter of the step, so TFX's cache key sees an in-place edit
+    (pipelines.definition.sources), and the record names the contents."""
+    digests = {"ImportSchemaGen": sources.file_sha256(config.schema),
+               "Transform": sources.function_digest(config.preprocessing_fn)}
+    for trainer in trainers:
+        digests[f"train_{trainer}"] = sources.function_digest(TRAINERS[trainer])
+    return digests
+
+
+def import_function(dotted: str, folder: Path | None = None):
+    """Imports a function by dotted path now, so a typo fails before Beam starts; the
+    modules beside the config (folder) are importable."""
+    if folder is not None:
+        sources.on_import_path(folder)
     module_name, _, name = dotted.rpartition(".")
     try:
         function = getattr(importlib.import_module(module_name), name)
@@ -57,7 +76,8 @@ def import_function(dotted: str):
 
 
 def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "torch"),
-                    beam_args=(), pipeline_root: str | None = None, with_metadata: bool = True):
+                    beam_args=(), pipeline_root: str | None = None, with_metadata: bool = True,
+                    enable_cache: bool = True):
     # The component modules one by one: `tfx.v1` also imports every extension (Vertex AI,
     # BulkInferrer, ...) and took 12 s longer to import here.
     from tfx.components.example_validator.component import ExampleValidator
@@ -77,10 +97,12 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
     from components.push import push
     from serving.model_format import versions as push_target
 
-    import_function(config.preprocessing_fn)
+    folder = config.source.parent if config.source else None
+    import_function(config.preprocessing_fn, folder)
     for trainer in trainers:
         import_function(TRAINERS[trainer])
     custom_config = config.to_dict()
+    digests = content_digests(config, trainers)
 
     example_gen = ColumnarCsvExampleGen(
         input_base=str(config.data.parent),
@@ -150,11 +172,14 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
         serving_state=push_target.state_digest(paths.serving_dir, config.model_name),
     )
     components += [serves, pusher]
+    for component in components:
+        if component.id in digests:
+            component.exec_properties[CONTENT_KEY] = digests[component.id]
     return Pipeline(
         pipeline_name=f"sluice-{config.name}",
         pipeline_root=pipeline_root or str(paths.pipeline_root),
         components=components,
-        enable_cache=True,
+        enable_cache=enable_cache,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             str(paths.metadata)) if with_metadata else None,
         beam_pipeline_args=list(beam_args),

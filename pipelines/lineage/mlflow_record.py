@@ -115,6 +115,21 @@ class PipelineRunRecord:
             mlflow.set_tag("sluice.schema_sha256", file_digest(config.schema))
         self.new = True  # a resumed run (an orchestrator's next task) has its data logged
 
+    def log_contents(self, pipeline) -> None:
+        """The digest of what each step reads from the user's files (the parameter its
+        cache key sees: pipelines.definition.dag.content_digests), as tags; the user's
+        own modules (outside sluice's checkout) as artifacts under sources/."""
+        from pipelines.definition import sources
+        from pipelines.definition.dag import CONTENT_KEY
+
+        digests = {c.id: c.exec_properties[CONTENT_KEY] for c in pipeline.components
+                   if CONTENT_KEY in c.exec_properties}
+        mlflow.set_tags({f"sluice.content_sha256.{step}": d for step, d in digests.items()})
+        module = self.config.preprocessing_fn.rpartition(".")[0]
+        for path in sources.module_sources(module):
+            if not Path(path).is_relative_to(PROJECT_ROOT):
+                mlflow.log_artifact(path, "sources")
+
     def log_data(self, source: Path, sha256: str, rows: int, columns) -> None:
         """The input CSV as an MLflow dataset, from what the pre-flight's one pass found
         (sha256, rows, columns): the file is not read again, nor loaded into pandas."""

@@ -11,23 +11,15 @@ pipeline regardless (every unchanged step is then served from TFX's cache).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
+from pipelines.definition import sources
 from pipelines.definition.config import PipelineConfig
 from pipelines.definition.dag import PROJECT_ROOT, Paths
 
 CODE_DIRS = ("components", "pipelines", "serving", "trainers")
 STATE_FILE = "last_run.json"
-
-
-def _module_file(dotted: str) -> Path | None:
-    try:
-        spec = importlib.util.find_spec(dotted.rpartition(".")[0])
-    except (ImportError, ValueError):
-        return None
-    return Path(spec.origin) if spec and spec.origin else None
 
 
 def fingerprint(config: PipelineConfig, paths: Paths, trainers, beam_args,
@@ -43,8 +35,9 @@ def fingerprint(config: PipelineConfig, paths: Paths, trainers, beam_args,
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     files = [config.data, config.schema, PROJECT_ROOT / "requirements.lock"]
     files += sorted(p for d in CODE_DIRS for p in (PROJECT_ROOT / d).rglob("*.py"))
-    custom = _module_file(config.preprocessing_fn)
-    files += [custom] if custom else []
+    if config.source:
+        sources.on_import_path(config.source.parent)
+    files += [Path(p) for p in sources.module_sources(config.preprocessing_fn.rpartition(".")[0])]
     from pipelines.lineage.mlflow_record import file_digest  # streamed: the data may be large
 
     for path in files:

@@ -138,7 +138,9 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
                  f"{data.rows:,}", paths.home, ", ".join(trainers), " ".join(beam))
         for note in data.notes:
             log.info("%s", note)
-        pipeline = create_pipeline(config.replace(data=data.path), paths, trainers, beam)
+        pipeline = create_pipeline(config.replace(data=data.path), paths, trainers, beam,
+                                   enable_cache=not force)
+        record.log_contents(pipeline)
         run_options = partial_run_options(pipeline, only, start_from)
         chosen = selected_steps(pipeline, only, start_from)
 
