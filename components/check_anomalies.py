@@ -1,10 +1,11 @@
 """The data gate: stops the run when ExampleValidator found anomalies, or when the data
-drifted from the data that trained the serving model.
+drifted from the drift reference (components.drift_reference: a pinned version's data,
+the champion's, or both).
 
 ExampleValidator only writes its findings; this component turns them into a hard stop
 before Transform, with a list a person can act on (feature, anomaly, details). The
-drift baseline is a declared input (components.baseline), so the cache sees a new
-champion; the bounds and the accept switch are parameters, so it sees those too.
+references, the bounds and the accept switch are parameters, so the cache sees a new
+champion or a re-pin; the baseline stays a declared input for ML Metadata's lineage.
 """
 import json
 from pathlib import Path
@@ -31,6 +32,7 @@ def check_anomalies(
     baseline: InputArtifact[Model],
     report: OutputArtifact[ExampleAnomalies],
     drift: Parameter[str],  # a DriftGate as JSON
+    references: Parameter[str] = "[]",  # components.drift_reference.references as JSON
 ):
     """Fails the run (and so everything downstream) if any anomaly was found, or drift
     beyond a bound unless accepted. The report (an ExampleAnomalies artifact, a type
@@ -41,19 +43,22 @@ def check_anomalies(
         raise DataAnomaliesError(found)
     settings = from_parameter(DriftGate, drift)
     version = baseline_input.version_of(baseline)
-    reference = baseline_input.statistics_of(baseline)
+    measured = [r for r in json.loads(references) if Path(r["statistics_uri"]).exists()]
     rows = []
-    if reference and Path(reference).exists():
-        rows = drift_measure.measure(statistics.uri, reference, str(tfx_layout.schema_file(schema.uri)),
-                                     settings.bounds)
+    for reference in measured:
+        rows += drift_measure.measure(statistics.uri, reference["statistics_uri"],
+                                      str(tfx_layout.schema_file(schema.uri)), settings.bounds,
+                                      reference["name"])
+    rows.sort(key=lambda r: (not r["drifted"], -r["value"]))
     drifted = [r for r in rows if r["drifted"]]
     Path(report.uri, DRIFT_FILE).write_text(json.dumps({
-        "baseline_version": version, "reference": reference,
+        "baseline_version": version, "references": measured,
         "accepted": settings.accept, "rows": rows}, indent=2))
     report.set_int_custom_property("drifted_features", len(drifted))
     report.set_int_custom_property("drift_accepted", int(bool(drifted and settings.accept)))
     if drifted and not settings.accept:
-        raise drift_measure.DataDriftError(rows, version)
+        raise drift_measure.DataDriftError(rows, " and ".join(
+            dict.fromkeys(r["reference"] for r in drifted)))
 
 
 def read_drift(report_uri: str) -> dict:

@@ -145,6 +145,32 @@ def cmd_schema_infer(args) -> int:
     return 0
 
 
+def cmd_drift(args) -> int:
+    """`sluice drift show` names the references the next run's drift gate measures
+    against; `sluice drift pin [--to V]` pins the reference to a version's data."""
+    import getpass
+
+    from components import drift_reference
+
+    config, paths = _load_config(args), _paths(args)
+    name, serving_dir = config.model_name, paths.serving_dir
+    if args.drift_command == "pin":
+        try:
+            entry = drift_reference.pin(serving_dir, name, args.to, args.by or getpass.getuser(),
+                                        args.reason or "")
+        except ValueError as err:
+            logging.getLogger("sluice").error("drift pin: %s", err)
+            return EXIT_BAD_INPUT
+        print(f"{name}: the drift reference is now version {entry['version']}'s data "
+              f"({entry['statistics_uri']})")
+        return 0
+    found = drift_reference.references(serving_dir, name, config.drift.reference)
+    print(f"{name}: drift.reference is {config.drift.reference}; the next run measures against:")
+    print("\n".join(f"  {r['name']}: {r['statistics_uri']}" for r in found) or
+          "  nothing yet (no version pushed)")
+    return 0
+
+
 def cmd_serve(args) -> int:
     serving_dir = Path(args.serving_dir) if args.serving_dir else _paths(args).serving_dir
     serving_options.serve(serving_dir, args)
@@ -341,6 +367,19 @@ def build_parser() -> argparse.ArgumentParser:
                           help="Beam argument for every data step (repeatable), e.g. --beam-arg=--runner=DataflowRunner")
     compile_.add_argument("--pipeline-root", help="kubeflow: pipeline root the cluster writes to")
     compile_.set_defaults(func=cmd_compile)
+
+    drift = sub.add_parser("drift", help="the drift gate's reference data: show it, pin it")
+    drift_sub = drift.add_subparsers(dest="drift_command", required=True)
+    show = drift_sub.add_parser("show", help="the references the next run measures drift against")
+    common(show)
+    show.set_defaults(func=cmd_drift)
+    pin = drift_sub.add_parser("pin", help="pin the drift reference to a version's data")
+    common(pin)
+    pin.add_argument("--to", type=int, help="version whose training data becomes the reference "
+                                            "(default: the version serving now)")
+    pin.add_argument("--reason", help="why, recorded with the pin")
+    pin.add_argument("--by", help="who (default: the current user)")
+    pin.set_defaults(func=cmd_drift)
 
     schema = sub.add_parser("schema", help="schema tools")
     schema_sub = schema.add_subparsers(dest="schema_command", required=True)

@@ -138,7 +138,9 @@ def test_drift_from_the_serving_models_data_stops_before_transform(home, lenient
     write_rows(drifted, rows)
     result = run_sluice("run", "--home", home, "--config", lenient_config, "--data", drifted)
     assert result.returncode == 3
-    assert "drifted from the data that trained the serving model (version 2)" in result.stderr
+    # The pinned reference, not the champion (v2): the first champion's data.
+    assert "drifted from the drift reference (pinned: the first champion's data (version 1))" \
+        in result.stderr
     assert "trip_miles" in result.stderr and "jensen_shannon_divergence" in result.stderr
     assert "--accept-drift" in result.stderr
     parent, steps = last_parent(home)

@@ -121,15 +121,19 @@ class Gate:
 
 @dataclass(frozen=True)
 class Drift:
-    """The drift gate: the new data's statistics against those of the data that trained
-    the serving model (TFDV comparators). numeric: Jensen-Shannon divergence bound for
-    numeric, bucketized and identity features; categorical: L-infinity distance bound;
-    features: a bound per feature, overriding both. accept: let drift beyond a bound
-    through (recorded in MLflow with the run's config; `--accept-drift` sets it)."""
+    """The drift gate (components.drift): the new data's statistics against a
+    reference's. numeric: bound of the Jensen-Shannon divergence on the reference's
+    decile bins, for numeric, bucketized and identity features; categorical: bound of
+    TFDV's L-infinity distance; features: a bound per feature, overriding both.
+    reference: pinned (the first champion's data until `sluice drift pin` re-pins it),
+    champion (the serving version's data) or both (components.drift_reference).
+    accept: let drift beyond a bound through (recorded in MLflow with the run's config;
+    `--accept-drift` sets it)."""
 
-    numeric: float = 0.5
+    numeric: float = 0.1
     categorical: float = 0.3
     features: dict[str, float] = field(default_factory=dict)
+    reference: str = "pinned"
     accept: bool = False
 
 
@@ -422,6 +426,11 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path(".")) -> PipelineConfig
             f"Allowed: {', '.join(TASKS)}."
         )
     _check_keys("drift.features", config.drift.features, config.feature_names)
+    references = ("pinned", "champion", "both")
+    if config.drift.reference not in references:
+        raise ConfigError(
+            f"drift.reference: unknown reference {config.drift.reference!r}."
+            f"{did_you_mean(config.drift.reference, references)} Allowed: {', '.join(references)}.")
     if config.task == "multiclass" and len(label.classes) < 2:
         raise ConfigError("label.classes: a multiclass task lists its class names.")
     return config.replace(model_name=config.model_name or f"sluice-{config.name}")

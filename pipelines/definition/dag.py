@@ -11,6 +11,7 @@ where it runs.
 from __future__ import annotations
 
 import importlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +93,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
     from components.bulk_transform import BulkTransform
     from components.check_anomalies import check_anomalies
     from components.csv_examples import ColumnarCsvExampleGen
+    from components.drift_reference import references
     from components.evaluate import evaluate
     from components.infra_validate import infra_validate
     from components.push import push
@@ -124,6 +126,8 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
         schema=schema_gen.outputs["schema"],
         baseline=baseline.outputs["result"],
         drift=as_parameter(config.drift_gate),
+        references=json.dumps(references(paths.serving_dir, config.model_name,
+                                         config.drift.reference), sort_keys=True),
     )
     transform = BulkTransform(
         examples=example_gen.outputs["examples"],

@@ -90,15 +90,16 @@ class RunReport:
             parts.append(_table(["split", "feature", "anomaly", "details"],
                                 [[a["split"], a["feature"], a["anomaly"], a["details"]] for a in anomalies]))
         drift = self.artifact_json("check_anomalies", check_anomalies.DRIFT_FILE) or {"rows": []}
-        against = drift.get("baseline_version") or 0
-        parts.append(f"<h3>Drift against the data of serving version {against or '(none yet)'}"
+        against = [r["name"] for r in drift.get("references", [])]
+        parts.append(f"<h3>Drift against {html.escape(' and '.join(against) or '(no reference yet)')}"
                      + (" (accepted)" if drift.get("accepted") else "") + "</h3>")
         if drift["rows"]:
-            parts.append(_table(["feature", "measure", "value", "threshold", "drifted"],
+            parts.append(_table(["feature", "measure", "value", "threshold", "reference", "drifted"],
                                 [[r["feature"], r["measure"], r["value"], r["threshold"],
-                                  "DRIFTED" if r["drifted"] else ""] for r in drift["rows"]]))
+                                  r.get("reference", ""), "DRIFTED" if r["drifted"] else ""]
+                                 for r in drift["rows"]]))
         else:
-            parts.append("<p>No comparison: no model was serving.</p>" if not against
+            parts.append("<p>No comparison: no version was pushed yet.</p>" if not against
                          else "<p>Not measured (the run stopped before the data gate).</p>")
         return "".join(parts)
 
