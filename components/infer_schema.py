@@ -19,8 +19,19 @@ def infer_schema(csv_path: Path, identity_buckets: dict[str, int] | None = None
 
     stats = tfdv.generate_statistics_from_csv(str(csv_path))
     schema = tfdv.infer_schema(stats)
+    allow_missing_values(schema)
     add_value_ranges(schema, stats, identity_buckets or {})
     return schema
+
+
+def allow_missing_values(schema: schema_pb2.Schema) -> None:
+    """A column with missing values is optional: TFDV's inference gives it
+    `value_count {min: 1}`, but ExampleGen writes an empty cell as a feature with no
+    values, so the very file the schema came from would stop at the data gate with
+    "Missing values" anomalies. Such features keep at most one value and may have none."""
+    for feature in schema.feature:
+        if feature.presence.min_fraction < 1.0 and feature.HasField("value_count"):
+            feature.value_count.ClearField("min")
 
 
 def add_value_ranges(schema: schema_pb2.Schema, stats, identity_buckets: dict[str, int]) -> None:

@@ -136,11 +136,16 @@ def cmd_schema_infer(args) -> int:
     config = _load_config(args)
     inferred = infer_schema(config.data, {f.name: f.buckets for f in config.features
                                           if f.kind == "identity"})
+    curated = load_schema(config.schema) if config.schema.is_file() else None  # before writing
     if args.output:
         write_schema(inferred, Path(args.output))
         print(f"wrote {args.output}")
-    lines = diff_schemas(load_schema(config.schema), inferred)
-    print(f"{config.data} vs curated {config.schema}:")
+    if curated is None:
+        print(f"no curated schema at {config.schema} yet: nothing to compare with. Review the "
+              "inferred schema, save it there and check it in.")
+        return 0
+    lines = diff_schemas(curated, inferred)
+    print(f"{config.data} vs curated {config.schema} (as it was before this command):")
     print("\n".join(lines) if lines else "  no differences")
     return 0
 

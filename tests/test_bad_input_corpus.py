@@ -196,3 +196,17 @@ def test_slice_gate_names_the_failing_slices_and_keeps_the_champion(home, taxi_s
     reasons = " ".join(json.loads((Path(blessing) / "evaluation.json").read_text())["reasons"])
     assert re.search(r"slice\(s\) below the slice thresholds FAILED: trip_start_hour=\d+: auc", reasons)
     assert_unchanged(home, before)
+
+
+def test_blank_lines_and_repeated_rows_are_read(home, taxi_sample, tmp_path, caplog):
+    """Must work: blank lines (pandas, R and Spark read them) and rows that repeat (a
+    survey's coded answers): skipped and counted, reported with their share."""
+    lines = taxi_sample.read_bytes().splitlines(keepends=True)
+    survey = tmp_path / "survey.csv"
+    survey.write_bytes(b"".join([lines[0], b"\n", *lines[1:], *lines[1:700], b"\n"]))
+    code, text = run_cli(caplog, "run", "--home", home, "--data", survey, "--trainer", "keras",
+                         "--steps", 20, "--accept-drift")
+    assert code == 0, text
+    assert "2 blank line(s) skipped" in text
+    assert re.search(r"699 of 2,699 rows \(25\.9%\) repeat earlier rows", text), text
+    assert "✔ check_anomalies" in text and "0 anomalies" in text
