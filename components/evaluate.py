@@ -10,6 +10,7 @@ can refuse to reuse it once another version serves.
 """
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -31,7 +32,8 @@ SAMPLES_FILE = "samples.json"  # eval rows + the gate's predictions, replayed by
 SAMPLE_ROWS = 32
 PREDICTIONS_FILE = "predictions.npz"  # labels + probabilities, for the run report's curves
 PREDICTION_ROWS = 20_000  # at most, so the file stays small on large data
-EVAL_CHUNK_ROWS = 65_536  # eval rows held as Python values at a time
+EVAL_CHUNK_ROWS = 65_536
+METRIC_NAME_UNSAFE = re.compile(r"[^\w.\- ]")  # eval rows held as Python values at a time
 
 
 def raw_chunks(examples_uri: str, split: str, columns, chunk_rows: int,
@@ -178,7 +180,10 @@ def judge_against(candidate: dict, champion_probabilities: np.ndarray | None, ch
     )
     slices_ok, slice_reasons, _ = metrics.judge_slices(
         candidate["slices"], gate.slice_thresholds, gate.min_slice_examples)
-    return blessed and slices_ok, reasons + slice_reasons, champion
+    classes_ok, class_reasons = (metrics.judge_per_class(candidate["per_class"], gate.per_class)
+                                 if "per_class" in candidate else (True, []))
+    return (blessed and slices_ok and classes_ok, reasons + slice_reasons + class_reasons,
+            champion)
 
 
 def gate_columns(model: ServableModel, model_gate: ModelGate) -> list[str]:
@@ -204,7 +209,7 @@ def evaluate(
     models = [candidate_model, champion_model] if champion_model else [candidate_model]
     scored = score_eval_split(examples.uri, transform_graph.uri, columns, models, model_gate.slices)
     labels, probs = scored.labels, scored.probabilities[0]
-    candidate = metrics.compute_sliced(labels, probs, scored.slices)
+    candidate = metrics.compute_sliced(labels, probs, scored.slices, candidate_model.layout.classes)
     blessed, reasons, champion = judge_against(
         candidate, scored.probabilities[1] if champion_model else None,
         str(champion_model.path) if champion_model else "", version, labels, model_gate)
@@ -231,6 +236,11 @@ def evaluate(
     for name, value in candidate["overall"].items():
         if not metrics.undefined(value):  # ML Metadata rejects NaN
             blessing.set_float_custom_property(name, value)
+    blessing.set_float_custom_property("macro_f1", candidate["per_class"]["macro_f1"])
+    for name, scores in candidate["per_class"]["classes"].items():
+        safe = METRIC_NAME_UNSAFE.sub("_", name)  # MLflow names: letters, digits, _-. space
+        for metric in ("precision", "recall"):
+            blessing.set_float_custom_property(f"{metric}.{safe}", scores[metric])
 
 
 def read_evaluation(blessing_uri: str) -> dict:
@@ -254,8 +264,9 @@ def read_samples(blessing_uri: str) -> dict:
 def figures(step) -> dict:
     blessing = step.output("blessing")
     props = tfx_layout.custom_properties(blessing) if blessing else {}
-    return {k: props[k] for k in ("auc", "accuracy", "loss", "example_count", "blessed",
-                                  "baseline_version") if k in props}
+    named = ("auc", "accuracy", "loss", "example_count", "macro_f1", "blessed", "baseline_version")
+    per_class = {k: v for k, v in props.items() if k.startswith(("precision.", "recall."))}
+    return {**{k: props[k] for k in named if k in props}, **per_class}
 
 
 def summary(f: dict) -> str:

@@ -30,13 +30,52 @@ def compute(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     }
 
 
-def compute_sliced(labels, probs, slices: dict[str, np.ndarray]) -> dict:
-    """{"overall": metrics, "slices": {column: {value: metrics}}}."""
+PER_CLASS = ("precision", "recall", "f1")  # what gate.per_class can bound
+
+
+def per_class(labels: np.ndarray, probs: np.ndarray, classes) -> dict:
+    """How the model does on each class (the predicted class is the most probable):
+    {"classes": {name: {precision, recall, f1, support}}, "macro_f1",
+    "confusion_matrix": rows = actual, columns = predicted, in class order}. A class
+    the model never predicts has precision 0 (not NaN): it is a failure, not a gap."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    ids = list(range(probs.shape[1]))
+    names = [str(c) for c in classes] if len(classes) == len(ids) else [str(i) for i in ids]
+    predicted = probs.argmax(1)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=ids, zero_division=0)
+    return {
+        "classes": {name: {"precision": float(p), "recall": float(r), "f1": float(f),
+                           "support": int(n)}
+                    for name, p, r, f, n in zip(names, precision, recall, f1, support)},
+        "macro_f1": float(np.mean(f1)),
+        "confusion_matrix": confusion_matrix(labels, predicted, labels=ids).tolist(),
+    }
+
+
+def judge_per_class(found: dict, bounds: dict) -> tuple[bool, list[str]]:
+    """Every class with eval rows meets every per-class bound; the failing classes are
+    named (a model that ignores a class fails here, whatever its accuracy)."""
+    if not bounds:
+        return True, []
+    failing = [f"{name}: {metric} {scores[metric]:.4f} < {bound} ({scores['support']} rows)"
+               for name, scores in found["classes"].items() if scores["support"]
+               for metric, bound in sorted(bounds.items()) if scores[metric] < bound]
+    if failing:
+        return False, [f"{len(failing)} class check(s) FAILED: " + "; ".join(failing)]
+    return True, ["every class meets " + ", ".join(f"{m} {b}" for m, b in sorted(bounds.items()))
+                  + " ok"]
+
+
+def compute_sliced(labels, probs, slices: dict[str, np.ndarray], classes=()) -> dict:
+    """{"overall": metrics, "slices": {column: {value: metrics}}, "per_class": ...}."""
     sliced = {}
     for column, values in slices.items():
         keys = np.array(["" if v is None else str(v) for v in values])
         sliced[column] = {k: compute(labels[keys == k], probs[keys == k]) for k in sorted(set(keys))}
-    return {"overall": compute(labels, probs), "slices": sliced}
+    return {"overall": compute(labels, probs), "slices": sliced,
+            "per_class": per_class(labels, probs, classes)}
 
 
 def _better_or_equal(metric: str, value: float, bound: float) -> bool:

@@ -201,3 +201,16 @@ def test_penguin_multiclass_with_torch(tmp_path):
     assert lineage.returncode == 0 and "sluice-penguin version 1  (champion)" in lineage.stdout
     experiment = MlflowClient(f"sqlite:///{home / 'mlflow.db'}").get_experiment_by_name("sluice-penguin")
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    # Judged per class: the gate's metrics, MLflow and the report hold each class.
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    evaluate = client.search_runs([experiment.experiment_id], "attributes.run_name = 'evaluate_torch'")[0]
+    per_class = json.loads((Path(evaluate.data.tags["sluice.output.blessing"]) / "evaluation.json")
+                           .read_text())["metrics"]["per_class"]
+    assert list(per_class["classes"]) == ["Adelie", "Chinstrap", "Gentoo"]
+    assert len(per_class["confusion_matrix"]) == 3
+    assert sum(map(sum, per_class["confusion_matrix"])) == evaluate.data.metrics["example_count"]
+    assert {"recall.Adelie", "precision.Gentoo", "macro_f1"} <= set(evaluate.data.metrics)
+    parent = client.get_run(evaluate.data.tags["mlflow.parentRunId"])
+    report = Path(client.download_artifacts(parent.info.run_id, "report.html", str(tmp_path)))
+    assert "torch: confusion matrix" not in report.read_text()  # plotted, not as text
+    assert "torch: per class (macro-F1" in report.read_text()

@@ -104,3 +104,20 @@ def test_push_says_blessed_not_promoted_with_both_figures():
     promoted, why = promotion(winner, 3, Gate(primary_metric="accuracy"))
     assert not promoted and "0.6836" in why and "0.6970" in why and "champion v3" in why
     assert promotion(winner, 0, Gate(primary_metric="accuracy")) == (True, "no champion yet")
+
+
+def test_multiclass_is_judged_per_class_and_a_class_the_model_ignores_is_named():
+    """The weather case: a model that never predicts 'drizzle' and gets few 'snow' right."""
+    labels = np.array([0] * 50 + [1] * 10 + [2] * 20)
+    predicted = np.array([0] * 50 + [0] * 10 + [2] * 5 + [0] * 15)
+    probs = np.eye(3)[predicted] * 0.9 + 0.1 / 3
+    found = metrics.per_class(labels, probs, ("sun", "drizzle", "snow"))
+    assert found["classes"]["drizzle"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 10}
+    assert found["classes"]["snow"]["recall"] == 0.25 and found["classes"]["snow"]["precision"] == 1.0
+    assert found["confusion_matrix"] == [[50, 0, 0], [10, 0, 0], [15, 0, 5]]
+    assert found["macro_f1"] == pytest.approx(np.mean([2 * 50 / 75 * 1 / (50 / 75 + 1), 0, 0.4]))
+    blessed, reasons = metrics.judge_per_class(found, {"recall": 0.2})
+    assert not blessed and "drizzle: recall 0.0000 < 0.2 (10 rows)" in reasons[0]
+    assert "snow" not in reasons[0]  # 0.25 meets 0.2
+    assert metrics.judge_per_class(found, {}) == (True, [])
+    assert metrics.compute_sliced(labels, probs, {}, ("sun", "drizzle", "snow"))["per_class"] == found

@@ -117,6 +117,8 @@ class Gate:
     # by more than min_improvement (or by at least that with allow_equal: TFX's rule).
     min_improvement: float = 0.0
     allow_equal: bool = False
+    # Per-class bounds (precision, recall, f1): every class with eval rows meets them.
+    per_class: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -373,6 +375,7 @@ def _gate(raw: dict) -> Gate:
     for section in ("thresholds", "max_regression", "slice_thresholds"):
         _check_keys(f"gate.{section}", getattr(gate, section), METRICS)
     _check_keys("gate.primary_metric", {gate.primary_metric: 0}, METRICS)
+    _check_keys("gate.per_class", gate.per_class, ("precision", "recall", "f1"))
     return gate
 
 

@@ -142,7 +142,34 @@ class RunReport:
         axis.legend()
         parts.append(_png(figure))
         parts.append(self._curves(evaluations, plt))
+        parts.append(self._classes(evaluations, plt))
         parts.append(self._slices(evaluations, plt))
+        return "".join(parts)
+
+    def _classes(self, evaluations: dict, plt) -> str:
+        """Per class: precision, recall, F1 and support, and the confusion matrix
+        plotted (rows: the actual class, columns: the predicted one)."""
+        parts = []
+        for framework, evaluation in evaluations.items():
+            found = evaluation["metrics"].get("per_class")
+            if not found:
+                continue
+            names = list(found["classes"])
+            parts.append(f"<h3>{html.escape(framework)}: per class (macro-F1 "
+                         f"{found['macro_f1']:.4f})</h3>")
+            parts.append(_table(["class", "precision", "recall", "F1", "eval rows"],
+                                [[n, c["precision"], c["recall"], c["f1"], c["support"]]
+                                 for n, c in found["classes"].items()]))
+            matrix = found["confusion_matrix"]
+            figure, axis = plt.subplots(figsize=(1.2 * len(names) + 2, 1.0 * len(names) + 1.5))
+            axis.imshow(matrix, cmap="Blues")
+            for i, row in enumerate(matrix):
+                for j, count in enumerate(row):
+                    axis.text(j, i, str(count), ha="center", va="center", fontsize=8)
+            axis.set_xticks(range(len(names)), names, fontsize=7, rotation=30)
+            axis.set_yticks(range(len(names)), names, fontsize=7)
+            axis.set(title=f"{framework}: confusion matrix", xlabel="predicted", ylabel="actual")
+            parts.append(_png(figure))
         return "".join(parts)
 
     def _curves(self, evaluations: dict, plt) -> str:
