@@ -37,20 +37,25 @@ def per_class(labels: np.ndarray, probs: np.ndarray, classes) -> dict:
     """How the model does on each class (the predicted class is the most probable):
     {"classes": {name: {precision, recall, f1, support}}, "macro_f1",
     "confusion_matrix": rows = actual, columns = predicted, in class order}. A class
-    the model never predicts has precision 0 (not NaN): it is a failure, not a gap."""
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
-    ids = list(range(probs.shape[1]))
-    names = [str(c) for c in classes] if len(classes) == len(ids) else [str(i) for i in ids]
-    predicted = probs.argmax(1)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        labels, predicted, labels=ids, zero_division=0)
+    the model never predicts has precision 0 (not NaN): it is a failure, not a gap. A
+    label that is no class id (a broken preprocessing_fn) counts in no class."""
+    count = probs.shape[1]
+    names = [str(c) for c in classes] if len(classes) == count else [str(i) for i in range(count)]
+    labels = np.asarray(labels).astype(np.int64)
+    known = (labels >= 0) & (labels < count)
+    matrix = np.zeros((count, count), np.int64)
+    np.add.at(matrix, (labels[known], probs.argmax(1)[known]), 1)
+    hits, support, predicted = np.diag(matrix), matrix.sum(1), matrix.sum(0)
+    precision = np.divide(hits, predicted, out=np.zeros(count), where=predicted > 0)
+    recall = np.divide(hits, support, out=np.zeros(count), where=support > 0)
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros(count), where=both > 0)
     return {
         "classes": {name: {"precision": float(p), "recall": float(r), "f1": float(f),
                            "support": int(n)}
                     for name, p, r, f, n in zip(names, precision, recall, f1, support)},
         "macro_f1": float(np.mean(f1)),
-        "confusion_matrix": confusion_matrix(labels, predicted, labels=ids).tolist(),
+        "confusion_matrix": matrix.tolist(),
     }
 
 

@@ -1,5 +1,6 @@
 """The pusher: pushes the best blessed candidate, and only a blessed one (blessed by
-the evaluator and by infra validation) judged against the version serving now.
+the evaluator and by infra validation) judged against the version serving now, and only
+when it beats the champion on the same rows (promotion, gate.min_improvement).
 
 With two trainers, each candidate went through the gate on its own; if both are
 blessed, the better primary metric wins and the reason is recorded. Under the model's
@@ -154,8 +155,8 @@ def push(
             reason += "".join(f"; {c['framework']} was {c['rejudged']}" for c in candidates
                               if c.get("rejudged"))
         version, promoted = None, None
-        if winner is not None and push_target.find_pushed(serving_dir, model_name,
-                                                          winner["model_uri"]) is None:
+        pushed = push_target.find_pushed(serving_dir, model_name, winner["model_uri"]) if winner else None
+        if winner is not None and pushed is None:
             promoted, why = promotion(winner, live, model_gate.gate)
             winner["promotion"] = why
             if not promoted:
@@ -165,7 +166,6 @@ def push(
             elif live:
                 reason += f"; promoted: {why}"
         if winner is not None:
-            pushed = push_target.find_pushed(serving_dir, model_name, winner["model_uri"])
             rolled_back = push_target.find_rolled_back(serving_dir, model_name, winner["model_uri"])
             if pushed is not None:
                 reason += f"; already serving as version {pushed}, not pushed again"

@@ -96,7 +96,7 @@ def test_run_report_is_logged_and_can_be_rebuilt(home, tmp_path):
     logged = Path(client.download_artifacts(run_id, "report.html", str(tmp_path))).read_text()
     assert logged.count("data:image/png;base64,") >= 4  # loss, ROC + calibration, slices
     for words in ("Keras and PyTorch, side by side", "keras: BLESSED, judged against no champion",
-                  "Drift against the data of serving version", "data_sha256", "Push</b>: keras"
+                  "Drift against (no reference yet)", "keras: per class (macro-F1", "data_sha256", "Push</b>: keras"
                   if "keras" in parents[0].data.tags["sluice.push_decision"].split()[0] else "Push</b>: torch"):
         assert words in logged, words
     assert "http://" not in logged and "https://" not in logged  # self-contained
