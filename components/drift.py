@@ -10,7 +10,7 @@ per feature from the config (PipelineConfig.drift_bounds).
   rows in one bucket: two random halves of the taxi file measured 0.80 on trip_miles,
   so the bound had to be 0.5 and a real shift passed under it. On decile bins the
   halves measure at most 0.05 over six shuffles and twelve features, and a shift of one
-  standard deviation at least 0.21 (bench: tests/test_drift.py holds both).
+  standard deviation at least 0.21 (tests/test_drift.py holds both).
 """
 from __future__ import annotations
 
