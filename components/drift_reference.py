@@ -20,7 +20,6 @@ from pathlib import Path
 from serving.model_format import versions as push_target
 
 PIN_FILE = "drift_reference.json"
-MODES = ("pinned", "champion", "both")
 
 
 def version_dir(serving_dir: str | Path, model_name: str, version: int) -> Path | None:

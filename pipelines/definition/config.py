@@ -25,6 +25,7 @@ CONFIG_DIR = Path(__file__).parent.parent / "configs"  # pipelines/configs/
 TASKS = ("binary", "multiclass")
 METRICS = ("auc", "accuracy", "loss")  # what the gate can bound (components.metrics computes them)
 LOWER_IS_BETTER = frozenset({"loss"})
+DRIFT_REFERENCES = ("pinned", "champion", "both")  # components.drift_reference resolves them
 
 
 class ConfigError(ValueError):
@@ -429,11 +430,11 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path(".")) -> PipelineConfig
             f"Allowed: {', '.join(TASKS)}."
         )
     _check_keys("drift.features", config.drift.features, config.feature_names)
-    references = ("pinned", "champion", "both")
-    if config.drift.reference not in references:
+    if config.drift.reference not in DRIFT_REFERENCES:
         raise ConfigError(
             f"drift.reference: unknown reference {config.drift.reference!r}."
-            f"{did_you_mean(config.drift.reference, references)} Allowed: {', '.join(references)}.")
+            f"{did_you_mean(config.drift.reference, DRIFT_REFERENCES)} "
+            f"Allowed: {', '.join(DRIFT_REFERENCES)}.")
     if config.task == "multiclass" and len(label.classes) < 2:
         raise ConfigError("label.classes: a multiclass task lists its class names.")
     return config.replace(model_name=config.model_name or f"sluice-{config.name}")

@@ -24,7 +24,12 @@ INSTALLED = tuple(Path(p).resolve() for p in {sysconfig.get_paths()["purelib"],
 
 
 def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """sha256 of a file, read in blocks (data files may be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _origin(module: str) -> Path | None:

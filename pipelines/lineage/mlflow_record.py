@@ -7,7 +7,6 @@ and tags saying what produced it and why it was allowed through.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -22,21 +21,13 @@ from mlflow.tracking import MlflowClient
 from components import step_reports, tfx_layout
 from pipelines.definition.config import PipelineConfig
 from pipelines.definition.dag import PROJECT_ROOT, Paths
+from pipelines.definition.sources import file_sha256 as file_digest
 from pipelines.lineage import shared_writes
 from pipelines.lineage.mlmd import Step
 from pipelines.patches.quiet import prints_silenced
 
 CHAMPION = "champion"
 EXPERIMENT_KIND = "mlflow.experimentKind"
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file, read in blocks (data files may be large)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def git_commit() -> str:

@@ -38,14 +38,12 @@ def fingerprint(config: PipelineConfig, paths: Paths, trainers, beam_args,
     if config.source:
         sources.on_import_path(config.source.parent)
     files += [Path(p) for p in sources.module_sources(config.preprocessing_fn.rpartition(".")[0])]
-    from pipelines.lineage.mlflow_record import file_digest  # streamed: the data may be large
-
     for path in files:
         digest.update(str(path).encode())
         if path == config.data and data_sha256:
             digest.update(data_sha256.encode())
         else:
-            digest.update(file_digest(path).encode() if path.is_file() else b"<missing>")
+            digest.update(sources.file_sha256(path).encode() if path.is_file() else b"<missing>")
     return digest.hexdigest()
 
 
