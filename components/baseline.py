@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipelines.definition import step_ids
 from serving.model_format import versions as push_target
 
-NODE_ID = "baseline"
+NODE_ID = step_ids.BASELINE
 NO_BASELINE = "none"
 
 

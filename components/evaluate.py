@@ -23,9 +23,11 @@ from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, Transfo
 from components import baseline as baseline_input
 from components import metrics, tfx_layout
 from components.step_reports import Kept
+from pipelines.definition import step_ids
 from pipelines.definition.config import ModelGate, from_parameter
 from serving.model_format.layout import LABEL_KEY
 from serving.model_format.model import ServableModel
+from trainers import module_contract
 
 EVALUATION_FILE = "evaluation.json"
 SAMPLES_FILE = "samples.json"  # eval rows + the gate's predictions, replayed by infra validation
@@ -198,10 +200,18 @@ def evaluate(
     baseline: InputArtifact[Model],
     blessing: OutputArtifact[ModelBlessing],
     gate: Parameter[str],  # a ModelGate as JSON
+    candidate: Parameter[str] = "",  # the config's name for it
 ):
-    """Scores the candidate and the baseline on the eval split; writes the blessing."""
+    """Scores the candidate and the baseline on the eval split; writes the blessing.
+    A candidate whose training failed (trainers.module_contract) is not blessed, for
+    the reason its training gave."""
     model_gate = from_parameter(ModelGate, gate)
-    candidate_model = ServableModel(tfx_layout.serving_model_dir(model.uri))
+    model_dir = tfx_layout.serving_model_dir(model.uri)
+    failure = module_contract.read_failure(model_dir)
+    if failure is not None:
+        write_failed(blessing, model.uri, failure)
+        return
+    candidate_model = ServableModel(model_dir)
     version = baseline_input.version_of(baseline)
     champion_model = ServableModel(baseline.uri) if version else None
     columns = gate_columns(candidate_model, model_gate)
@@ -214,6 +224,7 @@ def evaluate(
         candidate, scored.probabilities[1] if champion_model else None,
         str(champion_model.path) if champion_model else "", version, labels, model_gate)
     report = {
+        "candidate": candidate or candidate_model.layout.candidate,
         "framework": candidate_model.layout.framework,
         "blessed": blessed,
         "reasons": reasons,
@@ -233,6 +244,7 @@ def evaluate(
     blessing.set_int_custom_property("baseline_version", version)
     blessing.set_string_custom_property("current_model", model.uri)
     blessing.set_string_custom_property("framework", report["framework"])
+    blessing.set_string_custom_property("candidate", report["candidate"])
     for name, value in candidate["overall"].items():
         if not metrics.undefined(value):  # ML Metadata rejects NaN
             blessing.set_float_custom_property(name, value)
@@ -241,6 +253,22 @@ def evaluate(
         safe = METRIC_NAME_UNSAFE.sub("_", name)  # MLflow names: letters, digits, _-. space
         for metric in ("precision", "recall"):
             blessing.set_float_custom_property(f"{metric}.{safe}", scores[metric])
+
+
+def write_failed(blessing, model_uri: str, failure: dict) -> None:
+    """The blessing of a candidate that has no model: not blessed, and why."""
+    reason = f"training failed: {failure['error']}"
+    report = {"candidate": failure["candidate"], "framework": failure["framework"], "blessed": False,
+              "reasons": [reason], "metrics": {"overall": {}}, "baseline_version": 0,
+              "champion": None, "training_failed": failure}
+    Path(blessing.uri, EVALUATION_FILE).write_text(json.dumps(report, indent=2))
+    Path(blessing.uri, "NOT_BLESSED").touch()
+    blessing.set_int_custom_property("blessed", 0)
+    blessing.set_int_custom_property("baseline_version", 0)
+    blessing.set_string_custom_property("current_model", model_uri)
+    blessing.set_string_custom_property("framework", failure["framework"])
+    blessing.set_string_custom_property("candidate", failure["candidate"])
+    blessing.set_string_custom_property("training_failed", reason)
 
 
 def read_evaluation(blessing_uri: str) -> dict:
@@ -264,7 +292,8 @@ def read_samples(blessing_uri: str) -> dict:
 def figures(step) -> dict:
     blessing = step.output("blessing")
     props = tfx_layout.custom_properties(blessing) if blessing else {}
-    named = ("auc", "accuracy", "loss", "example_count", "macro_f1", "blessed", "baseline_version")
+    named = ("auc", "accuracy", "loss", "example_count", "macro_f1", "blessed", "baseline_version",
+             "training_failed")
     per_class = {k: v for k, v in props.items() if k.startswith(("precision.", "recall."))}
     return {**{k: props[k] for k in named if k in props}, **per_class}
 
@@ -272,6 +301,8 @@ def figures(step) -> dict:
 def summary(f: dict) -> str:
     if "blessed" not in f:
         return ""
+    if "training_failed" in f:
+        return f"NOT blessed: {f['training_failed']}"
     verdict = "BLESSED" if f["blessed"] else "NOT blessed"
     against = f"v{f['baseline_version']}" if f.get("baseline_version") else "no champion"
     scores = ", ".join(f"{m} {f[m]:.4f}" for m in ("auc", "accuracy") if m in f)
@@ -282,6 +313,7 @@ def kept(step, figures: dict) -> Kept:
     blessing = step.output("blessing")
     if not blessing:
         return Kept()
-    framework = step.node_id.removeprefix("evaluate_")
+    _, candidate = step_ids.candidate_step(step.node_id)
     return Kept(files=[Path(blessing.uri, EVALUATION_FILE)],
-                on_pipeline_run={f"{framework}.{k}": float(v) for k, v in figures.items()})
+                on_pipeline_run={f"{candidate}.{k}": float(v) for k, v in figures.items()
+                                 if isinstance(v, (int, float))})

@@ -12,11 +12,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.annotations import OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types.standard_artifacts import InfraBlessing, Model, ModelBlessing
+from tfx.types.standard_artifacts import InfraBlessing
 
 from components import tfx_layout
+from components.candidate_slots import unpack, with_candidate_slots
 from components.evaluate import read_evaluation, read_samples
 from components.step_reports import Kept
 from serving.model_format import versions as push_target
@@ -71,7 +72,8 @@ def measure_latency(server, name: str, samples: dict) -> dict[str, float]:
 
 
 def validate(candidates: dict[str, dict], timeout: int, tolerance: float) -> dict[str, dict]:
-    """candidates: model_uri -> {framework, model_dir, samples} -> results by model_uri."""
+    """candidates: model_uri -> {candidate, framework, model_dir, samples} -> results by
+    model_uri."""
     from serving.server.process import ServerProcess
 
     results = {}
@@ -79,7 +81,7 @@ def validate(candidates: dict[str, dict], timeout: int, tolerance: float) -> dic
         serving_dir = Path(scratch, "serving")
         names = {}
         for uri, c in candidates.items():
-            names[uri] = f"candidate-{c['framework']}"
+            names[uri] = f"candidate-{c['candidate']}"
             push_target.push(c["model_dir"], serving_dir, names[uri], {"model_uri": uri})
         with ServerProcess(serving_dir, log_path=Path(scratch, "server.log")) as server:
             try:
@@ -91,7 +93,8 @@ def validate(candidates: dict[str, dict], timeout: int, tolerance: float) -> dic
                 problem = failure or check_answers(server, names[uri], c["samples"], tolerance)
                 results[uri] = {
                     "latency": {} if problem else measure_latency(server, names[uri], c["samples"]),
-                    "framework": c["framework"], "infra_blessed": problem is None,
+                    "framework": c["framework"], "candidate": c["candidate"],
+                    "infra_blessed": problem is None,
                     "reason": problem or f"served by the model server; {len(c['samples']['probabilities'])} "
                                          f"eval rows answered in both request formats within {tolerance:.0e}",
                 }
@@ -99,35 +102,31 @@ def validate(candidates: dict[str, dict], timeout: int, tolerance: float) -> dic
 
 
 @component
+@with_candidate_slots
 def infra_validate(
     infra_blessing: OutputArtifact[InfraBlessing],
     timeout_seconds: Parameter[int] = 180,
     tolerance: Parameter[float] = 1e-4,
-    keras_model: InputArtifact[Model] = None,
-    keras_blessing: InputArtifact[ModelBlessing] = None,
-    torch_model: InputArtifact[Model] = None,
-    torch_blessing: InputArtifact[ModelBlessing] = None,
+    **candidate_inputs,
 ):
     """Serves every blessed candidate in one real server process and checks its answers.
-    (One optional input per trainer: Kubeflow's compiler takes no channel unions.)"""
-    models = [m for m in (keras_model, torch_model) if m is not None]
-    blessings = [b for b in (keras_blessing, torch_blessing) if b is not None]
-    by_uri = {m.uri: m for m in models}
+    (The candidates arrive in slots: components.candidate_slots.)"""
     candidates = {}
     results = {}
-    for blessing in blessings:
+    for model, blessing in unpack(candidate_inputs):
         uri = blessing.get_string_custom_property("current_model")
-        framework = read_evaluation(blessing.uri)["framework"]
+        evaluation = read_evaluation(blessing.uri)
+        named = {"framework": evaluation["framework"], "candidate": evaluation["candidate"]}
         if blessing.get_int_custom_property("blessed"):
-            candidates[uri] = {"framework": framework, "samples": read_samples(blessing.uri),
-                               "model_dir": tfx_layout.serving_model_dir(by_uri[uri].uri)}
+            candidates[uri] = {**named, "samples": read_samples(blessing.uri),
+                               "model_dir": tfx_layout.serving_model_dir(model.uri)}
         else:
-            results[uri] = {"framework": framework, "infra_blessed": False,
+            results[uri] = {**named, "infra_blessed": False,
                             "reason": "skipped: not blessed by the evaluator"}
     if candidates:
         results.update(validate(candidates, timeout_seconds, tolerance))
     Path(infra_blessing.uri, RESULTS_FILE).write_text(json.dumps(results, indent=2))
-    blessed = [r["framework"] for r in results.values() if r["infra_blessed"]]
+    blessed = [r["candidate"] for r in results.values() if r["infra_blessed"]]
     infra_blessing.set_int_custom_property("blessed", int(bool(blessed)))
     infra_blessing.set_string_custom_property("infra_blessed", ",".join(blessed))
 
@@ -143,7 +142,7 @@ def figures(step) -> dict:
         return {}
     results = read_results(infra_blessing.uri)
     return {"infra_blessed": sum(r["infra_blessed"] for r in results.values()),
-            "infra_validation": "; ".join(f"{r['framework']}: {r['reason']}" for r in results.values())}
+            "infra_validation": "; ".join(f"{r['candidate']}: {r['reason']}" for r in results.values())}
 
 
 def summary(f: dict) -> str:

@@ -40,7 +40,11 @@ def _feature(x, feature: Feature):
     if feature.kind == FeatureKind.IDENTITY:
         ids = tf.cast(x, tf.int64)
         size = feature.buckets
-        return tf.where((ids >= 0) & (ids < size), ids, tf.constant(size, tf.int64))
+        ids = tf.where((ids >= 0) & (ids < size), ids, tf.constant(size, tf.int64))
+        # The same ids, through apply_buckets so the transform declares their range
+        # (0..size), as vocabularies and buckets do: the trainers read it from there.
+        edges = tf.constant([[i + 0.5 for i in range(size)]], tf.float32)
+        return tft.apply_buckets(tf.cast(ids, tf.float32), edges)
     strings = x if x.dtype == tf.string else tf.strings.as_string(x)
     return tft.compute_and_apply_vocabulary(
         strings, top_k=feature.top_k, num_oov_buckets=1, vocab_filename=feature.name

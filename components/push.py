@@ -20,14 +20,13 @@ from tfx.types.standard_artifacts import (
     Examples,
     ExampleStatistics,
     InfraBlessing,
-    Model,
-    ModelBlessing,
     PushedModel,
     TransformGraph,
 )
 
 from components import baseline as baseline_input
 from components import metrics, tfx_layout
+from components.candidate_slots import unpack, with_candidate_slots
 from components.evaluate import gate_columns, judge_against, read_evaluation, score_eval_split
 from components.infra_validate import read_results
 from components.step_reports import Kept
@@ -38,19 +37,26 @@ DECISION_FILE = "decision.json"
 
 
 def choose(candidates: list[dict], primary_metric: str) -> tuple[dict | None, str]:
-    """candidates: [{framework, blessed, value, ...}] -> (winner or None, reason)."""
+    """candidates: [{candidate, blessed, value, ...}] in the config's order -> (winner or
+    None, reason). The best primary metric among the blessed wins; a tie goes to the
+    one listed first in the config, and the reason says so."""
     blessed = [c for c in candidates if c["blessed"]]
     if not blessed:
-        names = ", ".join(c["framework"] for c in candidates)
+        names = ", ".join(c["candidate"] for c in candidates)
         return None, f"not pushed: no candidate was blessed ({names})"
     best = blessed[0]
     for c in blessed[1:]:
         if metrics.better(primary_metric, c["value"], best["value"]):
             best = c
-    others = [f"{c['framework']} {primary_metric}={c['value']:.4f}"
+    tied = [c["candidate"] for c in blessed if c is not best and c["value"] == best["value"]]
+    others = [f"{c['candidate']} {primary_metric}={c['value']:.4f}"
               + ("" if c["blessed"] else " (not blessed)") for c in candidates if c is not best]
-    reason = f"{best['framework']} blessed with {primary_metric}={best['value']:.4f}"
-    return best, reason + (f", chosen over {', '.join(others)}" if others else "")
+    reason = f"{best['candidate']} blessed with {primary_metric}={best['value']:.4f}"
+    if others:
+        reason += f", chosen over {', '.join(others)}"
+    if tied:
+        reason += f" (tied with {', '.join(tied)}: the first in the config's candidates wins)"
+    return best, reason
 
 
 def rejudge(candidates: list[dict], examples_uri: str, transform_uri: str, model_gate: ModelGate,
@@ -103,6 +109,7 @@ def _name(version: int) -> str:
 
 
 @component
+@with_candidate_slots
 def push(
     infra_blessing: InputArtifact[InfraBlessing],
     examples: InputArtifact[Examples],
@@ -113,33 +120,29 @@ def push(
     model_name: Parameter[str],
     gate: Parameter[str],  # a ModelGate as JSON
     serving_state: Parameter[str],
-    keras_model: InputArtifact[Model] = None,
-    keras_blessing: InputArtifact[ModelBlessing] = None,
-    torch_model: InputArtifact[Model] = None,
-    torch_blessing: InputArtifact[ModelBlessing] = None,
+    **candidate_inputs,
 ):
     """Pushes the winner to <serving_dir>/<model_name>/<version>/ or records why not.
 
     gate: a ModelGate as JSON. serving_state (serving.model_format.versions.state_digest
     when the pipeline was built) is not read: it puts the serving dir's versions and
-    rollbacks into the cache key, because the decision depends on them. One optional input per trainer rather than a union of
-    channels, so the same component compiles for Kubeflow Pipelines (whose compiler
-    takes single channels)."""
+    rollbacks into the cache key, because the decision depends on them. The candidates
+    arrive in slots (components.candidate_slots), in the config's order."""
     model_gate = from_parameter(ModelGate, gate)
     primary_metric = model_gate.gate.primary_metric
-    models = [m for m in (keras_model, torch_model) if m is not None]
-    blessings = [b for b in (keras_blessing, torch_blessing) if b is not None]
-    by_uri = {m.uri: m for m in models}
+    pairs = unpack(candidate_inputs)
+    by_uri = {m.uri: m for m, _ in pairs}
     infra = read_results(infra_blessing.uri)
     candidates = []
-    for blessing in blessings:
+    for _, blessing in pairs:
         evaluation = read_evaluation(blessing.uri)
         model_uri = blessing.get_string_custom_property("current_model")
         served = infra.get(model_uri, {"infra_blessed": False, "reason": "not infra-validated"})
         candidates.append({
+            "candidate": evaluation["candidate"],
             "framework": evaluation["framework"],
             "blessed": bool(blessing.get_int_custom_property("blessed")) and served["infra_blessed"],
-            "value": evaluation["metrics"]["overall"][primary_metric],
+            "value": evaluation["metrics"]["overall"].get(primary_metric, float("nan")),
             "model_uri": model_uri,
             "blessing_uri": blessing.uri,
             "baseline_version": evaluation.get("baseline_version", 0),
@@ -152,7 +155,7 @@ def push(
                        serving_dir, model_name)
         winner, reason = choose(candidates, primary_metric)
         if winner is None:
-            reason += "".join(f"; {c['framework']} was {c['rejudged']}" for c in candidates
+            reason += "".join(f"; {c['candidate']} was {c['rejudged']}" for c in candidates
                               if c.get("rejudged"))
         version, promoted = None, None
         pushed = push_target.find_pushed(serving_dir, model_name, winner["model_uri"]) if winner else None
@@ -178,6 +181,7 @@ def push(
                 model_dir = tfx_layout.serving_model_dir(by_uri[winner["model_uri"]].uri)
                 version = push_target.push(model_dir, serving_dir, model_name, {
                     "model_uri": winner["model_uri"], "framework": winner["framework"],
+                    "candidate": winner["candidate"],
                     "blessing_uri": winner["blessing_uri"], "reason": reason,
                     "baseline_version": live, "statistics_uri": statistics.uri,
                 })
@@ -194,6 +198,7 @@ def push(
         pushed_model.set_string_custom_property(
             "pushed_destination", str(Path(serving_dir, model_name, str(version))))
         pushed_model.set_string_custom_property("framework", winner["framework"])
+        pushed_model.set_string_custom_property("candidate", winner["candidate"])
         pushed_model.set_string_custom_property("model_uri", winner["model_uri"])
 
 

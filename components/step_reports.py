@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+from pipelines.definition import step_ids
+
 
 @dataclass
 class Kept:
@@ -35,13 +37,15 @@ def reporter(node_id: str):
     """The reporter of a step (CsvExampleGen, Transform and baseline report nothing)."""
     from components import check_anomalies, evaluate, infra_validate, push, tfx_steps, training
 
-    by_name = {"StatisticsGen": tfx_steps.STATISTICS_GEN, "ExampleValidator": tfx_steps.EXAMPLE_VALIDATOR,
-               "ImportSchemaGen": tfx_steps.IMPORT_SCHEMA_GEN, "check_anomalies": check_anomalies,
-               "infra_validate": infra_validate, "push": push}
-    by_prefix = {"train_": training, "evaluate_": evaluate}
+    by_name = {step_ids.STATISTICS_GEN: tfx_steps.STATISTICS_GEN,
+               step_ids.EXAMPLE_VALIDATOR: tfx_steps.EXAMPLE_VALIDATOR,
+               step_ids.SCHEMA_GEN: tfx_steps.IMPORT_SCHEMA_GEN, step_ids.DATA_GATE: check_anomalies,
+               step_ids.INFRA_VALIDATE: infra_validate, step_ids.PUSH: push}
+    by_role = {step_ids.TRAIN: training, step_ids.EVALUATE: evaluate}
     if node_id in by_name:
         return by_name[node_id]
-    return next((r for prefix, r in by_prefix.items() if node_id.startswith(prefix)), NOTHING)
+    role = step_ids.candidate_step(node_id)
+    return by_role[role[0]] if role else NOTHING
 
 
 def figures(step) -> dict:

@@ -52,14 +52,21 @@ def _load_config(args):
         config = config.replace(training=dataclasses.replace(config.training, workers=args.workers))
     if getattr(args, "accept_drift", False):
         config = config.replace(drift=dataclasses.replace(config.drift, accept=True))
+    if getattr(args, "trainer", None):
+        config = config.select(args.trainer.split(","))
     return config
+
+
+def _candidates(config) -> tuple[str, ...]:
+    """The names of the candidates this command trains (after --trainer)."""
+    return tuple(c.name for c in config.candidates)
 
 
 def cmd_run(args) -> int:
     from pipelines.runners import local as local_runner
 
-    trainers = ("keras", "torch") if args.trainer == "both" else (args.trainer,)
     config = _load_config(args)
+    trainers = _candidates(config)
     paths = _paths(args)
     paths.home.mkdir(parents=True, exist_ok=True)
     (paths.home / LAST_CONFIG).write_text(f"{config.source}\n")
@@ -248,7 +255,7 @@ def cmd_rollback(args) -> int:
 
 def cmd_compile(args) -> int:
     config, paths = _load_config(args), _paths(args)
-    trainers = ("keras", "torch") if args.trainer == "both" else (args.trainer,)
+    trainers = _candidates(config)
     if args.target == "airflow":
         from pipelines.runners import airflow
 
@@ -286,7 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the whole pipeline")
     common(run)
-    run.add_argument("--trainer", choices=("keras", "torch", "both"), default="both")
+    run.add_argument("--trainer", default="all", metavar="NAME[,NAME]",
+                     help="the candidates to train (the config's names; a framework's name picks "
+                          "its candidates; all or both: every one)")
     run.add_argument("--data", help="CSV to use instead of the config's")
     run.add_argument("--steps", type=int, help="training steps (overrides the config)")
     run.add_argument("--workers", type=int,
@@ -359,7 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(compile_)
     compile_.add_argument("-o", "--output", required=True,
                           help="airflow: the DAGs folder; kubeflow: the JSON file to write")
-    compile_.add_argument("--trainer", choices=("keras", "torch", "both"), default="both")
+    compile_.add_argument("--trainer", default="all", metavar="NAME[,NAME]",
+                          help="the candidates to train, as for run")
     compile_.add_argument("--data", help="CSV to use instead of the config's")
     compile_.add_argument("--steps", type=int, help="training steps (overrides the config)")
     compile_.add_argument("--workers", type=int,

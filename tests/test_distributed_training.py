@@ -25,13 +25,12 @@ def trained(upstream, out, framework: str, **training):
     from serving.model_format.model import ServableModel
     from trainers.data import read_history
 
-    if framework == "keras":
-        from trainers.keras_trainer import run_fn
-    else:
-        from trainers.torch_trainer import run_fn
+    from trainers.frameworks import adapter
+
+    run_fn = adapter(framework).run_fn
     config, _, examples, graph = upstream
     config = config.replace(training=dataclasses.replace(config.training, **training))
-    args = fn_args(config, examples, graph, out)
+    args = fn_args(config, examples, graph, out, framework)
     args["train_steps"] = STEPS
     run_fn(SimpleNamespace(**args))
     model = ServableModel(args["serving_model_dir"])
@@ -56,7 +55,7 @@ def test_a_failed_worker_stops_training_and_names_its_log(upstream, tmp_path):
 
     config, _, examples, graph = upstream
     config = config.replace(training=dataclasses.replace(config.training, workers=2))
-    args = fn_args(config, examples, graph, tmp_path)
+    args = fn_args(config, examples, graph, tmp_path, "torch")
     args["transform_output"] = str(tmp_path / "no-such-transform-graph")
     with pytest.raises(RuntimeError, match=r"training worker \d of 2 \(torch\) exited with 1; "
                                            r"its log: .*worker-\d\.log") as failure:

@@ -65,10 +65,10 @@ def test_the_gate_scores_the_split_in_chunks_as_it_would_whole(upstream, tmp_pat
     from components import evaluate
     from serving.model_format.model import ServableModel
     from tests.test_trainers import fn_args
-    from trainers.torch_trainer import run_fn
+    from trainers.frameworks.torch_adapter import run_fn
 
     config, examples, transformed, graph = upstream
-    args = fn_args(config, transformed, graph, tmp_path)
+    args = fn_args(config, transformed, graph, tmp_path, "torch")
     run_fn(FnArgs(**args))
     model = ServableModel(args["serving_model_dir"])
     columns = list(dict.fromkeys([*model.feature_names, *config.model_gate.label_columns]))

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.component
 PROBE = "import {module}, tensorflow as tf; print(tf.keras.__name__)"
 
 
-@pytest.mark.parametrize("module", ["trainers.keras_trainer", "serving.model_format.model"])
+@pytest.mark.parametrize("module", ["trainers.frameworks.keras_adapter", "serving.model_format.model"])
 def test_first_import_selects_keras_2(module):
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"

@@ -100,16 +100,20 @@ def test_keras_predictions_are_the_exported_signatures(models, rows):
 def test_torch_predictions_are_tft_transform_then_torchscript(models, rows):
     """The PyTorch path runs the transform as one traced function; it must give what TFT's
     own (eager) transform followed by the TorchScript model gives."""
+    import tensorflow_transform as tft
     import torch
 
     from serving.model_format import raw_features
 
     model = ServableModel(models["taxi-torch"])
-    inputs = raw_features.to_transform_inputs(raw_features.to_tensors(rows, model._raw_spec), model._raw_spec)
-    transformed = model._transform.transform_raw_features(inputs, drop_unused_features=True)
-    matrices = model.layout.matrices({k: v.numpy() for k, v in transformed.items()})
+    transform = tft.TFTransformOutput(str(model.path / "transform"))
+    spec = transform.raw_feature_spec()
+    inputs = raw_features.to_transform_inputs(raw_features.to_tensors(rows, spec), spec)
+    transformed = transform.transform_raw_features(inputs, drop_unused_features=True)
+    columns = model.layout.columns({k: v.numpy() for k, v in transformed.items()})
     with torch.no_grad():
-        expected = model._torch(*(torch.from_numpy(matrices[k]) for k in ("dense", "categorical"))).numpy()
+        scripted = torch.jit.load(str(model.path / "model.pt"))
+        expected = scripted(*(torch.from_numpy(columns[n]) for n in model.layout.input_names)).numpy()
     assert np.abs(model.predict(rows) - expected).max() < 1e-6
 
 

@@ -2,12 +2,13 @@
 is reported with where it is (row or column and index) and what was expected."""
 import pytest
 
-from serving.model_format.layout import FeatureLayout
+from serving.model_format.layout import FeatureLayout, ModelInput
 from serving.server import tf_serving_json as api
 
 pytestmark = pytest.mark.unit
 
-LAYOUT = FeatureLayout(framework="keras", task="binary", classes=("0", "1"), dense=("fare",),
+LAYOUT = FeatureLayout(framework="keras", task="binary", classes=("0", "1"),
+                       inputs=(ModelInput("fare_xf", "float32"),),
                        raw_features={"fare": "number", "company": "string", "miles": "number"},
                        required=("fare",))
 

@@ -19,18 +19,22 @@ pytestmark = pytest.mark.component
 STEPS = 30
 
 
-def fn_args(config, transformed_examples: Path, transform_graph: Path, out: Path) -> dict:
+def fn_args(config, transformed_examples: Path, transform_graph: Path, out: Path,
+            candidate: str = "keras") -> dict:
+    from trainers import module_contract
+
+    custom_config = module_contract.custom_config(config, config.candidate(candidate))
     return {"train_files": [str(transformed_examples / "Split-train" / "*")],
             "transform_output": str(transform_graph), "serving_model_dir": str(out / "serving"),
             "model_run_dir": str(out / "run"), "train_steps": STEPS,
-            "custom_config": json.loads(json.dumps(config.to_dict()))}  # as TFX passes it: JSON
+            "custom_config": json.loads(json.dumps(custom_config))}  # as TFX passes it: JSON
 
 
 KERAS_RUN_FN = """
 import json, sys
 {first}
 from tfx.components.trainer.fn_args_utils import FnArgs
-from trainers.keras_trainer import run_fn
+from trainers.frameworks.keras_adapter import run_fn
 run_fn(FnArgs(**json.loads(sys.argv[1])))
 import tensorflow as tf
 print("keras module:", tf.keras.__name__)
@@ -41,7 +45,7 @@ BARE = f"import sys; sys.path.append({sysconfig.get_paths()['purelib']!r})"  # n
 @pytest.mark.parametrize("interpreter, first", [
     # no site processing: neither the venv's sluice_keras2.pth nor any switch; the trainer,
     # imported first (as TFX's Trainer loads a module file), sets Keras 2 itself
-    (["-S"], BARE + "\nimport trainers.keras_trainer"),
+    (["-S"], BARE + "\nimport trainers.frameworks.keras_adapter"),
     # an executor that imports TensorFlow before the trainer: the venv's .pth set the switch
     ([], "import tensorflow as tf; tf.keras.layers"),
 ], ids=["trainer-first", "tensorflow-first"])
@@ -67,14 +71,17 @@ def test_torch_run_fn_reads_the_typed_config_and_exports_a_servable_model(upstre
     from tfx.components.trainer.fn_args_utils import FnArgs
 
     from serving.model_format.model import ServableModel
-    from trainers.torch_trainer import run_fn
+    from trainers.frameworks.torch_adapter import run_fn
 
     config, _, examples, graph = upstream
-    args = fn_args(config, examples, graph, tmp_path)
+    args = fn_args(config, examples, graph, tmp_path, "torch")
     run_fn(FnArgs(**args))
     model = ServableModel(args["serving_model_dir"])
     assert model.layout.framework == "torch"
-    assert model.layout.dense == ("trip_miles", "fare", "trip_seconds")  # found by FeatureKind
+    # read from the transform output: floats are numbers, declared ranges are ids
+    assert model.layout.numeric == ("fare_xf", "trip_miles_xf", "trip_seconds_xf")
+    assert model.layout.categorical["trip_start_hour_xf"] == 25  # 24 hours and out-of-range
+    assert model.layout.categorical["payment_type_xf"] > 2  # a vocabulary and its OOV id
     assert model.predict(raw_rows(TAXI_CSV, 5, model.feature_names)).shape == (5, 2)
 
 
@@ -92,14 +99,14 @@ def test_streamed_batches_are_seeded_and_shared_between_workers(upstream):
     config, _, examples, graph = upstream
     training = dataclasses.replace(config.training, memory_budget_mb=0)
     tft_output = tft.TFTransformOutput(str(graph))
-    layout = feature_layout(config, tft_output, "torch")
+    layout = feature_layout(config, tft_output, config.candidate("torch"))
     files = [str(examples / "Split-train" / "*")]
 
     def batches(seed_before, worker=Worker()):
         tf.random.set_seed(seed_before)
         found = training_batches(files, tft_output, layout, training, 12, worker)
         assert found.streamed
-        return [(inputs["dense"].copy(), labels) for inputs, labels in found.steps]
+        return [(np.stack([inputs[n] for n in layout.numeric], 1), labels) for inputs, labels in found.steps]
 
     first, again = batches(1), batches(999)
     assert len(first) == 12 and all(len(labels) == training.batch_size for _, labels in first)
@@ -110,8 +117,8 @@ def test_streamed_batches_are_seeded_and_shared_between_workers(upstream):
     assert all(len(labels) == training.batch_size // 2 for half in halves for _, labels in half)
     seen = [{row.tobytes() for dense, _ in half for row in dense} for half in halves]
     # each worker reads its own shard: a row both saw is one the split holds twice
-    every_row = [row.tobytes() for row in load_examples(tf.io.gfile.glob(files[0]), tft_output.transformed_feature_spec(),
-                                                        layout)[0]["dense"]]
+    loaded = load_examples(tf.io.gfile.glob(files[0]), tft_output.transformed_feature_spec(), layout)[0]
+    every_row = [row.tobytes() for row in np.stack([loaded[n] for n in layout.numeric], 1)]
     repeated = {row for row in every_row if every_row.count(row) > 1}
     assert seen[0] != seen[1] and seen[0] & seen[1] <= repeated
 

@@ -35,7 +35,7 @@ READ_BATCH = 4096
 
 @dataclass
 class Batches:
-    """Iterates (inputs {"dense", "categorical"}, labels) for each training step."""
+    """Iterates (inputs {model input name: [batch] array}, labels) for each training step."""
 
     steps: Iterator[tuple[dict[str, np.ndarray], np.ndarray]]
     streamed: bool
@@ -80,8 +80,8 @@ def columns(parsed: dict) -> dict[str, np.ndarray]:
 
 
 def load_examples(files: list[str], spec: dict, layout: FeatureLayout):
-    """Transformed TFRecords -> ({"dense", "categorical"} matrices, labels), in one
-    canonical row order."""
+    """Transformed TFRecords -> (the model's input columns, labels), in one canonical
+    row order."""
     parts: dict[str, list] = {}
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(READ_BATCH)
     for batch in dataset.map(lambda x: tf.io.parse_example(x, spec)):
@@ -93,7 +93,7 @@ def load_examples(files: list[str], spec: dict, layout: FeatureLayout):
     # train a different model).
     order = np.lexsort([arrays[key] for key in sorted(arrays, reverse=True)])
     arrays = {key: values[order] for key, values in arrays.items()}
-    return layout.matrices(arrays), arrays[LABEL_KEY].astype(np.int64)
+    return layout.columns(arrays), arrays[LABEL_KEY].astype(np.int64)
 
 
 def batch_order(rows: int, steps: int, batch_size: int, seed: int) -> np.ndarray:
@@ -118,6 +118,6 @@ def streamed(files: list[str], spec: dict, layout: FeatureLayout, training: Trai
     def step_batches():
         for parsed in dataset:
             arrays = columns(parsed)
-            yield layout.matrices(arrays), arrays[LABEL_KEY].astype(np.int64)
+            yield layout.columns(arrays), arrays[LABEL_KEY].astype(np.int64)
 
     return peeked(step_batches(), True)

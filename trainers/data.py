@@ -9,28 +9,50 @@ from pathlib import Path
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from pipelines.definition.config import FeatureKind, PipelineConfig
-from serving.model_format.layout import FeatureLayout
+from pipelines.definition.config import Candidate, PipelineConfig
+from serving.model_format.layout import ID, LABEL_KEY, NUMERIC, FeatureLayout, ModelInput
+from trainers.module_contract import TrainerModuleError
 
 HISTORY_FILE = "history.json"
 LOSS_POINTS = 20  # points on the training loss curve
 
 
-def feature_layout(config: PipelineConfig, tft_output: tft.TFTransformOutput, framework: str) -> FeatureLayout:
-    """The model's inputs, from the config (kinds) and Transform (vocabulary sizes)."""
-    categorical = {}
-    for f in config.features:
-        if f.kind == FeatureKind.CATEGORICAL:
-            categorical[f.name] = tft_output.vocabulary_size_by_name(f.name) + 1
-        elif f.cardinality is not None:  # bucketized, identity
-            categorical[f.name] = f.cardinality + 1
+def feature_layout(config: PipelineConfig, tft_output: tft.TFTransformOutput,
+                   candidate: Candidate) -> FeatureLayout:
+    """The model's inputs, read from the transform output: every feature the
+    preprocessing_fn returns but the label. Floats are numbers; an integer is an id
+    where the transform declares its range (vocabularies, buckets, hashes: TFT's
+    num_buckets_for_transformed_feature), else a number."""
+    spec = tft_output.transformed_feature_spec()
+    if LABEL_KEY not in spec:
+        raise TrainerModuleError(
+            f"the preprocessing_fn ({config.preprocessing_fn}) returns no {LABEL_KEY!r}: it "
+            f"must return the label under that key (it returns {', '.join(sorted(spec))}).")
+    inputs = []
+    for name in sorted(n for n in spec if n != LABEL_KEY):
+        feature = spec[name]
+        if not isinstance(feature, tf.io.FixedLenFeature) or list(feature.shape) not in ([], [1]):
+            raise TrainerModuleError(
+                f"the preprocessing_fn's output {name!r} is not one value per row ({feature}); "
+                "sluice feeds the model one [batch] tensor per feature.")
+        if feature.dtype == tf.string:
+            raise TrainerModuleError(
+                f"the preprocessing_fn's output {name!r} is a string; a model takes numbers and "
+                "ids: map it with tft.compute_and_apply_vocabulary or tft.hash_strings.")
+        size = None
+        if feature.dtype == tf.int64:
+            try:
+                size = tft_output.num_buckets_for_transformed_feature(name)
+            except ValueError:
+                size = None
+        inputs.append(ModelInput(name, ID if size else NUMERIC, size))
     raw_spec = tft_output.raw_feature_spec()
     return FeatureLayout(
-        framework=framework,
+        framework=candidate.framework,
+        candidate=candidate.name,
         task=config.task,
         classes=tuple(str(c) for c in config.label.classes or ("0", "1")),
-        dense=tuple(f.name for f in config.features if f.kind == FeatureKind.NUMERIC),
-        categorical=categorical,
+        inputs=tuple(inputs),
         raw_features={
             f.name: "string" if raw_spec[f.name].dtype == tf.string else "number"
             for f in config.features
@@ -46,15 +68,18 @@ def curve_points(steps: int) -> int:
     return max(n for n in range(1, min(LOSS_POINTS, steps) + 1) if steps % n == 0)
 
 
-def write_history(run_dir: str, losses: list[float], started: float, framework: str,
-                  workers: int = 1, streamed: bool = False) -> None:
+def write_history(run_dir: str, losses: list[float], started: float, layout: FeatureLayout,
+                  workers: int = 1, streamed: bool = False, module: str = "") -> None:
     """Loss curve, training time and how it trained, read by the lineage recorder."""
     Path(run_dir).mkdir(parents=True, exist_ok=True)
-    history = {"framework": framework, "loss": losses, "train_seconds": time.time() - started,
+    history = {"framework": layout.framework, "candidate": layout.candidate, "module": module,
+               "inputs": list(layout.input_names), "loss": losses,
+               "train_seconds": time.time() - started,
                "workers": workers, "batches": "streamed" if streamed else "in memory"}
     (Path(run_dir) / HISTORY_FILE).write_text(json.dumps(history))
 
 
 def read_history(run_dir: str) -> dict:
-    """{framework, loss, train_seconds, workers, batches}, as write_history left it."""
+    """{framework, candidate, module, inputs, loss, train_seconds, workers, batches},
+    as write_history left it."""
     return json.loads((Path(run_dir) / HISTORY_FILE).read_text())

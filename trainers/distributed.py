@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from pipelines.definition.config import PipelineConfig
 from serving.server.process import free_port
+from trainers import module_contract
 
 ARGS_FILE = "worker_args.json"  # in the Trainer's model_run dir, beside the worker logs
 FN_ARGS = ("train_files", "transform_output", "serving_model_dir", "model_run_dir",
@@ -76,7 +76,7 @@ def rendezvous(framework: str, rank: int, ports: list[int]) -> dict[str, str]:
 def train_or_launch(framework: str, fn_args, train) -> None:
     """A trainer's run_fn: train(fn_args, config, worker) here, as one worker or as the
     worker the environment names, or start training.workers workers that each do."""
-    config = PipelineConfig.from_custom_config(fn_args.custom_config)
+    config, _ = module_contract.candidate_of(fn_args)
     worker = joined(framework)
     if worker is None and config.training.workers > 1:
         launch(framework, fn_args, config.training.workers)
@@ -117,12 +117,9 @@ def launch(framework: str, fn_args, workers: int) -> None:
 
 def main(framework: str, args_file: str) -> None:
     """One worker: the trainer's run_fn, which finds its place in the environment."""
-    fn_args = SimpleNamespace(**json.loads(Path(args_file).read_text()))
-    if framework == "keras":
-        from trainers.keras_trainer import run_fn
-    else:
-        from trainers.torch_trainer import run_fn
-    run_fn(fn_args)
+    from trainers.frameworks import adapter
+
+    adapter(framework).run_fn(SimpleNamespace(**json.loads(Path(args_file).read_text())))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import enum
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -26,6 +27,11 @@ TASKS = ("binary", "multiclass")
 METRICS = ("auc", "accuracy", "loss")  # what the gate can bound (components.metrics computes them)
 LOWER_IS_BETTER = frozenset({"loss"})
 DRIFT_REFERENCES = ("pinned", "champion", "both")  # components.drift_reference resolves them
+# The frameworks a candidate may name, each with its built-in network: a module written
+# against the same public contract as a user's (trainers.frameworks holds the adapters).
+BUILTIN_MODULES = {"keras": "trainers.builtin.keras_mlp", "torch": "trainers.builtin.torch_mlp"}
+FRAMEWORKS = tuple(BUILTIN_MODULES)
+CANDIDATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # it names steps, runs and metrics
 
 
 class ConfigError(ValueError):
@@ -106,6 +112,32 @@ class Training:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """One model the pipeline trains, judges and may push: a trainer module of one
+    framework (module: a dotted name with build_model(features, hparams) or run_fn(fn_args);
+    empty for the framework's built-in network) and the hyperparameters it is given."""
+
+    name: str
+    framework: str
+    module: str = ""
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def module_name(self) -> str:
+        return self.module or BUILTIN_MODULES[self.framework]
+
+    def hparams(self, training: Training) -> dict[str, Any]:
+        """What build_model receives: training's network settings (learning_rate,
+        hidden_units, embedding_dim, seed), overridden by the candidate's own."""
+        defaults = {"learning_rate": training.learning_rate, "hidden_units": list(training.hidden_units),
+                    "embedding_dim": training.embedding_dim, "seed": training.seed}
+        return {**defaults, **self.hyperparameters}
+
+
+DEFAULT_CANDIDATES = tuple(Candidate(name, name) for name in FRAMEWORKS)
+
+
+@dataclass(frozen=True)
 class Gate:
     primary_metric: str = "auc"
     thresholds: dict[str, float] = field(default_factory=dict)  # absolute bounds
@@ -156,7 +188,31 @@ class PipelineConfig:
     drift: Drift = Drift()
     # Dotted path of the tf.Transform function; replace it to customise features.
     preprocessing_fn: str = "components.preprocessing.preprocessing_fn"
+    # The models trained and judged side by side; the best blessed one is pushed.
+    candidates: tuple[Candidate, ...] = DEFAULT_CANDIDATES
     source: Path | None = None  # the YAML file this was read from
+
+    def candidate(self, name: str) -> Candidate:
+        for candidate in self.candidates:
+            if candidate.name == name:
+                return candidate
+        names = [c.name for c in self.candidates]
+        raise ConfigError(f"no candidate named {name!r}.{did_you_mean(name, names)} "
+                          f"Candidates: {', '.join(names)}.")
+
+    def select(self, names) -> PipelineConfig:
+        """Only the named candidates, in the config's order ("both" or "all": every one;
+        a framework's name picks its candidates when no candidate has that name)."""
+        names = [n for n in names if n]
+        if not names or set(names) & {"both", "all"}:
+            return self
+        chosen = set()
+        for name in names:
+            if name in FRAMEWORKS and name not in {c.name for c in self.candidates}:
+                chosen |= {c.name for c in self.candidates if c.framework == name}
+            else:
+                chosen.add(self.candidate(name).name)
+        return self.replace(candidates=tuple(c for c in self.candidates if c.name in chosen))
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -380,12 +436,38 @@ def _gate(raw: dict) -> Gate:
     return gate
 
 
+def _candidates(raw: Any) -> tuple[Candidate, ...]:
+    if raw is None:
+        return DEFAULT_CANDIDATES
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError("candidates: expected a mapping of candidate names to {framework, "
+                          "module, hyperparameters} (see the README's 'Your own model').")
+    candidates = []
+    for name, spec in raw.items():
+        where = f"candidates.{name}"
+        if not isinstance(name, str) or not CANDIDATE_NAME.match(name):
+            raise ConfigError(f"{where}: a candidate's name is lower-case letters, digits and _ "
+                              "(it names the candidate's steps and MLflow runs), starting with a letter.")
+        spec = {"framework": spec} if isinstance(spec, str) else spec
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where}: expected a mapping with framework (and module, hyperparameters).")
+        _check_keys(where, spec, _fields(Candidate)[1:])
+        _check_types(where, Candidate, spec)
+        framework = spec.get("framework")
+        if framework not in FRAMEWORKS:
+            raise ConfigError(f"{where}.framework: expected one of {', '.join(FRAMEWORKS)}, got "
+                              f"{framework!r}.{did_you_mean(str(framework), FRAMEWORKS)}")
+        candidates.append(Candidate(name=name, **spec))
+    return tuple(candidates)
+
+
 def from_dict(raw: dict[str, Any], base_dir: Path = Path(".")) -> PipelineConfig:
     """Builds and validates a config; relative paths resolve against base_dir."""
     _check_keys("config", raw, _fields(PipelineConfig))
     _check_types("", PipelineConfig, {k: v for k, v in raw.items()
                                       if k not in ("data", "schema", "slices", "label",
-                                                   "features", "training", "gate", "drift")})
+                                                   "features", "training", "gate", "drift",
+                                                   "candidates")})
     for key in ("name", "data", "schema", "task", "label", "features"):
         if key not in raw:
             raise ConfigError(f"config: missing required key '{key}'.")
@@ -414,7 +496,8 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path(".")) -> PipelineConfig
     if "hidden_units" in training:
         training["hidden_units"] = tuple(training["hidden_units"])
     config = PipelineConfig(
-        **{k: v for k, v in raw.items() if k not in ("data", "schema", "gate", "slices")},
+        **{k: v for k, v in raw.items() if k not in ("data", "schema", "gate", "slices", "candidates")},
+        candidates=_candidates(raw.get("candidates")),
         data=(base_dir / raw["data"]).resolve(),
         schema=(base_dir / raw["schema"]).resolve(),
         label=label,

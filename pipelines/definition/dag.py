@@ -1,8 +1,9 @@
 """The one pipeline definition: create_pipeline(...) wires the components into a DAG.
 
 ExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> check_anomalies
-(gate: anomalies, drift against the baseline) -> Transform -> one Trainer per framework
--> evaluate (gate, per trainer, against the baseline) -> infra_validate (each blessed
+(gate: anomalies, drift against the baseline) -> Transform -> one Trainer per candidate
+(the config's candidates: a framework's adapter and a trainer module) -> evaluate
+(gate, per candidate, against the baseline) -> infra_validate (each blessed
 candidate served by the real model server) -> push (best blessed candidate, re-judged
 if another version serves by then). The baseline (components.baseline) is the version
 serving when the pipeline is built, imported as a declared input. Runners only choose
@@ -15,11 +16,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.definition import sources
+from pipelines.definition import sources, step_ids
 from pipelines.definition.config import ConfigError, PipelineConfig, as_parameter, to_json
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the repository: code, lock, git
-TRAINERS = {"keras": "trainers.keras_trainer.run_fn", "torch": "trainers.torch_trainer.run_fn"}
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,19 @@ class Paths:
 CONTENT_KEY = "sluice_content_sha256"  # the step parameter that holds what it reads, by content
 
 
-def content_digests(config: PipelineConfig, trainers) -> dict[str, str]:
+def content_digests(config: PipelineConfig) -> dict[str, str]:
     """step id -> the digest of the user's files it reads (the schema file, the
-    preprocessing_fn's and each trainer's module with their local imports): a
-    parameter of the step, so TFX's cache key sees an in-place edit
-    (pipelines.definition.sources), and the record names the contents."""
-    digests = {"ImportSchemaGen": sources.file_sha256(config.schema),
-               "Transform": sources.function_digest(config.preprocessing_fn)}
-    for trainer in trainers:
-        digests[f"train_{trainer}"] = sources.function_digest(TRAINERS[trainer])
+    preprocessing_fn's module and each candidate's trainer module with their local
+    imports, and the framework's adapter): a parameter of the step, so TFX's cache key
+    sees an in-place edit (pipelines.definition.sources), and the record names the
+    contents."""
+    from trainers import frameworks
+
+    digests = {step_ids.SCHEMA_GEN: sources.file_sha256(config.schema),
+               step_ids.TRANSFORM: sources.function_digest(config.preprocessing_fn)}
+    for candidate in config.candidates:
+        adapter = frameworks.run_fn(candidate.framework).rpartition(".")[0]
+        digests[step_ids.train(candidate.name)] = sources.module_digest(candidate.module_name, adapter)
     return digests
 
 
@@ -76,9 +80,11 @@ def import_function(dotted: str, folder: Path | None = None):
     return function
 
 
-def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "torch"),
+def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
                     beam_args=(), pipeline_root: str | None = None, with_metadata: bool = True,
                     enable_cache: bool = True):
+    """The DAG for config's candidates (trainers: the names to keep, as
+    PipelineConfig.select takes them; all by default)."""
     # The component modules one by one: `tfx.v1` also imports every extension (Vertex AI,
     # BulkInferrer, ...) and took 12 s longer to import here.
     from tfx.components.example_validator.component import ExampleValidator
@@ -91,6 +97,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
     from components.baseline import baseline_node
     from components.bulk_statistics import BulkStatisticsGen
     from components.bulk_transform import BulkTransform
+    from components.candidate_slots import wire
     from components.check_anomalies import check_anomalies
     from components.csv_examples import ColumnarCsvExampleGen
     from components.drift_reference import references
@@ -98,13 +105,13 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
     from components.infra_validate import infra_validate
     from components.push import push
     from serving.model_format import versions as push_target
+    from trainers import frameworks, module_contract
 
+    config = config.select(trainers)
     folder = config.source.parent if config.source else None
     import_function(config.preprocessing_fn, folder)
-    for trainer in trainers:
-        import_function(TRAINERS[trainer])
-    custom_config = config.to_dict()
-    digests = content_digests(config, trainers)
+    module_contract.check_all(config)
+    digests = content_digests(config)
 
     example_gen = ColumnarCsvExampleGen(
         input_base=str(config.data.parent),
@@ -113,11 +120,13 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
         output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
             example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets)
             for name, buckets in config.split.items()])),
-    ).with_id("CsvExampleGen")  # the step's name: the same examples as TFX's CsvExampleGen
-    statistics_gen = BulkStatisticsGen(examples=example_gen.outputs["examples"]).with_id("StatisticsGen")
-    schema_gen = ImportSchemaGen(schema_file=str(config.schema))
+    ).with_id(step_ids.EXAMPLE_GEN)
+    statistics_gen = BulkStatisticsGen(examples=example_gen.outputs["examples"]).with_id(
+        step_ids.STATISTICS_GEN)
+    schema_gen = ImportSchemaGen(schema_file=str(config.schema)).with_id(step_ids.SCHEMA_GEN)
     example_validator = ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    ).with_id(step_ids.EXAMPLE_VALIDATOR)
     baseline = baseline_node(paths.serving_dir, config.model_name,
                              pipeline_root or paths.pipeline_root)
     data_gate = check_anomalies(
@@ -128,7 +137,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
         drift=as_parameter(config.drift_gate),
         references=json.dumps(references(paths.serving_dir, config.model_name,
                                          config.drift.reference), sort_keys=True),
-    )
+    ).with_id(step_ids.DATA_GATE)
     transform = BulkTransform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
@@ -136,36 +145,36 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
         custom_config=to_json(config.transform_config),  # only what it reads: cached longer
         disable_statistics=True,
         disable_analyzer_cache=True,
-    ).with_id("Transform")  # the step's name: the same outputs as TFX's Transform
+    ).with_id(step_ids.TRANSFORM)
     transform.add_upstream_node(data_gate)
 
     gate = as_parameter(config.model_gate)
     components = [example_gen, statistics_gen, schema_gen, example_validator, baseline,
                   data_gate, transform]
-    candidates = {}  # <trainer>_model / <trainer>_blessing -> channel
-    for trainer in trainers:
+    candidates = []  # (model, blessing) channels, in the config's order
+    for candidate in config.candidates:
         train = Trainer(
-            run_fn=TRAINERS[trainer],
+            run_fn=frameworks.run_fn(candidate.framework),
             examples=transform.outputs["transformed_examples"],
             transform_graph=transform.outputs["transform_graph"],
             schema=schema_gen.outputs["schema"],
             train_args=trainer_pb2.TrainArgs(num_steps=config.training.steps),
             eval_args=trainer_pb2.EvalArgs(num_steps=0),
-            custom_config=custom_config,
-        ).with_id(f"train_{trainer}")
+            custom_config=module_contract.custom_config(config, candidate),
+        ).with_id(step_ids.train(candidate.name))
         judge = evaluate(
             model=train.outputs["model"],
             examples=example_gen.outputs["examples"],
             transform_graph=transform.outputs["transform_graph"],
             baseline=baseline.outputs["result"],
             gate=gate,
-        ).with_id(f"evaluate_{trainer}")
+            candidate=candidate.name,
+        ).with_id(step_ids.evaluate(candidate.name))
         components += [train, judge]
-        candidates[f"{trainer}_model"] = train.outputs["model"]
-        candidates[f"{trainer}_blessing"] = judge.outputs["blessing"]
-    serves = infra_validate(**candidates)
+        candidates.append((train.outputs["model"], judge.outputs["blessing"]))
+    serves = infra_validate(**wire(candidates)).with_id(step_ids.INFRA_VALIDATE)
     pusher = push(
-        **candidates,
+        **wire(candidates),
         infra_blessing=serves.outputs["infra_blessing"],
         examples=example_gen.outputs["examples"],
         statistics=statistics_gen.outputs["statistics"],
@@ -174,7 +183,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=("keras", "to
         model_name=config.model_name,
         gate=gate,
         serving_state=push_target.state_digest(paths.serving_dir, config.model_name),
-    )
+    ).with_id(step_ids.PUSH)
     components += [serves, pusher]
     for component in components:
         if component.id in digests:

@@ -113,9 +113,15 @@ def module_sources(module: str) -> dict[str, str]:
 
 def function_digest(dotted: str) -> str:
     """One digest over the sources behind a dotted function name (module.function)."""
-    digest = hashlib.sha256(dotted.encode())
-    for path, sha in module_sources(dotted.rpartition(".")[0]).items():
-        digest.update(f"{path}\0{sha}\0".encode())
+    return module_digest(dotted.rpartition(".")[0], salt=dotted)
+
+
+def module_digest(*modules: str, salt: str = "") -> str:
+    """One digest over the sources behind modules (each with its local imports)."""
+    digest = hashlib.sha256(salt.encode())
+    for module in modules:
+        for path, sha in module_sources(module).items():
+            digest.update(f"{path}\0{sha}\0".encode())
     return digest.hexdigest()
 
 

@@ -19,6 +19,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from components import step_reports, tfx_layout
+from pipelines.definition import step_ids
 from pipelines.definition.config import PipelineConfig
 from pipelines.definition.dag import PROJECT_ROOT, Paths
 from pipelines.definition.sources import file_sha256 as file_digest
@@ -256,7 +257,7 @@ class PipelineRunRecord:
     def register_push(self, steps: list[Step]) -> str | None:
         """Registers the pushed model and points the champion alias at the version
         serving now, all under the serving dir's push lock."""
-        push_step = next((s for s in steps if s.node_id == "push" and s.state == "COMPLETE"), None)
+        push_step = next((s for s in steps if s.node_id == step_ids.PUSH and s.state == "COMPLETE"), None)
         if push_step is None:
             return None
         props = tfx_layout.custom_properties(push_step.output("pushed_model"))
@@ -273,6 +274,7 @@ class PipelineRunRecord:
         tags = {
             "sluice.run_id": self.run.info.run_id,
             "sluice.trainer": props["framework"],
+            "sluice.candidate": props.get("candidate", props["framework"]),
             "sluice.data_sha256": run.data.tags.get("sluice.data_sha256", ""),
             "sluice.data_digest": run.data.tags.get("sluice.data_digest", ""),
             "sluice.schema": str(self.config.schema),

@@ -29,6 +29,7 @@ from pathlib import Path
 import yaml
 
 from components import tfx_layout
+from pipelines.definition import step_ids
 from pipelines.definition.dag import PROJECT_ROOT
 from pipelines.lineage.mlflow_record import file_digest
 
@@ -88,7 +89,7 @@ def read_record(client, mv) -> Record:
         commit=tags.get("sluice.git_commit", "unknown"),
         lock_sha256=run.data.tags.get("sluice.lock_sha256", "missing"),
         config=config, data=Path(config["data"]), data_sha256=tags.get("sluice.data_sha256", ""),
-        schema_sha256=tags.get("sluice.schema_sha256", ""), trainer=tags["sluice.trainer"],
+        schema_sha256=tags.get("sluice.schema_sha256", ""), trainer=tags.get("sluice.candidate", tags["sluice.trainer"]),
         serving_path=tags.get("sluice.serving_path", ""),
         metrics=json.loads(tags.get("sluice.metrics", "{}")),
     )
@@ -200,12 +201,12 @@ def compare(record: Record, home: Path) -> dict:
                   if "mlflow.parentRunId" not in r.data.tags)
     reproduction = RunReport(parent.info.run_id, tracking_uri)
     steps = reproduction.steps
-    trained = tfx_layout.serving_model_dir(steps[f"train_{record.trainer}"].data.tags["sluice.output.model"])
+    trained = tfx_layout.serving_model_dir(steps[step_ids.train(record.trainer)].data.tags["sluice.output.model"])
     original = Path(record.serving_path)
     if not original.is_dir():
         raise ReproductionRefused(f"the original model {original} is gone; nothing to compare with.")
     reproduced, before = ServableModel(trained), ServableModel(original)
-    rows = read_raw_split(steps["CsvExampleGen"].data.tags["sluice.output.examples"], "eval",
+    rows = read_raw_split(steps[step_ids.EXAMPLE_GEN].data.tags["sluice.output.examples"], "eval",
                           before.feature_names)
     worst = float(abs(reproduced.predict(rows) - before.predict(rows)).max())
     metrics = reproduction.evaluations()[record.trainer]["metrics"]["overall"]

@@ -3,7 +3,7 @@ PNG, no network needed), built only from what the run recorded in MLflow and the
 artifacts its steps wrote, so `sluice report RUN_ID` can rebuild it later.
 
 It tells the run's story in order: the data (rows per split, anomalies, drift, a link
-to the TFDV statistics view), Keras and PyTorch side by side (metrics, per-slice
+to the TFDV statistics view), the candidates side by side (metrics, per-slice
 metrics, loss curves, ROC and calibration curves, training time, model size), the
 decisions (each gate's reasons, the baseline judged against, infra validation, the
 push), and the lineage (data digest, schema, commit, lock, config).
@@ -19,9 +19,9 @@ import tempfile
 from pathlib import Path
 
 from components import check_anomalies, evaluate, infra_validate, tfx_steps
+from pipelines.definition import step_ids
 
 REPORT_FILE = "report.html"
-FRAMEWORKS = ("keras", "torch")
 
 
 def _png(figure) -> str:
@@ -55,6 +55,10 @@ class RunReport:
         children = self.client.search_runs(
             [self.run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run_id}'")
         self.steps = {c.info.run_name: c for c in children}
+        listed = [n for n in self.run.data.tags.get("sluice.trainers", "").split(",") if n]
+        found = [step_ids.candidate_step(name)[1] for name in sorted(self.steps)
+                 if step_ids.candidate_step(name)]
+        self.candidates = list(dict.fromkeys([*listed, *found]))  # the config's order first
 
     def artifact_json(self, step: str, name: str) -> dict | None:
         run = self.steps.get(step)
@@ -69,27 +73,27 @@ class RunReport:
 
     def evaluations(self) -> dict[str, dict]:
         found = {}
-        for framework in FRAMEWORKS:
-            evaluation = self.artifact_json(f"evaluate_{framework}", evaluate.EVALUATION_FILE)
+        for name in self.candidates:
+            evaluation = self.artifact_json(step_ids.evaluate(name), evaluate.EVALUATION_FILE)
             if evaluation is not None:
-                found[framework] = evaluation
+                found[name] = evaluation
         return found
 
     def data_section(self) -> str:
         parts = ["<h2>Data</h2>"]
-        stats = self.steps.get("StatisticsGen")
+        stats = self.steps.get(step_ids.STATISTICS_GEN)
         if stats is not None:
             splits = {k[5:]: int(v) for k, v in stats.data.metrics.items() if k.startswith("rows_")}
             parts.append(_table(["split", "rows"], sorted(splits.items())))
             view = stats.info.artifact_uri
             parts.append(f'<p>TFDV statistics view: <a href="{html.escape(view)}">'
                          "statistics_Split-*.html</a> (artifacts of the StatisticsGen step)</p>")
-        anomalies = self.artifact_json("ExampleValidator", tfx_steps.ANOMALIES_REPORT) or []
+        anomalies = self.artifact_json(step_ids.EXAMPLE_VALIDATOR, tfx_steps.ANOMALIES_REPORT) or []
         parts.append(f"<h3>Anomalies ({len(anomalies)})</h3>")
         if anomalies:
             parts.append(_table(["split", "feature", "anomaly", "details"],
                                 [[a["split"], a["feature"], a["anomaly"], a["details"]] for a in anomalies]))
-        drift = self.artifact_json("check_anomalies", check_anomalies.DRIFT_FILE) or {"rows": []}
+        drift = self.artifact_json(step_ids.DATA_GATE, check_anomalies.DRIFT_FILE) or {"rows": []}
         against = [r["name"] for r in drift.get("references", [])]
         parts.append(f"<h3>Drift against {html.escape(' and '.join(against) or '(no reference yet)')}"
                      + (" (accepted)" if drift.get("accepted") else "") + "</h3>")
@@ -109,35 +113,37 @@ class RunReport:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        parts = ["<h2>Keras and PyTorch, side by side</h2>"]
-        infra = self.artifact_json("infra_validate", infra_validate.RESULTS_FILE) or {}
-        latencies = {r["framework"]: r.get("latency", {}) for r in infra.values()}
+        parts = ["<h2>The candidates, side by side</h2>"]
+        infra = self.artifact_json(step_ids.INFRA_VALIDATE, infra_validate.RESULTS_FILE) or {}
+        latencies = {r.get("candidate", r["framework"]): r.get("latency", {}) for r in infra.values()}
         rows = []
-        for framework in FRAMEWORKS:
-            train = self.steps.get(f"train_{framework}")
-            evaluation = evaluations.get(framework)
+        for name in self.candidates:
+            train = self.steps.get(step_ids.train(name))
+            evaluation = evaluations.get(name)
             if train is None and evaluation is None:
                 continue
             overall = evaluation["metrics"]["overall"] if evaluation else {}
             m = train.data.metrics if train else {}
-            latency = latencies.get(framework, {})
-            rows.append([framework, overall.get("auc", ""), overall.get("accuracy", ""),
+            latency = latencies.get(name, {})
+            framework = (evaluation or {}).get("framework") or (train.data.tags.get("sluice.framework", "")
+                                                                 if train else "")
+            rows.append([name, framework, overall.get("auc", ""), overall.get("accuracy", ""),
                          overall.get("loss", ""), overall.get("example_count", ""),
                          m.get("train_seconds", ""), m.get("model_size_mb", ""),
                          latency.get("1_row_ms", ""), latency.get("100_row_ms", ""),
                          "BLESSED" if evaluation and evaluation["blessed"] else "not blessed"])
-        parts.append(_table(["framework", "auc", "accuracy", "log loss", "eval rows",
+        parts.append(_table(["candidate", "framework", "auc", "accuracy", "log loss", "eval rows",
                              "train s", "model MB", "1-row ms", "100-row ms", "gate"], rows))
         parts.append("<p>Latency: median of the model server's answers to 1-row and 100-row "
                      "requests over loopback, measured by infra validation.</p>")
 
         figure, axis = plt.subplots(figsize=(6, 3.5))
-        for framework in FRAMEWORKS:
-            train = self.steps.get(f"train_{framework}")
+        for name in self.candidates:
+            train = self.steps.get(step_ids.train(name))
             if train is not None:
                 history = self.client.get_metric_history(train.info.run_id, "train_loss")
-                axis.plot([h.step for h in history], [h.value for h in history], label=framework)
-        axis.set(title="training loss (same batches for both)",
+                axis.plot([h.step for h in history], [h.value for h in history], label=name)
+        axis.set(title="training loss (the same batches for every candidate)",
                  xlabel="training progress (logged points)", ylabel="loss")
         axis.legend()
         parts.append(_png(figure))
@@ -179,7 +185,7 @@ class RunReport:
 
         predictions = {}
         for framework in evaluations:
-            blessing = self.steps[f"evaluate_{framework}"].data.tags.get("sluice.output.blessing")
+            blessing = self.steps[step_ids.evaluate(framework)].data.tags.get("sluice.output.blessing")
             found = read_predictions(blessing) if blessing else None
             if found is not None and found[1].shape[1] == 2:
                 predictions[framework] = found
@@ -228,7 +234,7 @@ class RunReport:
                          f", judged against {'serving version ' + str(against) if against else 'no champion'}</h3>")
             parts.append("<ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in evaluation["reasons"])
                          + "</ul>")
-        infra = self.steps.get("infra_validate")
+        infra = self.steps.get(step_ids.INFRA_VALIDATE)
         if infra is not None:
             parts.append(f"<p><b>Infra validation</b>: {html.escape(infra.data.tags.get('sluice.infra_validation', ''))}</p>")
         decision = self.run.data.tags.get("sluice.push_decision")

@@ -10,10 +10,12 @@ import logging
 import time
 from typing import Callable
 
+from pipelines.definition import step_ids
+
 log = logging.getLogger("sluice")
 
 
-DATA_STEPS = ("CsvExampleGen", "StatisticsGen", "Transform")  # each reads every input row
+DATA_STEPS = (step_ids.EXAMPLE_GEN, step_ids.STATISTICS_GEN, step_ids.TRANSFORM)  # each reads every input row
 
 
 class StepLogHandler(logging.Handler):

@@ -30,7 +30,7 @@ def compile_dag(config: PipelineConfig, paths: Paths, trainers, out_dir: Path, *
     """Writes <out_dir>/sluice_<name>.json and the DAG file; returns the spec path."""
     sluice = Path(sys.executable).parent / "sluice"
     args = ["--config", str(config.source), "--home", str(paths.home), "--data", str(config.data),
-            "--trainer", "both" if len(trainers) > 1 else trainers[0]]
+            "--trainer", ",".join(trainers)]
     if steps:
         args += ["--steps", str(steps)]
     if workers:

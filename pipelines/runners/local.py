@@ -12,6 +12,7 @@ import traceback
 import uuid
 
 from components import step_reports
+from pipelines.definition import step_ids
 from pipelines.definition.config import PipelineConfig
 from pipelines.definition.dag import Paths, create_pipeline
 from pipelines.lineage import mlmd
@@ -166,7 +167,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
                                  f"{paths.metadata}: did TFX change how run ids are set?")
         record.record_steps(steps)
         version = record.register_push(steps)
-        push_step = next((s for s in steps if s.node_id == "push"), None)
+        push_step = next((s for s in steps if s.node_id == step_ids.PUSH), None)
         decision = step_reports.figures(push_step) if push_step else {}
         if version:
             log.info("registered %s version %s; 'champion' names version %s (the one serving)",

@@ -1,8 +1,11 @@
 """The contract between Transform, the trainers and serving: which transformed
-features a model reads, in which order, and how to assemble them into matrices.
+features a model reads, in which order and of which kind, and what it answers.
 
-Both trainers write it next to the model (sluice.json) and the serving side reads it,
-so a pushed model can be used without the config or the training code.
+It is built from the transform output itself (trainers.features), not from the config,
+so every feature a preprocessing_fn adds reaches the model. Trainer modules receive it
+as `features` in build_model(features, hparams); the adapters write it next to the
+model (sluice.json) and the serving side reads it, so a pushed model can be used
+without the config or the training code.
 """
 from __future__ import annotations
 
@@ -12,50 +15,70 @@ from pathlib import Path
 
 import numpy as np
 
-LABEL_KEY = "label_xf"
+LABEL_KEY = "label_xf"  # the one output key a preprocessing_fn must provide
 LAYOUT_FILE = "sluice.json"
+NUMERIC, ID = "float32", "int64"  # what a model input holds: a number, or an id
 
 
 def transformed_name(name: str) -> str:
+    """The default preprocessing_fn's name for a config feature's output."""
     return f"{name}_xf"
 
 
 @dataclass(frozen=True)
+class ModelInput:
+    """One transformed feature as the model receives it: a [batch] tensor of float32
+    numbers, or of int64 ids in 0..vocabulary_size-1 (where the transform declares the
+    range: a vocabulary, buckets, a hash)."""
+
+    name: str
+    dtype: str  # NUMERIC | ID
+    vocabulary_size: int | None = None
+
+
+@dataclass(frozen=True)
 class FeatureLayout:
-    framework: str  # "keras" | "torch"
+    framework: str  # the adapter that trained it and loads it (trainers.frameworks)
     task: str  # "binary" | "multiclass"
     classes: tuple[str, ...]  # class names, index order
-    dense: tuple[str, ...]  # numeric features, z-scored floats
-    categorical: dict[str, int] = field(default_factory=dict)  # name -> id count
+    inputs: tuple[ModelInput, ...] = ()  # the transform's outputs but the label
     raw_features: dict[str, str] = field(default_factory=dict)  # name -> "string"|"number"
     required: tuple[str, ...] = ()  # raw features the schema says are always present
+    candidate: str = ""  # the config's name for the model
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
 
-    def matrices(self, transformed: dict) -> dict[str, np.ndarray]:
-        """Transformed feature columns -> {"dense": float32 [B, D], "categorical": int64 [B, C]}."""
-        rows = len(next(iter(transformed.values())))
-        dense = [np.asarray(transformed[transformed_name(n)], np.float32) for n in self.dense]
-        cats = [np.asarray(transformed[transformed_name(n)], np.int64) for n in self.categorical]
-        return {
-            "dense": np.stack(dense, 1) if dense else np.zeros((rows, 0), np.float32),
-            "categorical": np.stack(cats, 1) if cats else np.zeros((rows, 0), np.int64),
-        }
+    @property
+    def output_size(self) -> int:
+        """What build_model's model answers per row: 1 for a binary task (the positive
+        class), one per class for multiclass."""
+        return 1 if self.task == "binary" else self.num_classes
 
-    def tensor_matrices(self, transformed: dict) -> dict:
-        """matrices() inside a TF graph: transformed feature tensors -> {"dense": float32
-        [B, D], "categorical": int64 [B, C]}."""
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.inputs)
+
+    @property
+    def numeric(self) -> tuple[str, ...]:
+        """The inputs that are numbers."""
+        return tuple(i.name for i in self.inputs if i.dtype == NUMERIC)
+
+    @property
+    def categorical(self) -> dict[str, int]:
+        """The id inputs: name -> vocabulary size."""
+        return {i.name: i.vocabulary_size for i in self.inputs if i.dtype == ID}
+
+    def columns(self, transformed: dict) -> dict[str, np.ndarray]:
+        """Transformed feature columns -> the model's inputs, each in its dtype."""
+        return {i.name: np.asarray(transformed[i.name], i.dtype) for i in self.inputs}
+
+    def tensors(self, transformed: dict) -> dict:
+        """columns() inside a TF graph."""
         import tensorflow as tf
 
-        columns = {
-            "dense": [tf.cast(transformed[transformed_name(n)], tf.float32) for n in self.dense],
-            "categorical": [tf.cast(transformed[transformed_name(n)], tf.int64) for n in self.categorical],
-        }
-        batch = tf.shape(next(c for cols in columns.values() for c in cols))[0]
-        return {key: tf.stack(cols, 1) if cols else tf.zeros([batch, 0], dtype)
-                for (key, cols), dtype in zip(columns.items(), (tf.float32, tf.int64))}
+        return {i.name: tf.cast(transformed[i.name], i.dtype) for i in self.inputs}
 
     def save(self, model_dir: Path) -> None:
         (Path(model_dir) / LAYOUT_FILE).write_text(json.dumps(asdict(self), indent=2))
@@ -63,7 +86,11 @@ class FeatureLayout:
     @classmethod
     def load(cls, model_dir: Path) -> FeatureLayout:
         raw = json.loads((Path(model_dir) / LAYOUT_FILE).read_text())
-        return cls(**{**raw, "classes": tuple(raw["classes"]), "dense": tuple(raw["dense"]),
+        if "inputs" not in raw:
+            raise ValueError(f"{model_dir}: this model was exported by an older sluice (its "
+                             f"{LAYOUT_FILE} names no inputs); train it again to serve it.")
+        return cls(**{**raw, "classes": tuple(raw["classes"]),
+                      "inputs": tuple(ModelInput(**i) for i in raw["inputs"]),
                       "required": tuple(raw.get("required", ()))})
 
     def example_row(self) -> dict:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from serving.model_format import keras2  # noqa: F401  (sets the Keras 2 switch before TensorFlow loads)
+from serving.model_format.flavors import flavor
 from serving.model_format.layout import FeatureLayout
 
 
@@ -18,32 +19,14 @@ class ServableModel:
     """predict({column: [raw values, None = missing]}) -> probabilities [rows, classes]."""
 
     def __init__(self, model_dir: str | Path):
-        import tensorflow as tf
-        import tensorflow_transform as tft
-
         from serving.model_format import raw_features
 
         self.path = Path(model_dir)
         self.layout = FeatureLayout.load(self.path)
-        if self.layout.framework == "keras":
-            self._saved_model = tf.saved_model.load(str(self.path))
-            signature = self._saved_model.signatures["serving_default"]
-            self._raw_spec = {
-                name: tf.io.VarLenFeature(tf.string if kind == "string" else tf.float32)
-                for name, kind in self.layout.raw_features.items()
-            }
-            self._packing = raw_features.PackedColumns(self._raw_spec, self.feature_names)
-            self._graph = self._traced(lambda raw: signature(**raw)["probabilities"])
-        else:
-            import torch
-
-            self._transform = transform = tft.TFTransformOutput(str(self.path / "transform"))
-            self._raw_spec = transform.raw_feature_spec()
-            self._torch = torch.jit.load(str(self.path / "model.pt"))
-            self._packing = raw_features.PackedColumns(self._raw_spec, self.feature_names)
-            self._graph = self._traced(lambda raw: self.layout.tensor_matrices(
-                transform.transform_raw_features(raw_features.to_transform_inputs(raw, self._raw_spec),
-                                                 drop_unused_features=True)))
+        self._flavor = flavor(self.layout.framework).Loaded(self.path, self.layout)
+        self._raw_spec = self._flavor.raw_spec
+        self._packing = raw_features.PackedColumns(self._raw_spec, self.feature_names)
+        self._graph = self._traced(self._flavor.graph)
 
     @property
     def feature_names(self) -> list[str]:
@@ -56,18 +39,12 @@ class ServableModel:
         missing = self.missing_features(columns)
         if missing:
             raise KeyError(f"missing raw features: {', '.join(missing)}")
-        outputs = _call_flat(self._graph, self._packing.tensors(columns))
-        if self.layout.framework == "keras":
-            return outputs.numpy()
-        import torch
-
-        with torch.no_grad():
-            return self._torch(*(torch.from_numpy(outputs[k].numpy()) for k in ("dense", "categorical"))).numpy()
+        return self._flavor.finish(_call_flat(self._graph, self._packing.tensors(columns)))
 
     def _traced(self, graph_of_columns):
         """The model's graph part as one traced function of the two packed input
-        tensors. Keras: its whole serving signature. PyTorch: raw features to the two
-        matrices the model reads (one tensor each, not one per transformed feature).
+        tensors. Keras: its whole serving signature. PyTorch: raw features to the
+        model's inputs.
         Run eagerly, op by op, PyTorch's transform took ~60 ms per request; traced and
         packed, a one-row Keras prediction takes ~0.8 ms instead of ~1.6."""
         import tensorflow as tf

@@ -1,0 +1,23 @@
+"""A Keras candidate as served: its SavedModel's serving signature does everything
+(raw features -> transform -> model -> probabilities)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from serving.model_format.layout import FeatureLayout
+
+
+class Loaded:
+    def __init__(self, path: Path, layout: FeatureLayout):
+        import tensorflow as tf
+
+        self._saved_model = tf.saved_model.load(str(path))
+        self._signature = self._saved_model.signatures["serving_default"]
+        self.raw_spec = {name: tf.io.VarLenFeature(tf.string if kind == "string" else tf.float32)
+                         for name, kind in layout.raw_features.items()}
+
+    def graph(self, raw: dict):
+        return self._signature(**raw)["probabilities"]
+
+    def finish(self, outputs):
+        return outputs.numpy()
