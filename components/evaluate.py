@@ -200,7 +200,7 @@ def evaluate(
     baseline: InputArtifact[Model],
     blessing: OutputArtifact[ModelBlessing],
     gate: Parameter[str],  # a ModelGate as JSON
-    candidate: Parameter[str] = "",  # the config's name for it
+    candidate_name: Parameter[str] = "",  # the config's name for it
 ):
     """Scores the candidate and the baseline on the eval split; writes the blessing.
     A candidate whose training failed (trainers.module_contract) is not blessed, for
@@ -224,7 +224,7 @@ def evaluate(
         candidate, scored.probabilities[1] if champion_model else None,
         str(champion_model.path) if champion_model else "", version, labels, model_gate)
     report = {
-        "candidate": candidate or candidate_model.layout.candidate,
+        "candidate": candidate_name or candidate_model.layout.candidate,
         "framework": candidate_model.layout.framework,
         "blessed": blessed,
         "reasons": reasons,

@@ -27,6 +27,7 @@ class Kept:
     series: dict[str, list[float]] = field(default_factory=dict)  # metric -> values by step
     model: tuple[str, str] | None = None  # (Model artifact uri, framework): logged as a pyfunc
     on_pipeline_run: dict[str, object] = field(default_factory=dict)  # also on the parent run
+    params: dict[str, object] = field(default_factory=dict)  # MLflow params of the step's run
 
 
 NOTHING = SimpleNamespace(figures=lambda step: {}, summary=lambda figures: "",

@@ -47,6 +47,8 @@ def kept(step, figures: dict) -> Kept:
     if not step.output("model_run") or "final_loss" not in figures:
         return Kept()
     history = read_history(step.output("model_run").uri)
-    return Kept(series={"train_loss": history["loss"]},
+    params = {"candidate": history["candidate"], "module": history["module"],
+              **{f"hparam.{k}": v for k, v in history.get("hparams", {}).items()}}
+    return Kept(series={"train_loss": history["loss"]}, params=params,
                 model=(step.output("model").uri, history["framework"]) if step.state == "COMPLETE" else None,
                 on_pipeline_run={f"{history['candidate']}.{k}": float(v) for k, v in figures.items()})

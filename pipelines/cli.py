@@ -12,6 +12,7 @@ from pathlib import Path
 from serving.server import options as serving_options
 
 EXIT_BAD_INPUT, EXIT_ANOMALIES, EXIT_FAILED = 2, 3, 1
+EXIT_CANDIDATE_FAILED = 4  # the run finished, but a candidate's trainer module broke the contract
 
 
 def _paths(args):
@@ -77,7 +78,10 @@ def cmd_run(args) -> int:
     if decision.get("decision"):
         log.info("%s", decision["decision"])
     log.info("MLflow: %s   (browse with: sluice ui --home %s)", _tracking_uri(args, paths), args.home)
-    return 0
+    failed = decision.get("failed_candidates") or {}
+    for name, reason in failed.items():
+        log.error("error: candidate %s was not trained: %s", name, reason)
+    return EXIT_CANDIDATE_FAILED if failed else 0
 
 
 def cmd_lineage(args) -> int:

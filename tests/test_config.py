@@ -13,7 +13,7 @@ def write(tmp_path: Path, **changes) -> Path:
     raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())
     raw.update(changes)
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(raw))
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
 
 
@@ -71,7 +71,7 @@ def test_wrong_types_fail_at_load_naming_key_and_type(tmp_path, section, change,
     raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())
     raw[section] = {**(raw.get(section) or {}), **change}
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(raw))
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
     with pytest.raises(config_module.ConfigError, match=message):
         config_module.load(path)
 

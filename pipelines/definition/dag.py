@@ -168,7 +168,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
             transform_graph=transform.outputs["transform_graph"],
             baseline=baseline.outputs["result"],
             gate=gate,
-            candidate=candidate.name,
+            candidate_name=candidate.name,
         ).with_id(step_ids.evaluate(candidate.name))
         components += [train, judge]
         candidates.append((train.outputs["model"], judge.outputs["blessing"]))

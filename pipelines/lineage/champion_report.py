@@ -21,7 +21,9 @@ def champion_report(model_name: str, tracking_uri: str, version: str | None = No
     lines = [
         f"{model_name} version {mv.version}" + ("  (champion)" if "champion" in mv.aliases else ""),
         f"  serving path   {t.get('sluice.serving_path')}",
-        f"  trainer        {t.get('sluice.trainer')}",
+        f"  candidate      {t.get('sluice.candidate', t.get('sluice.trainer'))} "
+        f"({t.get('sluice.trainer')}: {t.get('sluice.module') or 'built-in'})",
+        f"  hyperparams    {t.get('sluice.hyperparameters', '')}",
         f"  pipeline run   {t.get('sluice.run_id')}",
         f"  data           sha256 {t.get('sluice.data_sha256')}  (mlflow digest {t.get('sluice.data_digest')})",
         f"  schema         {t.get('sluice.schema')}  sha256 {t.get('sluice.schema_sha256')}",

@@ -231,6 +231,8 @@ class PipelineRunRecord:
                 mlflow.set_tag(key, value)
             else:
                 mlflow.log_metric(key, float(value))
+        for key, value in kept.params.items():
+            self.client.log_param(cid, key[:250], str(value)[:500])
         for key, values in kept.series.items():
             for i, value in enumerate(values):
                 self.client.log_metric(cid, key, value, step=i)
@@ -254,6 +256,14 @@ class PipelineRunRecord:
         self.logged_models[model_uri] = info.model_uri
         return info.model_uri
 
+    def _candidate_module(self, name: str | None) -> str:
+        return self.config.candidate(name).module_name if name else ""
+
+    def _candidate_hparams(self, name: str | None) -> str:
+        if not name:
+            return ""
+        return json.dumps(self.config.candidate(name).hparams(self.config.training), sort_keys=True)
+
     def register_push(self, steps: list[Step]) -> str | None:
         """Registers the pushed model and points the champion alias at the version
         serving now, all under the serving dir's push lock."""
@@ -275,6 +285,8 @@ class PipelineRunRecord:
             "sluice.run_id": self.run.info.run_id,
             "sluice.trainer": props["framework"],
             "sluice.candidate": props.get("candidate", props["framework"]),
+            "sluice.module": self._candidate_module(props.get("candidate")),
+            "sluice.hyperparameters": self._candidate_hparams(props.get("candidate")),
             "sluice.data_sha256": run.data.tags.get("sluice.data_sha256", ""),
             "sluice.data_digest": run.data.tags.get("sluice.data_digest", ""),
             "sluice.schema": str(self.config.schema),
@@ -306,7 +318,7 @@ class PipelineRunRecord:
         primary = self.config.gate.primary_metric
         baseline = mv.tags.get("sluice.baseline_version", "0")
         against = f"champion v{baseline}" if baseline != "0" else "no champion (first push)"
-        line = (f"{mv.tags.get('sluice.trainer')} pushed with {primary} "
+        line = (f"{mv.tags.get('sluice.candidate') or mv.tags.get('sluice.trainer')} pushed with {primary} "
                 f"{metrics.get(primary, float('nan')):.4f}, judged against {against}. "
                 f"Report: {report_uri}")
         self.client.update_model_version(self.config.model_name, version, description=line)

@@ -37,7 +37,8 @@ def fingerprint(config: PipelineConfig, paths: Paths, trainers, beam_args,
     files += sorted(p for d in CODE_DIRS for p in (PROJECT_ROOT / d).rglob("*.py"))
     if config.source:
         sources.on_import_path(config.source.parent)
-    files += [Path(p) for p in sources.module_sources(config.preprocessing_fn.rpartition(".")[0])]
+    modules = [config.preprocessing_fn.rpartition(".")[0], *(c.module_name for c in config.candidates)]
+    files += sorted({Path(p) for m in modules for p in sources.module_sources(m)})
     for path in files:
         digest.update(str(path).encode())
         if path == config.data and data_sha256:

@@ -95,6 +95,18 @@ def named_runner(pipeline_run_id: str):
     return NamedRunLocalDagRunner()
 
 
+def failed_training(steps) -> dict[str, str]:
+    """candidate -> why its training failed (trainers.module_contract), for this run."""
+    failed = {}
+    for step in steps:
+        role = step_ids.candidate_step(step.node_id)
+        if role and role[0] == step_ids.TRAIN:
+            reason = step_reports.figures(step).get("training_failed")
+            if reason:
+                failed[role[1]] = reason
+    return failed
+
+
 def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_args=(),
         only: str | None = None, start_from: str | None = None,
         orchestrator_run_id: str | None = None, force: bool = False) -> dict:
@@ -182,7 +194,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
                                                               data.sha256),
                                 record.run.info.run_id, decision.get("decision", ""))
         run_log.stop(log_file)
-        return {**decision, "registered_version": version}
+        return {**decision, "registered_version": version, "failed_candidates": failed_training(steps)}
     except BaseException as err:
         run_log.write_traceback(log_file, traceback.format_exc())
         err.sluice_log = log_file  # the CLI's last line names it

@@ -159,7 +159,7 @@ def train(fn_args, config, worker: distributed.Worker) -> None:
     if not worker.chief:
         return
     write_history(fn_args.model_run_dir, losses, started, layout, worker.count, batches.streamed,
-                  candidate.module_name)
+                  candidate.module_name, hparams)
     if worker.count > 1:  # export plain variables, as single-worker training does
         trained, model = model, build(module, candidate, layout, hparams)[0]
         model(batches.example)

@@ -184,7 +184,7 @@ def train(fn_args, config, worker: distributed.Worker) -> None:
     if not worker.chief:
         return
     write_history(fn_args.model_run_dir, losses, started, layout, worker.count, batches.streamed,
-                  candidate.module_name)
+                  candidate.module_name, hparams)
     try:
         export(model.cpu(), layout, batches.example, Path(fn_args.serving_model_dir),
                fn_args.transform_output)
