@@ -24,7 +24,6 @@ def trained(upstream, out, framework: str, **training):
     """run_fn as TFX's Trainer calls it -> (history, predictions on 200 taxi rows)."""
     from serving.model_format.model import ServableModel
     from trainers.data import read_history
-
     from trainers.frameworks import adapter
 
     run_fn = adapter(framework).run_fn
