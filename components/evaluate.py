@@ -259,7 +259,7 @@ def write_failed(blessing, model_uri: str, failure: dict) -> None:
     """The blessing of a candidate that has no model: not blessed, and why."""
     reason = f"training failed: {failure['error']}"
     report = {"candidate": failure["candidate"], "framework": failure["framework"], "blessed": False,
-              "reasons": [reason], "metrics": {"overall": {}}, "baseline_version": 0,
+              "reasons": [reason], "metrics": {"overall": {}, "slices": {}}, "baseline_version": 0,
               "champion": None, "training_failed": failure}
     Path(blessing.uri, EVALUATION_FILE).write_text(json.dumps(report, indent=2))
     Path(blessing.uri, "NOT_BLESSED").touch()
