@@ -248,8 +248,10 @@ def evaluate(
     for name, value in candidate["overall"].items():
         if not metrics.undefined(value):  # ML Metadata rejects NaN
             blessing.set_float_custom_property(name, value)
-    blessing.set_float_custom_property("macro_f1", candidate["per_class"]["macro_f1"])
-    for name, scores in candidate["per_class"]["classes"].items():
+    per_class = candidate.get("per_class", {"classes": {}})
+    if "macro_f1" in per_class:
+        blessing.set_float_custom_property("macro_f1", per_class["macro_f1"])
+    for name, scores in per_class["classes"].items():
         safe = METRIC_NAME_UNSAFE.sub("_", name)  # MLflow names: letters, digits, _-. space
         for metric in ("precision", "recall"):
             blessing.set_float_custom_property(f"{metric}.{safe}", scores[metric])
@@ -292,8 +294,8 @@ def read_samples(blessing_uri: str) -> dict:
 def figures(step) -> dict:
     blessing = step.output("blessing")
     props = tfx_layout.custom_properties(blessing) if blessing else {}
-    named = ("auc", "accuracy", "loss", "example_count", "macro_f1", "blessed", "baseline_version",
-             "training_failed")
+    named = ("auc", "accuracy", "loss", "rmse", "mae", "r2", "example_count", "macro_f1", "blessed",
+             "baseline_version", "training_failed")
     per_class = {k: v for k, v in props.items() if k.startswith(("precision.", "recall."))}
     return {**{k: props[k] for k in named if k in props}, **per_class}
 
@@ -305,7 +307,7 @@ def summary(f: dict) -> str:
         return f"NOT blessed: {f['training_failed']}"
     verdict = "BLESSED" if f["blessed"] else "NOT blessed"
     against = f"v{f['baseline_version']}" if f.get("baseline_version") else "no champion"
-    scores = ", ".join(f"{m} {f[m]:.4f}" for m in ("auc", "accuracy") if m in f)
+    scores = ", ".join(f"{m} {f[m]:.4f}" for m in ("auc", "accuracy", "rmse", "r2") if m in f)
     return f"{scores or 'metrics undefined'} on {int(f['example_count']):,} rows vs {against}: {verdict}"
 
 

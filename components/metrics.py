@@ -1,7 +1,9 @@
 """Metrics and the blessing rule: plain functions on arrays, the core of the model gate.
 
 The same numbers for every framework: AUC (one-vs-rest macro for multiclass),
-accuracy, log loss and example count, overall and per slice.
+accuracy, log loss and example count, overall and per slice; for regression RMSE, MAE,
+R² and example count. A model answers one column per class, or one column (the value)
+for regression: that is how these functions tell the two apart.
 """
 from __future__ import annotations
 
@@ -10,10 +12,32 @@ import numpy as np
 from pipelines.definition.config import LOWER_IS_BETTER
 
 
+def is_regression(predictions: np.ndarray) -> bool:
+    """A classifier answers K >= 2 probabilities per row; a regressor one value."""
+    return predictions.ndim == 2 and predictions.shape[1] == 1
+
+
+def compute_regression(labels: np.ndarray, values: np.ndarray) -> dict[str, float]:
+    """labels [N] numbers, values [N, 1] -> {rmse, mae, r2, example_count}. R² is NaN
+    where the labels do not vary (a slice of one value)."""
+    labels = np.asarray(labels, np.float64)
+    errors = values[:, 0].astype(np.float64) - labels
+    spread = float(np.sum((labels - labels.mean()) ** 2)) if len(labels) else 0.0
+    return {
+        "rmse": float(np.sqrt(np.mean(errors ** 2))) if len(labels) else float("nan"),
+        "mae": float(np.mean(np.abs(errors))) if len(labels) else float("nan"),
+        "r2": 1.0 - float(np.sum(errors ** 2)) / spread if spread > 0 else float("nan"),
+        "example_count": int(len(labels)),
+    }
+
+
 def compute(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
-    """labels [N] class ids, probs [N, K] -> {auc, accuracy, loss, example_count}."""
+    """labels [N] class ids, probs [N, K] -> {auc, accuracy, loss, example_count}; or
+    labels [N] numbers, values [N, 1] -> the regression metrics."""
     from sklearn.metrics import log_loss, roc_auc_score
 
+    if is_regression(probs):
+        return compute_regression(labels, probs)
     classes = list(range(probs.shape[1]))
     try:
         if probs.shape[1] == 2:
@@ -74,13 +98,16 @@ def judge_per_class(found: dict, bounds: dict) -> tuple[bool, list[str]]:
 
 
 def compute_sliced(labels, probs, slices: dict[str, np.ndarray], classes=()) -> dict:
-    """{"overall": metrics, "slices": {column: {value: metrics}}, "per_class": ...}."""
+    """{"overall": metrics, "slices": {column: {value: metrics}}, "per_class": ...}
+    (per_class for classification only)."""
     sliced = {}
     for column, values in slices.items():
         keys = np.array(["" if v is None else str(v) for v in values])
         sliced[column] = {k: compute(labels[keys == k], probs[keys == k]) for k in sorted(set(keys))}
-    return {"overall": compute(labels, probs), "slices": sliced,
-            "per_class": per_class(labels, probs, classes)}
+    found = {"overall": compute(labels, probs), "slices": sliced}
+    if not is_regression(probs):
+        found["per_class"] = per_class(labels, probs, classes)
+    return found
 
 
 def _better_or_equal(metric: str, value: float, bound: float) -> bool:

@@ -51,7 +51,9 @@ def _feature(x, feature: Feature):
     )
 
 
-def _label(inputs: dict, label: Label):
+def _label(inputs: dict, label: Label, task: str):
+    if task == "regression":  # the value to predict, as it is
+        return tf.cast(fill_in_missing(inputs[label.column]), tf.float32)
     if label.column:
         x = fill_in_missing(inputs[label.column])
         if label.classes:
@@ -82,5 +84,5 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
         transformed_name(f.name): _feature(fill_in_missing(inputs[f.name]), f)
         for f in config.features
     }
-    outputs[LABEL_KEY] = _label(inputs, config.label)
+    outputs[LABEL_KEY] = _label(inputs, config.label, config.task)
     return outputs

@@ -68,3 +68,20 @@ def test_a_module_that_breaks_the_contract_fails_before_beam(tmp_path, source, m
     finally:
         sys.modules.pop(name, None)
         sys.path.remove(str(tmp_path.resolve()))
+
+
+def test_a_regression_config_gets_its_metrics_and_refuses_the_classifiers(tmp_path):
+    config = config_module.load("taxi_fare")
+    assert config.task == "regression" and config.gate.primary_metric == "rmse" and config.num_classes == 0
+    label = {"name": "fare", "column": "fare"}
+    plain = config_module.load(write(tmp_path, task="regression", label=label, gate={}))
+    assert plain.gate.primary_metric == "rmse"
+    with pytest.raises(ConfigError, match=r"gate.thresholds: 'auc' is not a metric of a regression task; "
+                                          r"its metrics: rmse, mae, r2"):
+        config_module.load(write(tmp_path, task="regression", label=label, gate={"thresholds": {"auc": 0.7}}))
+    with pytest.raises(ConfigError, match=r"gate.primary_metric: 'rmse' is not a metric of a binary task"):
+        config_module.load(write(tmp_path, gate={"primary_metric": "rmse"}))
+    with pytest.raises(ConfigError, match=r"label: a regression label is a numeric column"):
+        config_module.load(write(tmp_path, task="regression", gate={}))  # taxi's derived label
+    with pytest.raises(ConfigError, match=r"task: unknown task 'regresion'. Did you mean 'regression'\?"):
+        config_module.load(write(tmp_path, task="regresion"))

@@ -45,17 +45,39 @@ def test_judge_thresholds_and_regression():
 
 
 def test_choose_prefers_better_blessed_candidate():
-    cands = [{"framework": "keras", "blessed": True, "value": 0.80},
-             {"framework": "torch", "blessed": True, "value": 0.82}]
+    cands = [{"candidate": "keras", "blessed": True, "value": 0.80},
+             {"candidate": "torch", "blessed": True, "value": 0.82}]
     best, reason = choose(cands, "auc")
-    assert best["framework"] == "torch" and "chosen over keras" in reason
+    assert best["candidate"] == "torch" and "chosen over keras" in reason
     best, _ = choose(cands, "loss")
-    assert best["framework"] == "keras"
+    assert best["candidate"] == "keras"
     cands[1]["blessed"] = False
-    assert choose(cands, "auc")[0]["framework"] == "keras"
+    assert choose(cands, "auc")[0]["candidate"] == "keras"
     cands[0]["blessed"] = False
     best, reason = choose(cands, "auc")
     assert best is None and "no candidate was blessed" in reason
+
+
+def test_a_tie_goes_to_the_first_candidate_in_the_config_and_says_so():
+    cands = [{"candidate": name, "blessed": True, "value": value}
+             for name, value in (("wide", 0.80), ("deep", 0.82), ("mlp", 0.82), ("res", 0.82))]
+    best, reason = choose(cands, "auc")
+    assert best["candidate"] == "deep"
+    assert reason.endswith("(tied with mlp, res: the first in the config's candidates wins)")
+    assert choose(cands[:2], "auc")[1].count("tied") == 0
+
+
+def test_regression_metrics_and_their_direction():
+    labels = np.array([1.0, 2.0, 3.0, 4.0])
+    found = metrics.compute(labels, np.array([[1.5], [2.0], [2.5], [4.0]]))
+    assert found["rmse"] == pytest.approx(np.sqrt(0.125)) and found["mae"] == pytest.approx(0.25)
+    assert found["r2"] == pytest.approx(1 - 0.5 / 5.0) and found["example_count"] == 4
+    assert np.isnan(metrics.compute(np.array([2.0, 2.0]), np.array([[1.0], [2.0]]))["r2"])
+    blessed, reasons = metrics.judge(found, {"rmse": 0.2, "mae": 0.1, "r2": 0.95}, {"rmse": 0.5},
+                                     {"rmse": 0.1})
+    assert not blessed and "rmse 0.3536 <= 0.5 ok" in reasons[0]  # lower is better
+    assert metrics.better("rmse", 0.3, 0.4) and metrics.better("r2", 0.9, 0.8)
+    assert "per_class" not in metrics.compute_sliced(labels, found and np.ones((4, 1)), {})
 
 
 def test_undefined_metric_fails_its_check_with_the_reason():

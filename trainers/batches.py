@@ -93,7 +93,7 @@ def load_examples(files: list[str], spec: dict, layout: FeatureLayout):
     # train a different model).
     order = np.lexsort([arrays[key] for key in sorted(arrays, reverse=True)])
     arrays = {key: values[order] for key, values in arrays.items()}
-    return layout.columns(arrays), arrays[LABEL_KEY].astype(np.int64)
+    return layout.columns(arrays), arrays[LABEL_KEY].astype(layout.label_dtype)
 
 
 def batch_order(rows: int, steps: int, batch_size: int, seed: int) -> np.ndarray:
@@ -118,6 +118,6 @@ def streamed(files: list[str], spec: dict, layout: FeatureLayout, training: Trai
     def step_batches():
         for parsed in dataset:
             arrays = columns(parsed)
-            yield layout.columns(arrays), arrays[LABEL_KEY].astype(np.int64)
+            yield layout.columns(arrays), arrays[LABEL_KEY].astype(layout.label_dtype)
 
     return peeked(step_batches(), True)

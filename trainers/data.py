@@ -51,7 +51,7 @@ def feature_layout(config: PipelineConfig, tft_output: tft.TFTransformOutput,
         framework=candidate.framework,
         candidate=candidate.name,
         task=config.task,
-        classes=tuple(str(c) for c in config.label.classes or ("0", "1")),
+        classes=() if config.task == "regression" else tuple(str(c) for c in config.label.classes or ("0", "1")),
         inputs=tuple(inputs),
         raw_features={
             f.name: "string" if raw_spec[f.name].dtype == tf.string else "number"

@@ -23,9 +23,12 @@ import yaml
 from pipelines.definition.label_rule import parse_rule, rule_columns
 
 CONFIG_DIR = Path(__file__).parent.parent / "configs"  # pipelines/configs/
-TASKS = ("binary", "multiclass")
-METRICS = ("auc", "accuracy", "loss")  # what the gate can bound (components.metrics computes them)
-LOWER_IS_BETTER = frozenset({"loss"})
+TASKS = ("binary", "multiclass", "regression")
+# What the gate can bound, per kind of task (components.metrics computes them).
+CLASSIFICATION_METRICS = ("auc", "accuracy", "loss")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
+LOWER_IS_BETTER = frozenset({"loss", "rmse", "mae"})
 DRIFT_REFERENCES = ("pinned", "champion", "both")  # components.drift_reference resolves them
 # The frameworks a candidate may name, each with its built-in network: a module written
 # against the same public contract as a user's (trainers.frameworks holds the adapters).
@@ -139,7 +142,7 @@ DEFAULT_CANDIDATES = tuple(Candidate(name, name) for name in FRAMEWORKS)
 
 @dataclass(frozen=True)
 class Gate:
-    primary_metric: str = "auc"
+    primary_metric: str = ""  # auc for classification, rmse for regression
     thresholds: dict[str, float] = field(default_factory=dict)  # absolute bounds
     max_regression: dict[str, float] = field(default_factory=dict)  # vs. the champion
     # Per-slice bounds: every slice with at least min_slice_examples eval rows meets them.
@@ -226,7 +229,8 @@ class PipelineConfig:
 
     @property
     def num_classes(self) -> int:
-        return 2 if self.task == "binary" else len(self.label.classes)
+        """0 for regression: the model answers one value."""
+        return {"binary": 2, "regression": 0}.get(self.task, len(self.label.classes))
 
     def drift_bounds(self) -> dict[str, tuple[str, float]]:
         """feature -> (TFDV comparator, bound), for every configured feature."""
@@ -425,15 +429,29 @@ def _feature(name: str, spec: Any) -> Feature:
     return Feature(name=name, kind=FeatureKind(kind), **spec)
 
 
-def _gate(raw: dict) -> Gate:
+def _gate(raw: dict, task: str) -> Gate:
+    """The gate's bounds, on the metrics of the task's kind (rmse, mae, r2 for regression;
+    auc, accuracy, loss for classification)."""
     _check_keys("gate", raw, _fields(Gate))
     _check_types("gate", Gate, raw)
+    metrics = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
     gate = Gate(**raw)
+    gate = dataclasses.replace(gate, primary_metric=gate.primary_metric or metrics[0])
     for section in ("thresholds", "max_regression", "slice_thresholds"):
-        _check_keys(f"gate.{section}", getattr(gate, section), METRICS)
-    _check_keys("gate.primary_metric", {gate.primary_metric: 0}, METRICS)
+        _check_metrics(f"gate.{section}", getattr(gate, section), metrics, task)
+    _check_metrics("gate.primary_metric", {gate.primary_metric: 0}, metrics, task)
+    if task == "regression" and gate.per_class:
+        raise ConfigError("gate.per_class: a regression task has no classes to bound.")
     _check_keys("gate.per_class", gate.per_class, ("precision", "recall", "f1"))
     return gate
+
+
+def _check_metrics(section: str, given: dict, metrics, task: str) -> None:
+    for key in given:
+        if key in METRICS and key not in metrics:
+            raise ConfigError(f"{section}: {key!r} is not a metric of a {task} task; its metrics: "
+                              f"{', '.join(metrics)}.")
+    _check_keys(section, given, metrics)
 
 
 def _candidates(raw: Any) -> tuple[Candidate, ...]:
@@ -495,6 +513,11 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path(".")) -> PipelineConfig
     _check_types("drift", Drift, drift)
     if "hidden_units" in training:
         training["hidden_units"] = tuple(training["hidden_units"])
+    if raw["task"] not in TASKS:
+        raise ConfigError(
+            f"task: unknown task {raw['task']!r}.{did_you_mean(str(raw['task']), TASKS)} "
+            f"Allowed: {', '.join(TASKS)}."
+        )
     config = PipelineConfig(
         **{k: v for k, v in raw.items() if k not in ("data", "schema", "gate", "slices", "candidates")},
         candidates=_candidates(raw.get("candidates")),
@@ -505,13 +528,8 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path(".")) -> PipelineConfig
         slices=tuple(raw.get("slices") or ()),
         training=Training(**training),
         drift=Drift(**drift),
-        gate=_gate(dict(raw.get("gate") or {})),
+        gate=_gate(dict(raw.get("gate") or {}), str(raw.get("task"))),
     )
-    if config.task not in TASKS:
-        raise ConfigError(
-            f"task: unknown task '{config.task}'.{did_you_mean(config.task, TASKS)} "
-            f"Allowed: {', '.join(TASKS)}."
-        )
     _check_keys("drift.features", config.drift.features, config.feature_names)
     if config.drift.reference not in DRIFT_REFERENCES:
         raise ConfigError(
@@ -520,6 +538,9 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path(".")) -> PipelineConfig
             f"Allowed: {', '.join(DRIFT_REFERENCES)}.")
     if config.task == "multiclass" and len(label.classes) < 2:
         raise ConfigError("label.classes: a multiclass task lists its class names.")
+    if config.task == "regression" and (label.derive or label.classes):
+        raise ConfigError("label: a regression label is a numeric column ('column:'), without "
+                          "classes or a derived rule.")
     return config.replace(model_name=config.model_name or f"sluice-{config.name}")
 
 

@@ -117,6 +117,10 @@ class RunReport:
         infra = self.artifact_json(step_ids.INFRA_VALIDATE, infra_validate.RESULTS_FILE) or {}
         latencies = {r.get("candidate", r["framework"]): r.get("latency", {}) for r in infra.values()}
         rows = []
+        regression = any("rmse" in e["metrics"]["overall"] for e in evaluations.values())
+        shown = ("rmse", "mae", "r2") if regression else ("auc", "accuracy", "loss")
+        names = {"loss": "log loss", "r2": "R²"}
+        names = {m: names.get(m, m) for m in shown}
         for name in self.candidates:
             train = self.steps.get(step_ids.train(name))
             evaluation = evaluations.get(name)
@@ -127,12 +131,11 @@ class RunReport:
             latency = latencies.get(name, {})
             framework = (evaluation or {}).get("framework") or (train.data.tags.get("sluice.framework", "")
                                                                  if train else "")
-            rows.append([name, framework, overall.get("auc", ""), overall.get("accuracy", ""),
-                         overall.get("loss", ""), overall.get("example_count", ""),
+            rows.append([name, framework, *(overall.get(k, "") for k in shown), overall.get("example_count", ""),
                          m.get("train_seconds", ""), m.get("model_size_mb", ""),
                          latency.get("1_row_ms", ""), latency.get("100_row_ms", ""),
                          "BLESSED" if evaluation and evaluation["blessed"] else "not blessed"])
-        parts.append(_table(["candidate", "framework", "auc", "accuracy", "log loss", "eval rows",
+        parts.append(_table(["candidate", "framework", *(names[m] for m in shown), "eval rows",
                              "train s", "model MB", "1-row ms", "100-row ms", "gate"], rows))
         parts.append("<p>Latency: median of the model server's answers to 1-row and 100-row "
                      "requests over loopback, measured by infra validation.</p>")
@@ -178,17 +181,43 @@ class RunReport:
             parts.append(_png(figure))
         return "".join(parts)
 
+    def _predictions(self, evaluations: dict) -> dict:
+        """candidate -> (labels, predictions) the gate scored, where it kept them."""
+        from components.evaluate import read_predictions
+
+        found = {}
+        for name in evaluations:
+            blessing = self.steps[step_ids.evaluate(name)].data.tags.get("sluice.output.blessing")
+            scored = read_predictions(blessing) if blessing else None
+            if scored is not None:
+                found[name] = scored
+        return found
+
+    def _residuals(self, predictions: dict, plt) -> str:
+        """Regression: predicted against actual, and the residuals' spread."""
+        figure, (scatter, spread) = plt.subplots(1, 2, figsize=(10, 4))
+        for name, (labels, values) in predictions.items():
+            scatter.scatter(labels, values[:, 0], s=4, alpha=0.4, label=name)
+        low = min(float(labels.min()) for labels, _ in predictions.values())
+        high = max(float(labels.max()) for labels, _ in predictions.values())
+        scatter.plot([low, high], [low, high], "k:", linewidth=0.8)
+        scatter.set(title="predicted against actual (eval split)", xlabel="actual", ylabel="predicted")
+        spread.boxplot([values[:, 0] - labels for labels, values in predictions.values()],
+                       labels=list(predictions), showfliers=False)
+        spread.axhline(0, color="k", linestyle=":", linewidth=0.8)
+        spread.set(title="residuals (predicted - actual)", ylabel="residual")
+        scatter.legend()
+        return _png(figure)
+
     def _curves(self, evaluations: dict, plt) -> str:
         from sklearn.metrics import roc_curve
 
-        from components.evaluate import read_predictions
+        from components.metrics import is_regression
 
-        predictions = {}
-        for framework in evaluations:
-            blessing = self.steps[step_ids.evaluate(framework)].data.tags.get("sluice.output.blessing")
-            found = read_predictions(blessing) if blessing else None
-            if found is not None and found[1].shape[1] == 2:
-                predictions[framework] = found
+        scored = self._predictions(evaluations)
+        if scored and all(is_regression(p) for _, p in scored.values()):
+            return self._residuals(scored, plt)
+        predictions = {n: found for n, found in scored.items() if found[1].shape[1] == 2}
         if not predictions:
             return "<p>ROC and calibration curves: binary tasks only.</p>"
         figure, (roc, calibration) = plt.subplots(1, 2, figsize=(10, 4))
@@ -210,8 +239,10 @@ class RunReport:
     def _slices(self, evaluations: dict, plt) -> str:
         parts = []
         columns = sorted({c for e in evaluations.values() for c in e["metrics"]["slices"]})
+        overall = [e["metrics"]["overall"] for e in evaluations.values()]
+        shown = ("rmse", "mae") if any("rmse" in o for o in overall) else ("auc", "accuracy")
         for column in columns:
-            for metric in ("auc", "accuracy"):
+            for metric in shown:
                 figure, axis = plt.subplots(figsize=(8, 3))
                 width = 0.8 / max(len(evaluations), 1)
                 for i, (framework, evaluation) in enumerate(evaluations.items()):

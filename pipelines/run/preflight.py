@@ -87,6 +87,8 @@ def number_columns(config: PipelineConfig) -> dict[str, str]:
     for feature in config.features:
         if str(feature.kind) in NUMBER_KINDS:
             why[feature.name] = f"features.{feature.name} is {feature.kind} in the config"
+    if config.task == "regression":
+        why[config.label.column] = "it is the label of a regression task"
     return why
 
 
@@ -162,6 +164,10 @@ class _Label:
             value = row[self.column]
             if value == "":
                 return
+            if self.config.task == "regression":  # numbers (checked as a number column)
+                if len(self.counts) < 2:
+                    self.counts[value] = self.counts.get(value, 0) + 1
+                return
             classes = self.config.label.classes
             if not classes and value not in self.text_values and not _is_number(value):
                 self.text_values[value] = line
@@ -196,6 +202,9 @@ class _Label:
         if not self.counts:
             raise DataError(f"{self.path}: the label ({name}) has no value in any of the "
                             f"{rows:,} rows.")
+        if len(self.counts) < 2 and self.config.task == "regression":
+            raise DataError(f"{self.path}: the label ({name}) holds a single value "
+                            f"({next(iter(self.counts))!r}); there is nothing to predict.")
         if len(self.counts) < 2:
             only = next(iter(self.counts))
             raise DataError(

@@ -39,8 +39,8 @@ class ModelInput:
 @dataclass(frozen=True)
 class FeatureLayout:
     framework: str  # the adapter that trained it and loads it (trainers.frameworks)
-    task: str  # "binary" | "multiclass"
-    classes: tuple[str, ...]  # class names, index order
+    task: str  # "binary" | "multiclass" | "regression"
+    classes: tuple[str, ...]  # class names, index order (none for regression)
     inputs: tuple[ModelInput, ...] = ()  # the transform's outputs but the label
     raw_features: dict[str, str] = field(default_factory=dict)  # name -> "string"|"number"
     required: tuple[str, ...] = ()  # raw features the schema says are always present
@@ -51,10 +51,28 @@ class FeatureLayout:
         return len(self.classes)
 
     @property
+    def regression(self) -> bool:
+        return self.task == "regression"
+
+    @property
     def output_size(self) -> int:
         """What build_model's model answers per row: 1 for a binary task (the positive
-        class), one per class for multiclass."""
-        return 1 if self.task == "binary" else self.num_classes
+        class) and for regression (the value), one per class for multiclass."""
+        return 1 if self.task in ("binary", "regression") else self.num_classes
+
+    @property
+    def output_key(self) -> str:
+        """The served output: class probabilities [rows, classes], or the value [rows, 1]."""
+        return "value" if self.regression else "probabilities"
+
+    @property
+    def output_width(self) -> int:
+        """Columns of a served answer: one per class, or the one value."""
+        return 1 if self.regression else self.num_classes
+
+    @property
+    def label_dtype(self) -> str:
+        return "float32" if self.regression else "int64"
 
     @property
     def input_names(self) -> tuple[str, ...]:

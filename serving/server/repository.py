@@ -42,7 +42,7 @@ class ModelState:
 def warm_up(model: ServableModel) -> None:
     """One valid row: traces the graph and proves the model answers."""
     probs = model.predict({name: [value] for name, value in model.layout.example_row().items()})
-    if probs.shape != (1, model.layout.num_classes) or not np.all(np.isfinite(probs)):
+    if probs.shape != (1, model.layout.output_width) or not np.all(np.isfinite(probs)):
         raise RuntimeError(f"warm-up answer has shape {probs.shape} or is not finite")
 
 

@@ -190,10 +190,13 @@ class ModelServer:
         except orjson.JSONDecodeError as err:
             raise api.RequestError(f"JSON Parse error: {err}") from None
         layout = loaded.model.layout
-        if action == ":regress":
+        if action == ":regress" and not layout.regression:
             raise api.RequestError(
                 f"model {loaded.name} is a {layout.task} classifier: use :classify or :predict, "
                 "not :regress")
+        if action == ":classify" and layout.regression:
+            raise api.RequestError(
+                f"model {loaded.name} is a regression model: use :regress or :predict, not :classify")
         if action == ":predict":
             columns, columnar = api.parse_predict(layout, body)
         else:
@@ -202,6 +205,8 @@ class ModelServer:
         probs = await self.batcher.predict(loaded, columns, rows)
         if action == ":classify":
             return ok(api.classify_response(layout, probs))
+        if action == ":regress":
+            return ok(api.regress_response(probs))
         return ok(api.predict_response(probs, columnar))
 
 

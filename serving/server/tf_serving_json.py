@@ -14,7 +14,6 @@ import numpy as np
 
 from serving.model_format.layout import FeatureLayout
 
-OUTPUT = "probabilities"
 SIGNATURE = "serving_default"
 
 
@@ -156,6 +155,11 @@ def predict_response(probs: np.ndarray, columnar: bool) -> dict:
     return {"outputs": values} if columnar else {"predictions": values}
 
 
+def regress_response(values: np.ndarray) -> dict:
+    """TF Serving's :regress answer: one number per example."""
+    return {"result": values[:, 0].tolist()}
+
+
 def classify_response(layout: FeatureLayout, probs: np.ndarray) -> dict:
     return {"result": [[[c, p] for c, p in zip(layout.classes, row)] for row in probs.tolist()]}
 
@@ -178,7 +182,7 @@ def metadata_response(name: str, version: int, layout: FeatureLayout) -> dict:
 
     inputs = {n: tensor(n, "DT_STRING" if kind == "string" else "DT_DOUBLE", [-1])
               for n, kind in layout.raw_features.items()}
-    outputs = {OUTPUT: tensor(OUTPUT, "DT_FLOAT", [-1, layout.num_classes])}
+    outputs = {layout.output_key: tensor(layout.output_key, "DT_FLOAT", [-1, layout.output_width])}
     return {
         "model_spec": {"name": name, "signature_name": "", "version": str(version)},
         "metadata": {"signature_def": {"signature_def": {SIGNATURE: {

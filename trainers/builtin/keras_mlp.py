@@ -13,6 +13,6 @@ def build_model(features, hparams) -> tf.keras.Model:
     x = tf.keras.layers.Concatenate()(parts) if len(parts) > 1 else parts[0]
     for i, units in enumerate(hparams["hidden_units"]):
         x = tf.keras.layers.Dense(units, activation="relu", name=f"hidden_{i}")(x)
-    activation = "sigmoid" if features.task == "binary" else "softmax"
-    outputs = tf.keras.layers.Dense(features.output_size, activation=activation, name="probabilities")(x)
+    activation = {"binary": "sigmoid", "multiclass": "softmax"}.get(features.task)  # None: the value
+    outputs = tf.keras.layers.Dense(features.output_size, activation=activation, name="output")(x)
     return tf.keras.Model(inputs, outputs)

@@ -24,5 +24,5 @@ def build_model(features, hparams) -> tf.keras.Model:
     wide_x = join()(wide) if len(wide) > 1 else wide[0]
     logits = tf.keras.layers.Add()([tf.keras.layers.Dense(features.output_size)(x),
                                     tf.keras.layers.Dense(features.output_size)(wide_x)])
-    activation = "sigmoid" if features.task == "binary" else "softmax"
+    activation = {"binary": "sigmoid", "multiclass": "softmax"}.get(features.task)  # None: the value
     return tf.keras.Model(inputs, tf.keras.layers.Activation(activation)(logits))

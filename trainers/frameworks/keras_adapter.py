@@ -3,7 +3,8 @@ candidate (trainers.module_contract).
 
 The module's build_model(features, hparams) returns a tf.keras.Model taking a dict of
 [batch] tensors (features.inputs: float32 numbers, int64 ids) and answering the positive
-class's probability [batch, 1] (binary) or the class probabilities [batch, classes].
+class's probability [batch, 1] (binary), the class probabilities [batch, classes], or
+the value [batch, 1] (regression; default loss: mean squared error).
 Optional hooks: loss(features, hparams) -> a Keras loss taking (labels, outputs),
 optimizer(hparams) -> a Keras optimizer (default Adam at hparams["learning_rate"]).
 sluice opens the distribution strategy's scope around them, builds the batches, runs
@@ -35,6 +36,8 @@ FRAMEWORK = "keras"
 
 def default_loss(features: FeatureLayout):
     none = tf.keras.losses.Reduction.NONE  # per example: the train step averages
+    if features.regression:
+        return tf.keras.losses.MeanSquaredError(reduction=none)
     if features.task == "binary":
         return tf.keras.losses.BinaryCrossentropy(reduction=none)
     return tf.keras.losses.SparseCategoricalCrossentropy(reduction=none)
@@ -65,20 +68,21 @@ def train_step_function(model, loss_fn, optimizer, strategy: tf.distribute.Strat
 
 
 def probabilities(outputs, task: str):
-    """The model's answer as class probabilities [batch, classes]."""
+    """The model's answer as served: class probabilities [batch, classes], or the value
+    [batch, 1] for regression."""
     if task == "binary":
         return tf.concat([1.0 - outputs, outputs], axis=1)
     return outputs
 
 
 def serving_function(model, transform, raw_spec: dict, layout: FeatureLayout):
-    """Raw features in, class probabilities out; the transform runs inside."""
+    """Raw features in, class probabilities (or the value) out; the transform runs inside."""
 
     @tf.function(input_signature=[raw_features.signature_spec(raw_spec, layout.raw_features)],
                  autograph=False)
     def serve(raw):
         transformed = transform.apply_transform_model(raw_features.to_transform_inputs(raw, raw_spec))
-        return {"probabilities": probabilities(model(layout.tensors(transformed)), layout.task)}
+        return {layout.output_key: probabilities(model(layout.tensors(transformed)), layout.task)}
 
     return serve
 
@@ -120,8 +124,8 @@ def check_output(model, inputs: dict, layout: FeatureLayout, candidate) -> None:
                                  f"{sorted(inputs)}: {type(err).__name__}: {err}") from None
     rows = len(next(iter(inputs.values())))
     if got != (rows, layout.output_size):
-        what = ("the positive class's probability" if layout.task == "binary"
-                else f"the probabilities of the {layout.num_classes} classes")
+        what = {"binary": "the positive class's probability", "regression": "the predicted value"}.get(
+            layout.task, f"the probabilities of the {layout.num_classes} classes")
         raise TrainerModuleError(f"{where(candidate, 'build_model')}: the model answers shape {got} "
                                  f"for {rows} rows; expected {(rows, layout.output_size)}: {what}.")
 
@@ -144,12 +148,12 @@ def train(fn_args, config, worker: distributed.Worker) -> None:
         model, loss_fn, optimizer = build(module, candidate, layout, hparams)
     check_output(model, batches.example, layout, candidate)
     step = train_step_function(model, loss_fn, optimizer, strategy, training.batch_size)
-    binary = layout.task == "binary"
+    one_column = layout.output_size == 1 and layout.task in ("binary", "regression")
     started = time.time()
     losses = []
     chunk = fn_args.train_steps // curve_points(fn_args.train_steps)
     for i, (inputs, labels) in enumerate(batches.steps):
-        target = labels.astype(np.float32)[:, None] if binary else labels
+        target = labels.astype(np.float32)[:, None] if one_column else labels
         losses.append(step(inputs, target))
         if (i + 1) % chunk == 0:
             losses[-chunk:] = [float(np.mean([float(x) for x in losses[-chunk:]]))]

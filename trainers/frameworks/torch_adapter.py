@@ -3,7 +3,8 @@ Keras, for any PyTorch candidate (trainers.module_contract).
 
 The module's build_model(features, hparams) returns a torch.nn.Module whose forward
 takes a dict of [batch] tensors (features.inputs: float32 numbers, int64 ids) and
-returns logits: [batch, 1] for the positive class (binary) or [batch, classes].
+returns logits: [batch, 1] for the positive class (binary), [batch, classes], or the
+value [batch, 1] (regression; default loss: mean squared error).
 Optional hooks: loss(logits, labels, features) -> a scalar tensor (default: binary or
 multiclass cross-entropy on the logits), optimizer(parameters, hparams) (default Adam
 at hparams["learning_rate"]). sluice seeds, batches, wraps the model for DDP, and
@@ -47,15 +48,19 @@ class PositionalInputs(nn.Module):
 
 
 class Probabilities(nn.Module):
-    """What is served: class probabilities [B, K]; binary gives [1 - p, p] like Keras."""
+    """What is served: class probabilities [B, K] (binary gives [1 - p, p] like Keras),
+    or for regression the value [B, 1] as the module returns it."""
 
     def __init__(self, logits: PositionalInputs, task: str):
         super().__init__()
         self.logits = logits
         self.binary = task == "binary"
+        self.regression = task == "regression"
 
     def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
         logits = self.logits(*tensors)
+        if self.regression:
+            return logits
         if self.binary:
             p = torch.sigmoid(logits)
             return torch.cat([1 - p, p], dim=1)
@@ -79,7 +84,7 @@ def export(model: nn.Module, layout: FeatureLayout, example: dict[str, np.ndarra
     scripted.save(str(out_dir / "model.pt"))
     names = list(layout.input_names)
     torch.onnx.export(served, args, str(out_dir / "model.onnx"), dynamo=False,
-                      input_names=names, output_names=["probabilities"],
+                      input_names=names, output_names=[layout.output_key],
                       dynamic_axes={name: {0: "batch"} for name in names})
     session = onnxruntime.InferenceSession(str(out_dir / "model.onnx"))
     feed = {i.name: example[i.name][:8] for i in session.get_inputs()}
@@ -107,6 +112,8 @@ def run_fn(fn_args) -> None:
 
 
 def default_loss(logits: torch.Tensor, labels: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
+    if layout.regression:
+        return nn.functional.mse_loss(logits[:, 0], labels)
     if layout.task == "binary":
         return nn.functional.binary_cross_entropy_with_logits(logits[:, 0], labels.float())
     return nn.functional.cross_entropy(logits, labels)
@@ -129,8 +136,8 @@ def check_output(logits: PositionalInputs, args, layout: FeatureLayout, candidat
                                  f"{list(layout.input_names)}: {type(err).__name__}: {err}") from None
     rows = len(args[0]) if args else 0
     if got != (rows, layout.output_size):
-        what = ("the positive class's logit" if layout.task == "binary"
-                else f"a logit for each of the {layout.num_classes} classes")
+        what = {"binary": "the positive class's logit", "regression": "the predicted value"}.get(
+            layout.task, f"a logit for each of the {layout.num_classes} classes")
         raise TrainerModuleError(f"{where(candidate, 'build_model')}: forward returns shape {got} "
                                  f"for {rows} rows; expected {(rows, layout.output_size)}: {what}.")
 
@@ -164,7 +171,7 @@ def train(fn_args, config, worker: distributed.Worker) -> None:
     started = time.time()
     losses, chunk_losses = [], []
     chunk = fn_args.train_steps // curve_points(fn_args.train_steps)
-    dtype = torch.float32 if layout.task == "binary" else torch.int64
+    dtype = torch.int64 if layout.task == "multiclass" else torch.float32
     for inputs, labels in batches.steps:
         target = torch.from_numpy(labels).to(device, dtype)
         loss = loss_fn(logits(*as_tensors(inputs, layout, device)), target, layout)

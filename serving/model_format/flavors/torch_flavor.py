@@ -8,6 +8,8 @@ from pathlib import Path
 from serving.model_format import raw_features
 from serving.model_format.layout import FeatureLayout
 
+PIP_REQUIREMENTS = ["torch"]
+
 
 class Loaded:
     def __init__(self, path: Path, layout: FeatureLayout):
