@@ -87,3 +87,47 @@ def test_different_lock_is_refused(home):
         c.set_tag(run_id, "sluice.lock_sha256", original)
     assert result.returncode == 2
     assert "differs from the one version 1 was trained with (sha256 000" in result.stderr
+
+
+def test_a_user_project_outside_the_checkout_is_reproduced_from_its_record(tmp_path_factory, taxi_sample):
+    """A project folder of the user's own (config, schema, a preprocessing_fn that adds a
+    feature, a trainer module), trained from a clean clone of HEAD; then the folder is
+    deleted: reproduce rebuilds the champion from the MLflow record (the modules and
+    the schema, each checked against its digest) and the data file alone."""
+    import shutil
+
+    import yaml
+
+    from pipelines.definition import config as config_module
+    from tests.test_candidates import PREPROCESSING
+
+    work = tmp_path_factory.mktemp("user-reproduce")
+    source, home, project = work / "source", work / "home", work / "my-project"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(source)], check=True)
+    (project / "my_models").mkdir(parents=True)
+    shutil.copy(config_module.load("taxi").schema, project / "schema.pbtxt")
+    (project / "my_models" / "__init__.py").write_text("")
+    shutil.copy(ROOT / "trainers" / "examples" / "tab_resnet.py", project / "my_models")
+    (project / "features.py").write_text(PREPROCESSING)
+    data = work / "trips.csv"
+    shutil.copy(taxi_sample, data)
+    raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())
+    raw.update(data=str(data), schema="schema.pbtxt", preprocessing_fn="features.preprocessing_fn",
+               candidates={"resnet": {"framework": "torch", "module": "my_models.tab_resnet",
+                                      "hyperparameters": {"blocks": 1}}})
+    (project / "config.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    trained = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--home", str(home), "--config",
+         str(project / "config.yaml"), "--steps", "60"],
+        cwd=source, env={**sluice_env(), "PYTHONPATH": str(source)}, capture_output=True, text=True)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    champion = client(home).get_model_version_by_alias(MODEL, "champion")
+    manifest = client(home).download_artifacts(champion.tags["sluice.run_id"], "project/manifest.json",
+                                               str(work))
+    assert set(__import__("json").loads(open(manifest).read())) == {"features.py", "my_models/__init__.py",
+                                                                    "my_models/tab_resnet.py"}
+    shutil.rmtree(project)  # nothing of the user's folder is left but the record
+    result = run_sluice("reproduce", f"models:/{MODEL}@champion", "--home", home)
+    assert result.returncode == 0, result.stderr
+    outcome = client(home).get_model_version_by_alias(MODEL, "champion").tags["sluice.reproduction.result"]
+    assert outcome == "exact" or outcome.startswith("reproduced: metrics within 0.005"), outcome

@@ -131,3 +131,15 @@ def on_import_path(folder: Path) -> None:
     folder = str(Path(folder).resolve())
     if folder not in sys.path:
         sys.path.append(folder)
+
+
+def local_files(module: str) -> dict[str, Path]:
+    """The files behind a module and its local imports, by their path relative to the
+    sys.path folder they import from (my_features/prep.py): put that tree on the path
+    and the module imports the same."""
+    origin = _origin(module)
+    if origin is None:
+        return {}
+    root = _root(module, origin)
+    return {Path(path).relative_to(root).as_posix(): Path(path) for path in module_sources(module)
+            if Path(path).is_relative_to(root)}

@@ -28,16 +28,18 @@ from pipelines.lineage.mlmd import Step
 from pipelines.patches.quiet import prints_silenced
 
 CHAMPION = "champion"
+PROJECT_FOLDER, MANIFEST = "project", "manifest.json"  # the user's own modules, as artifacts
 EXPERIMENT_KIND = "mlflow.experimentKind"
 
 
-def git_commit() -> str:
-    """HEAD, with "+dirty" when tracked files differ from it: the commit alone would not
-    reproduce the run."""
+def git_commit(folder: Path = PROJECT_ROOT) -> str:
+    """HEAD of the repository holding folder (sluice's own by default), with "+dirty"
+    when tracked files differ from it: the commit alone would not reproduce the run."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
                                 text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=PROJECT_ROOT).returncode != 0
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=folder,
+                               capture_output=True).returncode != 0
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
@@ -110,17 +112,32 @@ class PipelineRunRecord:
     def log_contents(self, pipeline) -> None:
         """The digest of what each step reads from the user's files (the parameter its
         cache key sees: pipelines.definition.dag.content_digests), as tags; the user's
-        own modules (outside sluice's checkout) as artifacts under sources/."""
+        own modules (outside sluice's checkout: the preprocessing_fn's and the candidates',
+        with their local imports) as artifacts under project/, laid out as they import,
+        with their digests (project/manifest.json), which reproduce restores; and the
+        commit of the user's repository when the config lives in one."""
         from pipelines.definition import sources
         from pipelines.definition.dag import CONTENT_KEY
 
         digests = {c.id: c.exec_properties[CONTENT_KEY] for c in pipeline.components
                    if CONTENT_KEY in c.exec_properties}
         mlflow.set_tags({f"sluice.content_sha256.{step}": d for step, d in digests.items()})
-        module = self.config.preprocessing_fn.rpartition(".")[0]
-        for path in sources.module_sources(module):
-            if not Path(path).is_relative_to(PROJECT_ROOT):
-                mlflow.log_artifact(path, "sources")
+        modules = [self.config.preprocessing_fn.rpartition(".")[0],
+                   *(c.module_name for c in self.config.candidates)]
+        manifest = {}
+        for module in modules:
+            for relative, path in sources.local_files(module).items():
+                if path.is_relative_to(PROJECT_ROOT) or relative in manifest:
+                    continue
+                manifest[relative] = file_digest(path)
+                folder = str(Path(PROJECT_FOLDER, relative).parent)
+                mlflow.log_artifact(str(path), folder)
+        if manifest:
+            mlflow.log_dict(manifest, f"{PROJECT_FOLDER}/{MANIFEST}")
+        if self.config.source is not None:
+            commit = git_commit(self.config.source.parent)
+            if commit != git_commit():  # the user's own repository
+                mlflow.set_tag("sluice.project_commit", commit)
 
     def log_data(self, source: Path, sha256: str, rows: int, columns) -> None:
         """The input CSV as an MLflow dataset, from what the pre-flight's one pass found

@@ -30,6 +30,7 @@ import yaml
 
 from components import tfx_layout
 from pipelines.definition import step_ids
+from pipelines.definition.config import METRICS
 from pipelines.definition.dag import PROJECT_ROOT
 from pipelines.lineage.mlflow_record import file_digest
 
@@ -99,9 +100,10 @@ def _git(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
 
 
-def check(record: Record, data: Path | None) -> tuple[Path, Path]:
+def check(record: Record, data: Path | None) -> tuple[Path, Path | None]:
     """Refuses what cannot be reproduced exactly. -> (data file, schema path in the
-    worktree, relative to it)."""
+    worktree, relative to it, or None when the schema is not sluice's: restore_project
+    takes it from the record)."""
     commit = record.commit
     if commit in ("", "unknown") or commit.endswith("+dirty"):
         raise ReproductionRefused(
@@ -128,12 +130,7 @@ def check(record: Record, data: Path | None) -> tuple[Path, Path]:
         raise ReproductionRefused(
             f"the data file {path} changed: sha256 {found}, but version {record.version} was "
             f"trained on sha256 {record.data_sha256}. Pass --data with the original file.")
-    relative = _committed_schema(record)
-    if relative is None:
-        raise ReproductionRefused(
-            f"no file at commit {commit[:12]} matches the schema version {record.version} was "
-            f"validated with ({record.config['schema']}, sha256 {record.schema_sha256}).")
-    return path, relative
+    return path, _committed_schema(record)
 
 
 def _committed_schema(record: Record) -> Path | None:
@@ -150,10 +147,48 @@ def _committed_schema(record: Record) -> Path | None:
     return None
 
 
+def restore_project(client, record: Record, folder: Path, schema_in_commit: bool) -> Path | None:
+    """The user's own files as the run recorded them (mlflow_record.log_contents): the
+    modules under project/ into folder, each checked against its digest, and the schema
+    when it is not in sluice's commit. -> the restored schema, or None."""
+    from pipelines.lineage.mlflow_record import MANIFEST, PROJECT_FOLDER
+
+    folder.mkdir(parents=True, exist_ok=True)
+    listed = {a.path for a in client.list_artifacts(record.run_id)}
+    if PROJECT_FOLDER in listed:
+        restored = Path(client.download_artifacts(record.run_id, PROJECT_FOLDER, str(folder.parent)))
+        if restored != folder:
+            restored.rename(folder)
+        manifest = json.loads((folder / MANIFEST).read_text())
+        for relative, sha256 in manifest.items():
+            found = folder / relative
+            if not found.is_file() or file_digest(found) != sha256:
+                raise ReproductionRefused(
+                    f"the recorded module {relative} of run {record.run_id} does not match its "
+                    f"digest {sha256}; the record is damaged.")
+    if schema_in_commit:
+        return None
+    name = Path(record.config["schema"]).name
+    try:
+        schema = Path(client.download_artifacts(record.run_id, f"schema/{name}", str(folder)))
+    except Exception:
+        schema = None
+    if schema is None or file_digest(schema) != record.schema_sha256:
+        raise ReproductionRefused(
+            f"neither commit {record.commit[:12]} nor the record of run {record.run_id} holds the "
+            f"schema version {record.version} was validated with ({record.config['schema']}, "
+            f"sha256 {record.schema_sha256}).")
+    return schema
+
+
 def _config_yaml(config: dict, data: Path, schema: Path) -> dict:
     """config.json (PipelineConfig.to_dict) -> the YAML form the loader reads."""
     raw = {k: v for k, v in config.items() if k != "source" and v is not None}
     raw["data"], raw["schema"] = str(data), str(schema)
+    raw["candidates"] = {c["name"]: {k: v for k, v in c.items() if k != "name" and v not in ("", {})}
+                         for c in config.get("candidates", [])} or None
+    if raw["candidates"] is None:
+        del raw["candidates"]
     raw["features"] = {f["name"]: {k: v for k, v in f.items() if k != "name" and v is not None}
                        for f in config["features"]}
     raw["label"] = {k: v for k, v in config["label"].items() if v not in (None, [], ())}
@@ -161,13 +196,17 @@ def _config_yaml(config: dict, data: Path, schema: Path) -> dict:
 
 
 def rerun(record: Record, data: Path, schema: Path, scratch: Path) -> Path:
-    """Runs the recorded commit's pipeline in scratch/home. -> the home."""
+    """Runs the recorded commit's pipeline in scratch/home, with the config written
+    in scratch/project beside the user's restored modules (restore_project), so they
+    import as they did. schema: relative to the worktree, or restored (absolute).
+    -> the home."""
     source, home = scratch / "source", scratch / "home"
     added = _git("worktree", "add", "--detach", str(source), record.commit)
     if added.returncode != 0:
         raise RuntimeError(f"git worktree add failed: {added.stderr.strip()}")
     try:
-        config = scratch / "config.yaml"
+        config = scratch / "project" / "config.yaml"
+        config.parent.mkdir(parents=True, exist_ok=True)
         # Key order matters: splits take hash buckets in order, features set the layout.
         config.write_text(yaml.safe_dump(_config_yaml(record.config, data, source / schema),
                                          sort_keys=False))
@@ -210,7 +249,7 @@ def compare(record: Record, home: Path) -> dict:
                           before.feature_names)
     worst = float(abs(reproduced.predict(rows) - before.predict(rows)).max())
     metrics = reproduction.evaluations()[record.trainer]["metrics"]["overall"]
-    differences = {m: abs(metrics[m] - record.metrics[m]) for m in ("auc", "accuracy", "loss")
+    differences = {m: abs(metrics[m] - record.metrics[m]) for m in METRICS
                    if m in metrics and m in record.metrics}
     exact = worst <= TOLERANCE and all(d <= TOLERANCE for d in differences.values())
     reproduced = all(d <= METRIC_TOLERANCE for d in differences.values())
@@ -228,7 +267,8 @@ def reproduce(target: str, tracking_uri: str, data: Path | None = None) -> dict:
     record = read_record(client, mv)
     data_path, schema = check(record, data)
     scratch = Path(tempfile.mkdtemp(prefix="sluice-reproduce-"))
-    home = rerun(record, data_path, schema, scratch)
+    restored = restore_project(client, record, scratch / "project", schema is not None)
+    home = rerun(record, data_path, schema or restored, scratch)
     result = {**compare(record, home), "scratch": str(scratch), "version": record.version,
               "model": record.model_name, "commit": record.commit}
     metrics = ", ".join(f"{m} {d:.2e}" for m, d in result["metric_differences"].items())
