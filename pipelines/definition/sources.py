@@ -141,5 +141,8 @@ def local_files(module: str) -> dict[str, Path]:
     if origin is None:
         return {}
     root = _root(module, origin)
-    return {Path(path).relative_to(root).as_posix(): Path(path) for path in module_sources(module)
-            if Path(path).is_relative_to(root)}
+    files = [Path(path) for path in module_sources(module)]
+    parts = module.split(".")[:-1] if origin.name != "__init__.py" else module.split(".")
+    files += [init for i in range(1, len(parts) + 1)
+              if (init := root.joinpath(*parts[:i], "__init__.py")).is_file()]  # its packages
+    return {path.relative_to(root).as_posix(): path for path in files if path.is_relative_to(root)}
