@@ -28,6 +28,7 @@ def figures(step) -> dict:
     return {"final_loss": history["loss"][-1], "train_seconds": history["train_seconds"],
             "model_size_mb": dir_size_mb(tfx_layout.serving_model_dir(step.output("model").uri)),
             "workers": history.get("workers", 1),
+            **({"warm_start": history["warm_start"]} if history.get("warm_start") else {}),
             "streamed_batches": int(history.get("batches") == "streamed")}
 
 
@@ -40,6 +41,7 @@ def summary(f: dict) -> str:
         return f"{f['model_size_mb']:.1f} MB (trained by the module's own run_fn)"
     how = [f"{f['workers']} workers"] if f["workers"] > 1 else []
     how += ["batches streamed from disk"] if f["streamed_batches"] else []
+    how += [f["warm_start"]] if f.get("warm_start") else []
     return ", ".join([f"loss {f['final_loss']:.4f}", f"{f['model_size_mb']:.1f} MB", *how])
 
 
@@ -51,4 +53,5 @@ def kept(step, figures: dict) -> Kept:
               **{f"hparam.{k}": v for k, v in history.get("hparams", {}).items()}}
     return Kept(series={"train_loss": history["loss"]}, params=params,
                 model=(step.output("model").uri, history["framework"]) if step.state == "COMPLETE" else None,
-                on_pipeline_run={f"{history['candidate']}.{k}": float(v) for k, v in figures.items()})
+                on_pipeline_run={f"{history['candidate']}.{k}": float(v) for k, v in figures.items()
+                                 if not isinstance(v, str)})

@@ -55,3 +55,27 @@ def test_image_and_beam_args_reach_every_executor(compiled):
             assert flag.removeprefix("--beam-arg=") in spec, (step, flag)
     # and every Airflow task's `sluice run` command
     assert all(flag in local["command"] for flag in DATAFLOW)
+
+
+from tests.test_candidates import CANDIDATES, project  # noqa: E402,F401  (the user project fixture)
+
+
+def test_a_user_project_compiles_with_its_candidates_for_kubeflow_and_airflow(project, tmp_path):
+    """A project outside the checkout with five candidates (the user's modules beside its
+    config): every candidate's steps are tasks in the Kubeflow spec and the Airflow DAG;
+    each train task names its candidate and carries its module's content digest; every
+    Airflow task's command trains exactly these candidates from that config."""
+    config = project / "config.yaml"
+    kfp = run_sluice("compile", "kubeflow", "-o", tmp_path / "pipeline.json", "--config", config,
+                     "--image", "registry.local/sluice:7")
+    dags = run_sluice("compile", "airflow", "-o", tmp_path / "dags", "--config", config)
+    assert kfp.returncode == 0 and dags.returncode == 0, kfp.stderr + dags.stderr
+    job = json.loads((tmp_path / "pipeline.json").read_text())
+    local = json.loads((tmp_path / "dags" / "sluice_taxi.json").read_text())
+    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
+    for name in CANDIDATES:
+        assert f"train_{name}" in tasks and f"evaluate_{name}" in tasks
+        assert {f"train_{name}", f"evaluate_{name}"} <= {s["id"] for s in local["steps"]}
+    specs = json.dumps(job["pipelineSpec"])
+    assert "sluice_candidate" in specs and "my_models.wide_deep" in specs and "sluice_content_sha256" in specs
+    assert f"--trainer {','.join(CANDIDATES)}" in " ".join(local["command"]) and str(config) in local["command"]

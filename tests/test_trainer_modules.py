@@ -101,3 +101,35 @@ def test_the_example_modules_train_and_serve(upstream, tmp_path, module, framewo
     model = ServableModel(args["serving_model_dir"])
     assert (model.layout.candidate, model.layout.framework) == ("example", framework)
     assert model.predict(raw_rows(TAXI_CSV, 5, model.feature_names)).shape == (5, 2)
+
+
+@pytest.mark.parametrize("framework", ["keras", "torch"])
+def test_warm_start_from_the_champion_of_the_same_candidate_only(upstream, tmp_path, framework):
+    """warm_start: champion begins where the serving model ended (its first loss is the
+    trained model's, far below a fresh start) when the champion came from the same
+    candidate with the same inputs; another candidate's champion is not used, and
+    the history says why."""
+    import dataclasses
+
+    from trainers.data import read_history
+    from trainers.frameworks import adapter
+
+    config, _, examples, graph = upstream
+    config = config.replace(candidates=(dataclasses.replace(config.candidate(framework), warm_start="champion"),))
+
+    def train(out, base_model=None, name=framework):
+        named = config.replace(candidates=(dataclasses.replace(config.candidates[0], name=name),))
+        args = fn_args(named, examples, graph, tmp_path / out, name)
+        args["base_model"] = base_model
+        adapter(framework).run_fn(SimpleNamespace(**args))
+        return args, read_history(args["model_run_dir"])
+
+    champion, scratch = train("champion")
+    assert scratch["warm_start"] == "no champion serving yet: trained from scratch"
+    tfx_style = str(tmp_path / "champion" / "serving" / "Format-Serving")  # as TFX hands base_model
+    _, warm = train("warm", tfx_style)
+    assert warm["warm_start"].startswith("warm-started from the champion")
+    assert warm["loss"][0] < scratch["loss"][0] - 0.05, (warm["loss"], scratch["loss"])
+    _, other = train("other", tfx_style, name="other_net")
+    assert other["warm_start"] == f"the champion was trained by candidate {framework!r}, not 'other_net': " \
+                                  "trained from scratch"

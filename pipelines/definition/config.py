@@ -34,6 +34,7 @@ DRIFT_REFERENCES = ("pinned", "champion", "both")  # components.drift_reference 
 # against the same public contract as a user's (trainers.frameworks holds the adapters).
 BUILTIN_MODULES = {"keras": "trainers.builtin.keras_mlp", "torch": "trainers.builtin.torch_mlp"}
 FRAMEWORKS = tuple(BUILTIN_MODULES)
+WARM_STARTS = ("", "champion")
 CANDIDATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # it names steps, runs and metrics
 
 
@@ -124,6 +125,9 @@ class Candidate:
     framework: str
     module: str = ""
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    # "champion": start from the serving model's weights when that model was trained by
+    # this candidate with the same inputs (TFX Trainer's base_model); "": from scratch.
+    warm_start: str = ""
 
     @property
     def module_name(self) -> str:
@@ -475,6 +479,9 @@ def _candidates(raw: Any) -> tuple[Candidate, ...]:
         if framework not in FRAMEWORKS:
             raise ConfigError(f"{where}.framework: expected one of {', '.join(FRAMEWORKS)}, got "
                               f"{framework!r}.{did_you_mean(str(framework), FRAMEWORKS)}")
+        if spec.get("warm_start", "") not in WARM_STARTS:
+            raise ConfigError(f"{where}.warm_start: expected 'champion' (or nothing), got "
+                              f"{spec['warm_start']!r}.")
         candidates.append(Candidate(name=name, **spec))
     return tuple(candidates)
 

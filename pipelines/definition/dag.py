@@ -161,6 +161,8 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
             train_args=trainer_pb2.TrainArgs(num_steps=config.training.steps),
             eval_args=trainer_pb2.EvalArgs(num_steps=0),
             custom_config=module_contract.custom_config(config, candidate),
+            # warm start: the serving model, a declared input (trainers.warm_start)
+            base_model=baseline.outputs["result"] if candidate.warm_start else None,
         ).with_id(step_ids.train(candidate.name))
         judge = evaluate(
             model=train.outputs["model"],

@@ -26,7 +26,7 @@ from tensorflow_transform.saved.saved_transform_io_v2 import SavedModelLoader
 
 from serving.model_format import raw_features
 from serving.model_format.layout import FeatureLayout
-from trainers import distributed, module_contract
+from trainers import distributed, module_contract, warm_start
 from trainers.batches import training_batches
 from trainers.data import curve_points, feature_layout, write_history
 from trainers.module_contract import TrainerModuleError, where
@@ -115,6 +115,19 @@ def build(module, candidate, layout: FeatureLayout, hparams: dict):
     return model, loss, optimizer
 
 
+def warm_start_from(model, fn_args, candidate, layout: FeatureLayout) -> str:
+    """The champion's weights into the model, where trainers.warm_start allows. -> why."""
+    folder, why = warm_start.source(fn_args, candidate, layout)
+    if folder is None:
+        return why
+    saved = tf.saved_model.load(str(folder)).weights  # export(): the model's variables, in order
+    if [tuple(v.shape) for v in saved] != [tuple(v.shape) for v in model.variables]:
+        return "the champion's weights have other shapes (other hyperparameters?): trained from scratch"
+    for variable, value in zip(model.variables, saved):
+        variable.assign(value)
+    return why
+
+
 def check_output(model, inputs: dict, layout: FeatureLayout, candidate) -> None:
     """The model answers [rows, output_size], or the module is named."""
     try:
@@ -147,6 +160,7 @@ def train(fn_args, config, worker: distributed.Worker) -> None:
     with strategy.scope():
         model, loss_fn, optimizer = build(module, candidate, layout, hparams)
     check_output(model, batches.example, layout, candidate)
+    started_from = warm_start_from(model, fn_args, candidate, layout)
     step = train_step_function(model, loss_fn, optimizer, strategy, training.batch_size)
     one_column = layout.output_size == 1 and layout.task in ("binary", "regression")
     started = time.time()
@@ -163,7 +177,7 @@ def train(fn_args, config, worker: distributed.Worker) -> None:
     if not worker.chief:
         return
     write_history(fn_args.model_run_dir, losses, started, layout, worker.count, batches.streamed,
-                  candidate.module_name, hparams)
+                  candidate.module_name, hparams, started_from)
     if worker.count > 1:  # export plain variables, as single-worker training does
         trained, model = model, build(module, candidate, layout, hparams)[0]
         model(batches.example)

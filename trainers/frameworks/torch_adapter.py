@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from serving.model_format.layout import FeatureLayout
-from trainers import distributed, module_contract
+from trainers import distributed, module_contract, warm_start
 from trainers.batches import training_batches
 from trainers.data import curve_points, feature_layout, write_history
 from trainers.module_contract import TrainerModuleError, where
@@ -127,6 +127,23 @@ def build(module, candidate, layout: FeatureLayout, hparams: dict) -> nn.Module:
     return model
 
 
+SERVED_PREFIX = "logits.model."  # the user's module inside Probabilities(PositionalInputs(...))
+
+
+def warm_start_from(model: nn.Module, fn_args, candidate, layout: FeatureLayout) -> str:
+    """The champion's weights into the model, where trainers.warm_start allows. -> why."""
+    folder, why = warm_start.source(fn_args, candidate, layout)
+    if folder is None:
+        return why
+    served = torch.jit.load(str(folder / "model.pt")).state_dict()
+    weights = {k[len(SERVED_PREFIX):]: v for k, v in served.items() if k.startswith(SERVED_PREFIX)}
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        return f"the champion's weights do not fit ({str(err).splitlines()[0]}): trained from scratch"
+    return why
+
+
 def check_output(logits: PositionalInputs, args, layout: FeatureLayout, candidate) -> None:
     try:
         with torch.no_grad():
@@ -163,6 +180,7 @@ def train(fn_args, config, worker: distributed.Worker) -> None:
     model = build(module, candidate, layout, hparams).to(device)
     logits = PositionalInputs(model, layout.input_names)
     check_output(logits, as_tensors(batches.example, layout, device), layout, candidate)
+    started_from = warm_start_from(model, fn_args, candidate, layout)
     if worker.count > 1:  # averages the workers' gradients in backward()
         logits = DistributedDataParallel(logits, device_ids=[device.index] if device.index is not None else None)
     optimizer = (module.optimizer(model.parameters(), hparams) if hasattr(module, "optimizer")
@@ -191,7 +209,7 @@ def train(fn_args, config, worker: distributed.Worker) -> None:
     if not worker.chief:
         return
     write_history(fn_args.model_run_dir, losses, started, layout, worker.count, batches.streamed,
-                  candidate.module_name, hparams)
+                  candidate.module_name, hparams, started_from)
     try:
         export(model.cpu(), layout, batches.example, Path(fn_args.serving_model_dir),
                fn_args.transform_output)
