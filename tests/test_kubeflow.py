@@ -60,7 +60,7 @@ def test_image_and_beam_args_reach_every_executor(compiled):
 from tests.test_candidates import CANDIDATES, project  # noqa: E402,F401  (the user project fixture)
 
 
-def test_a_user_project_compiles_with_its_candidates_for_kubeflow_and_airflow(project, tmp_path):
+def test_a_user_project_compiles_with_its_candidates_for_kubeflow_and_airflow(project, tmp_path):  # noqa: F811
     """A project outside the checkout with five candidates (the user's modules beside its
     config): every candidate's steps are tasks in the Kubeflow spec and the Airflow DAG;
     each train task names its candidate and carries its module's content digest; every
