@@ -39,9 +39,9 @@ def main() -> None:
     from tfx.components.transform.executor import Executor as TfxTransform
     from tfx.types import standard_artifacts
 
-    from components import bulk_statistics, bulk_transform
-    from components.csv_examples import Executor as ColumnarCsvExecutor
-    from pipelines.definition import config as config_module
+    from components.executors import bulk_statistics, bulk_transform
+    from components.executors.csv_examples import Executor as ColumnarCsvExecutor
+    from sluice_config import config as config_module
     from tests.test_bulk_statistics import statistics
     from tests.test_bulk_transform import run_transform
     from tests.test_csv_examples import example_gen_properties

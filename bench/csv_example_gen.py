@@ -38,7 +38,7 @@ def main() -> None:
     from tfx.components.example_gen.csv_example_gen.executor import Executor as TfxExecutor
     from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 
-    from components.csv_examples import Executor as ColumnarExecutor
+    from components.executors.csv_examples import Executor as ColumnarExecutor
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=150_020)

@@ -19,7 +19,7 @@ configure_environment()
 import tensorflow as tf  # noqa: E402
 
 from components.evaluate import read_raw_split  # noqa: E402
-from pipelines.definition import config as config_module  # noqa: E402
+from sluice_config import config as config_module  # noqa: E402
 from tests.test_eval_split_reader import per_example  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""Serializing tf.Examples from Arrow columns: components.example_encoding (what
+"""Serializing tf.Examples from Arrow columns: components.executors.example_encoding (what
 ExampleGen and Transform use) against tfx_bsl's RecordBatchToExamplesEncoder (what they
 used; one C++ message per row, features in hash-map order), on the taxi rows repeated,
 typed as ExampleGen types them. Checks that both give the same Examples, and prints
@@ -23,7 +23,7 @@ from scale import repeated_taxi  # noqa: E402
 from tfx.utils import io_utils  # noqa: E402
 from tfx_bsl.coders.example_coder import RecordBatchToExamplesEncoder  # noqa: E402
 
-from components import csv_examples, example_encoding  # noqa: E402
+from components.executors import csv_examples, example_encoding  # noqa: E402
 
 
 def typed_blocks(path: Path) -> list[pa.RecordBatch]:

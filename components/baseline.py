@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.definition import step_ids
 from serving.model_format import versions as push_target
+from sluice_config import step_ids
 
 NODE_ID = step_ids.BASELINE
 NO_BASELINE = "none"

@@ -18,8 +18,8 @@ from components import baseline as baseline_input
 from components import drift as drift_measure
 from components import tfx_layout
 from components.anomalies import DataAnomaliesError, read_anomalies
-from components.step_reports import Kept
-from pipelines.definition.config import DriftGate, from_parameter
+from components.reports.kept import Kept
+from sluice_config.config import DriftGate, from_parameter
 
 DRIFT_FILE = "drift.json"
 
@@ -66,7 +66,7 @@ def read_drift(report_uri: str) -> dict:
     return json.loads(path.read_text()) if path.exists() else {"rows": []}
 
 
-# What this step reports (components.step_reports).
+# What this step reports (components.reports.step_reports).
 def figures(step) -> dict:
     report = step.output("report")
     props = tfx_layout.custom_properties(report) if report else {}

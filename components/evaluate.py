@@ -22,11 +22,11 @@ from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, Transfo
 
 from components import baseline as baseline_input
 from components import metrics, tfx_layout
-from components.step_reports import Kept
-from pipelines.definition import step_ids
-from pipelines.definition.config import ModelGate, from_parameter
+from components.reports.kept import Kept
 from serving.model_format.layout import LABEL_KEY
 from serving.model_format.model import ServableModel
+from sluice_config import step_ids
+from sluice_config.config import ModelGate, from_parameter
 from trainers import module_contract
 
 EVALUATION_FILE = "evaluation.json"
@@ -290,7 +290,7 @@ def read_samples(blessing_uri: str) -> dict:
     return json.loads(Path(blessing_uri, SAMPLES_FILE).read_text())
 
 
-# What this step reports (components.step_reports).
+# What this step reports (components.reports.step_reports).
 def figures(step) -> dict:
     blessing = step.output("blessing")
     props = tfx_layout.custom_properties(blessing) if blessing else {}

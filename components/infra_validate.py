@@ -19,7 +19,7 @@ from tfx.types.standard_artifacts import InfraBlessing
 from components import tfx_layout
 from components.candidate_slots import unpack, with_candidate_slots
 from components.evaluate import read_evaluation, read_samples
-from components.step_reports import Kept
+from components.reports.kept import Kept
 from serving.model_format import versions as push_target
 
 RESULTS_FILE = "infra_validation.json"
@@ -135,7 +135,7 @@ def read_results(infra_blessing_uri: str) -> dict:
     return json.loads(Path(infra_blessing_uri, RESULTS_FILE).read_text())
 
 
-# What this step reports (components.step_reports).
+# What this step reports (components.reports.step_reports).
 def figures(step) -> dict:
     infra_blessing = step.output("infra_blessing")
     if not infra_blessing:

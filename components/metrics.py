@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.definition.config import LOWER_IS_BETTER
+from sluice_config.config import LOWER_IS_BETTER
 
 
 def is_regression(predictions: np.ndarray) -> bool:

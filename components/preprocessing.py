@@ -15,9 +15,9 @@ import operator
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from pipelines.definition.config import Feature, FeatureKind, Label, TransformConfig, from_json
-from pipelines.definition.label_rule import parse_rule
 from serving.model_format.layout import LABEL_KEY, transformed_name
+from sluice_config.config import Feature, FeatureKind, Label, TransformConfig, from_json
+from sluice_config.label_rule import parse_rule
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 

@@ -29,9 +29,9 @@ from components import metrics, tfx_layout
 from components.candidate_slots import unpack, with_candidate_slots
 from components.evaluate import gate_columns, judge_against, read_evaluation, score_eval_split
 from components.infra_validate import read_results
-from components.step_reports import Kept
-from pipelines.definition.config import ModelGate, from_parameter
+from components.reports.kept import Kept
 from serving.model_format import versions as push_target
+from sluice_config.config import ModelGate, from_parameter
 
 DECISION_FILE = "decision.json"
 
@@ -206,7 +206,7 @@ def read_decision(pushed_model_uri: str) -> dict:
     return json.loads(Path(pushed_model_uri, DECISION_FILE).read_text())
 
 
-# What this step reports (components.step_reports).
+# What this step reports (components.reports.step_reports).
 def figures(step) -> dict:
     pushed_model = step.output("pushed_model")
     if not pushed_model:

@@ -42,7 +42,7 @@ def _config_name(args) -> str:
 
 
 def _load_config(args):
-    from pipelines.definition import config as config_module
+    from sluice_config import config as config_module
 
     config = config_module.load(_config_name(args))
     if getattr(args, "data", None):
@@ -420,9 +420,9 @@ def main(argv=None) -> int:
     log = logging.getLogger("sluice")
     from components.anomalies import DataAnomaliesError
     from components.drift import DataDriftError
-    from pipelines.definition.config import ConfigError
     from pipelines.lineage.reproduce import ReproductionRefused
     from pipelines.run.preflight import DataError
+    from sluice_config.config import ConfigError
 
     try:
         return args.func(args)

@@ -76,9 +76,9 @@ def upstream(tmp_path_factory):
     upstream outputs of the component tests."""
     from tfx.orchestration.pipeline import RunOptions
 
-    from pipelines.definition import config as config_module
     from pipelines.definition.dag import Paths, create_pipeline
     from pipelines.runners.local import IN_MEMORY_BEAM, named_runner
+    from sluice_config import config as config_module
 
     home = tmp_path_factory.mktemp("upstream")
     data = head_csv(TAXI_CSV, home / "taxi.csv", 300)

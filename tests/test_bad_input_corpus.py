@@ -18,8 +18,8 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from pipelines import cli
-from pipelines.definition import config as config_module
 from pipelines.lineage import mlmd
+from sluice_config import config as config_module
 from tests.test_preflight import BAD, rows_of, set_cell, write_rows
 
 pytestmark = pytest.mark.e2e

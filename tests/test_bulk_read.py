@@ -1,10 +1,10 @@
-"""The file-at-a-time tf.Example reader (components.bulk_read) reads plain and gzipped
+"""The file-at-a-time tf.Example reader (components.executors.bulk_read) reads plain and gzipped
 TFRecord files alike, as Beam's reader does by the file's name, in batches of the size
 asked, with the raw records as a column when one is named."""
 import pytest
 import tensorflow as tf
 
-from components.bulk_read import record_batches
+from components.executors.bulk_read import record_batches
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ import tensorflow_data_validation as tfdv
 from tfx.components.statistics_gen.executor import Executor as TfxStatisticsExecutor
 from tfx.types import artifact_utils, standard_artifacts
 
-from components import bulk_statistics
+from components.executors import bulk_statistics
 
 pytestmark = pytest.mark.component
 

@@ -16,8 +16,8 @@ import tensorflow as tf
 from tfx.components.transform.executor import Executor as TfxTransformExecutor
 from tfx.types import artifact_utils, standard_artifacts
 
-from components import bulk_read, bulk_transform
-from pipelines.definition.config import to_json
+from components.executors import bulk_read, bulk_transform
+from sluice_config.config import to_json
 
 pytestmark = pytest.mark.component
 
@@ -80,7 +80,7 @@ def test_the_bulk_executor_writes_what_transform_writes(upstream, tmp_path, monk
     monkeypatch.setattr(bulk_read.FileAtATimeTFExampleRecord, "BeamSource",
                         lambda self, batch_size=None: sources.append(self) or read_files(self, batch_size))
     ours = transform(bulk_transform.Executor, upstream, tmp_path / "ours")
-    assert sources, "TFX's Transform analysis did not read through components.bulk_read"
+    assert sources, "TFX's Transform analysis did not read through components.executors.bulk_read"
     assert sorted(ours) == sorted(tfx) == ["eval", "train"]
     for split in tfx:
         assert_same_examples([r for f in ours[split] for r in f], [r for f in tfx[split] for r in f], split)

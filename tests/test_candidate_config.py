@@ -5,8 +5,8 @@ import textwrap
 
 import pytest
 
-from pipelines.definition import config as config_module
-from pipelines.definition.config import ConfigError
+from sluice_config import config as config_module
+from sluice_config.config import ConfigError
 from tests.test_config import write
 from trainers import module_contract
 

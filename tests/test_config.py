@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.definition import config as config_module
-from pipelines.definition.config import ConfigError
+from sluice_config import config as config_module
+from sluice_config.config import ConfigError
 
 pytestmark = pytest.mark.unit
 

@@ -14,7 +14,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import proto_utils
 
-from components.csv_examples import Executor as ColumnarCsvExecutor
+from components.executors.csv_examples import Executor as ColumnarCsvExecutor
 from tests.conftest import TAXI_CSV, head_csv
 
 pytestmark = pytest.mark.component

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from components import drift, drift_reference
-from pipelines.definition import config as config_module
 from serving.model_format import versions as push_target
+from sluice_config import config as config_module
 from tests.conftest import TAXI_CSV
 
 pytestmark = pytest.mark.component

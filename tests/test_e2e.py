@@ -12,9 +12,9 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from pipelines.definition import config as config_module
 from serving.model_format import versions as push
 from serving.model_format.model import ServableModel
+from sluice_config import config as config_module
 from tests.conftest import raw_rows, run_sluice
 
 pytestmark = pytest.mark.e2e

@@ -1,4 +1,4 @@
-"""components.example_encoding writes the bytes protobuf's deterministic serialization
+"""components.executors.example_encoding writes the bytes protobuf's deterministic serialization
 writes, for every kind of column tfx_bsl's encoder takes, and the same Examples as that
 encoder."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from components import example_encoding
+from components.executors import example_encoding
 
 pytestmark = pytest.mark.unit
 

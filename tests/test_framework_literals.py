@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.unit
 FRAMEWORK_NAMES = {"keras", "torch"}
-ALLOWED = {"pipelines/definition/config.py", "trainers", "serving/model_format/flavors"}
+ALLOWED = {"sluice_config/config.py", "trainers", "serving/model_format/flavors"}
 
 
 def literals(path: Path) -> list[tuple[int, str]]:

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from pipelines.definition import config as config_module
 from serving.model_format import versions as push
+from sluice_config import config as config_module
 from tests.conftest import SLUICE, run_sluice, sluice_env
 from tests.test_preflight import rows_of, write_rows
 

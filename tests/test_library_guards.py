@@ -127,7 +127,7 @@ def test_tfx_transform_creates_its_processor_by_the_swapped_module_name():
     record by record again."""
     from tfx.components.transform import executor as tfx_transform
 
-    from components import bulk_transform
+    from components.executors import bulk_transform
 
     assert "TransformProcessor" in tfx_transform.Executor.Do.__code__.co_names, (
         f"{TFX}: Transform's Do no longer creates TransformProcessor by its global name")

@@ -120,7 +120,7 @@ def test_a_blessed_candidate_replaces_the_champion_only_when_it_is_better():
 
 def test_push_says_blessed_not_promoted_with_both_figures():
     from components.push import promotion
-    from pipelines.definition.config import Gate
+    from sluice_config.config import Gate
 
     winner = {"value": 0.6836, "champion_value": 0.6970}
     promoted, why = promotion(winner, 3, Gate(primary_metric="accuracy"))

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from pipelines.definition import config as config_module
 from pipelines.run.preflight import DataError, check_data, check_data_in_background
+from sluice_config import config as config_module
 from tests.conftest import TAXI_CSV, head_csv
 
 pytestmark = pytest.mark.unit

@@ -98,7 +98,7 @@ def test_a_user_project_outside_the_checkout_is_reproduced_from_its_record(tmp_p
 
     import yaml
 
-    from pipelines.definition import config as config_module
+    from sluice_config import config as config_module
     from tests.test_candidates import PREPROCESSING
 
     work = tmp_path_factory.mktemp("user-reproduce")

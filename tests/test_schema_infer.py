@@ -55,7 +55,7 @@ def test_every_bundled_table_passes_the_data_gate_with_its_own_inferred_schema(t
     """Including a table with missing values in numeric and text columns (the cars
     table's case): inferred presence is optional, not `value_count {min: 1}`."""
     from components.infer_schema import infer_schema, write_schema
-    from pipelines.definition import config as config_module
+    from sluice_config import config as config_module
 
     frame = pd.read_csv(taxi_sample)
     frame.loc[frame.index % 7 == 0, "fare"] = None
@@ -76,7 +76,7 @@ def test_every_bundled_table_passes_the_data_gate_with_its_own_inferred_schema(t
 def test_infer_compares_with_the_curated_schema_as_it_was_before_writing(tmp_path, taxi_sample):
     import yaml
 
-    from pipelines.definition import config as config_module
+    from sluice_config import config as config_module
 
     raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())
     raw.update(data=str(taxi_sample), schema="schema.pbtxt")

@@ -1,12 +1,12 @@
 """What a step reads from a user's folder reaches its cache key by content
-(pipelines.definition.sources): the module, the local modules it imports, not the
+(sluice_config.sources): the module, the local modules it imports, not the
 installed packages; an in-place edit changes the digest, and the compiled pipeline's
 step parameter with it."""
 import sys
 
 import pytest
 
-from pipelines.definition import sources
+from sluice_config import sources
 
 pytestmark = pytest.mark.unit
 
@@ -50,8 +50,8 @@ def test_the_compiled_steps_carry_the_contents_they_read(tmp_path):
     read them, where TFX's cache key includes them."""
     import shutil
 
-    from pipelines.definition import config as config_module
     from pipelines.definition.dag import CONTENT_KEY, Paths, create_pipeline
+    from sluice_config import config as config_module
 
     taxi = config_module.load("taxi")
     schema = tmp_path / "schema.pbtxt"

@@ -10,7 +10,7 @@ from tfx.types import standard_artifacts
 
 from components import tfx_layout
 from components.anomalies import read_anomalies
-from components.tfx_steps import split_rows
+from components.reports.tfx_steps import split_rows
 
 pytestmark = pytest.mark.component
 TFX = f"tfx {tfx.__version__}"

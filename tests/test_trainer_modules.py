@@ -46,7 +46,7 @@ BROKEN = {
 
 
 def with_module(config, folder, framework: str, module: str, source: str):
-    from pipelines.definition.config import Candidate
+    from sluice_config.config import Candidate
 
     (folder / f"{module}.py").write_text(textwrap.dedent(source))
     return config.replace(source=folder / "config.yaml",
@@ -85,8 +85,8 @@ def test_a_module_that_breaks_the_contract_in_training_is_recorded_not_raised(up
 @pytest.mark.parametrize("module, framework", [("trainers.examples.wide_deep", "keras"),
                                                ("trainers.examples.tab_resnet", "torch")])
 def test_the_example_modules_train_and_serve(upstream, tmp_path, module, framework):
-    from pipelines.definition.config import Candidate
     from serving.model_format.model import ServableModel
+    from sluice_config.config import Candidate
     from tests.conftest import TAXI_CSV, raw_rows
     from trainers.data import read_history
     from trainers.frameworks import adapter

@@ -3,11 +3,11 @@ import dataclasses
 
 import pytest
 
-from pipelines.definition import config as config_module
 from pipelines.definition.dag import Paths
 from pipelines.lineage.mlflow_record import file_digest
 from pipelines.run.up_to_date import fingerprint
 from serving.model_format import versions as push_target
+from sluice_config import config as config_module
 from tests.conftest import TAXI_CSV, head_csv
 
 pytestmark = pytest.mark.unit

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from pipelines.definition import config as config_module
+from sluice_config import config as config_module
 from tests.conftest import run_sluice
 
 pytestmark = pytest.mark.e2e

@@ -25,8 +25,8 @@ from typing import Iterator
 import numpy as np
 import tensorflow as tf
 
-from pipelines.definition.config import Training
 from serving.model_format.layout import LABEL_KEY, FeatureLayout
+from sluice_config.config import Training
 from trainers.distributed import Worker
 
 SHUFFLE_BUFFER = 10_000  # examples held for shuffling when streamed

@@ -9,8 +9,8 @@ from pathlib import Path
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from pipelines.definition.config import Candidate, PipelineConfig
 from serving.model_format.layout import ID, LABEL_KEY, NUMERIC, FeatureLayout, ModelInput
+from sluice_config.config import Candidate, PipelineConfig
 from trainers.module_contract import TrainerModuleError
 
 HISTORY_FILE = "history.json"

@@ -23,8 +23,8 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from pipelines.definition import sources
-from pipelines.definition.config import Candidate, ConfigError, PipelineConfig
+from sluice_config import sources
+from sluice_config.config import Candidate, ConfigError, PipelineConfig
 
 ENTRY_POINTS = ("build_model", "run_fn")
 FAILURE_FILE = "TRAINING_FAILED.json"  # in the candidate's model dir, instead of a model

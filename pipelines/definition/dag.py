@@ -16,8 +16,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.definition import sources, step_ids
-from pipelines.definition.config import ConfigError, PipelineConfig, as_parameter, to_json
+from sluice_config import sources, step_ids
+from sluice_config.config import ConfigError, PipelineConfig, as_parameter, to_json
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the repository: code, lock, git
 
@@ -53,7 +53,7 @@ def content_digests(config: PipelineConfig) -> dict[str, str]:
     """step id -> the digest of the user's files it reads (the schema file, the
     preprocessing_fn's module and each candidate's trainer module with their local
     imports, and the framework's adapter): a parameter of the step, so TFX's cache key
-    sees an in-place edit (pipelines.definition.sources), and the record names the
+    sees an in-place edit (sluice_config.sources), and the record names the
     contents."""
     from trainers import frameworks
 
@@ -95,13 +95,13 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
     from tfx.proto import example_gen_pb2, trainer_pb2
 
     from components.baseline import baseline_node
-    from components.bulk_statistics import BulkStatisticsGen
-    from components.bulk_transform import BulkTransform
     from components.candidate_slots import wire
     from components.check_anomalies import check_anomalies
-    from components.csv_examples import ColumnarCsvExampleGen
     from components.drift_reference import references
     from components.evaluate import evaluate
+    from components.executors.bulk_statistics import BulkStatisticsGen
+    from components.executors.bulk_transform import BulkTransform
+    from components.executors.csv_examples import ColumnarCsvExampleGen
     from components.infra_validate import infra_validate
     from components.push import push
     from serving.model_format import versions as push_target

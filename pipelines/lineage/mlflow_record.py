@@ -18,14 +18,15 @@ from pathlib import Path
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from components import step_reports, tfx_layout
-from pipelines.definition import step_ids
-from pipelines.definition.config import PipelineConfig
+from components import tfx_layout
+from components.reports import step_reports
 from pipelines.definition.dag import PROJECT_ROOT, Paths
-from pipelines.definition.sources import file_sha256 as file_digest
 from pipelines.lineage import shared_writes
 from pipelines.lineage.mlmd import Step
 from pipelines.patches.quiet import prints_silenced
+from sluice_config import step_ids
+from sluice_config.config import PipelineConfig
+from sluice_config.sources import file_sha256 as file_digest
 
 CHAMPION = "champion"
 PROJECT_FOLDER, MANIFEST = "project", "manifest.json"  # the user's own modules, as artifacts
@@ -116,8 +117,8 @@ class PipelineRunRecord:
         with their local imports) as artifacts under project/, laid out as they import,
         with their digests (project/manifest.json), which reproduce restores; and the
         commit of the user's repository when the config lives in one."""
-        from pipelines.definition import sources
         from pipelines.definition.dag import CONTENT_KEY
+        from sluice_config import sources
 
         digests = {c.id: c.exec_properties[CONTENT_KEY] for c in pipeline.components
                    if CONTENT_KEY in c.exec_properties}
@@ -233,7 +234,7 @@ class PipelineRunRecord:
             self.client.set_terminated(cid, status, end_time=step.end_ms)
 
     def _log_report(self, cid: str, step: Step) -> None:
-        """What the step's own module reports (components.step_reports): numbers become
+        """What the step's own module reports (components.reports.step_reports): numbers become
         metrics and strings tags, its files and documents artifacts, its model a pyfunc."""
         reporter = step_reports.reporter(step.node_id)
         figures = reporter.figures(step)

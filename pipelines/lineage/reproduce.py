@@ -29,10 +29,10 @@ from pathlib import Path
 import yaml
 
 from components import tfx_layout
-from pipelines.definition import step_ids
-from pipelines.definition.config import METRICS
 from pipelines.definition.dag import PROJECT_ROOT
 from pipelines.lineage.mlflow_record import file_digest
+from sluice_config import step_ids
+from sluice_config.config import METRICS
 
 TOLERANCE = 1e-6  # exact: predictions and metrics
 METRIC_TOLERANCE = 0.005  # reproduced: every gate metric, absolute

@@ -18,8 +18,9 @@ import json
 import tempfile
 from pathlib import Path
 
-from components import check_anomalies, evaluate, infra_validate, tfx_steps
-from pipelines.definition import step_ids
+from components import check_anomalies, evaluate, infra_validate
+from components.reports import tfx_steps
+from sluice_config import step_ids
 
 REPORT_FILE = "report.html"
 

@@ -28,8 +28,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.definition.config import ConfigError, PipelineConfig, did_you_mean
-from pipelines.definition.label_rule import parse_rule
+from sluice_config.config import ConfigError, PipelineConfig, did_you_mean
+from sluice_config.label_rule import parse_rule
 
 BOM = b"\xef\xbb\xbf"
 MIN_SPLIT_ROWS = 20  # fewer eval rows make every gate metric noise

@@ -10,7 +10,7 @@ import logging
 import time
 from typing import Callable
 
-from pipelines.definition import step_ids
+from sluice_config import step_ids
 
 log = logging.getLogger("sluice")
 

@@ -14,9 +14,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from pipelines.definition import sources
-from pipelines.definition.config import PipelineConfig
 from pipelines.definition.dag import PROJECT_ROOT, Paths
+from sluice_config import sources
+from sluice_config.config import PipelineConfig
 
 CODE_DIRS = ("components", "pipelines", "serving", "trainers")
 STATE_FILE = "last_run.json"

@@ -12,8 +12,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from pipelines.definition.config import PipelineConfig
 from pipelines.definition.dag import Paths, create_pipeline
+from sluice_config.config import PipelineConfig
 
 AIRFLOW_DAG_FILE = Path(__file__).with_name("airflow_dag.py")
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipelines.definition.config import PipelineConfig
 from pipelines.definition.dag import Paths, create_pipeline
+from sluice_config.config import PipelineConfig
 
 
 def compile_job(config: PipelineConfig, paths: Paths, trainers, output: Path, *, image: str,

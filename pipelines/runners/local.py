@@ -11,12 +11,12 @@ import os
 import traceback
 import uuid
 
-from components import step_reports
-from pipelines.definition import step_ids
-from pipelines.definition.config import PipelineConfig
+from components.reports import step_reports
 from pipelines.definition.dag import Paths, create_pipeline
 from pipelines.lineage import mlmd
 from pipelines.run import run_log, step_log, up_to_date
+from sluice_config import step_ids
+from sluice_config.config import PipelineConfig
 
 log = logging.getLogger("sluice")
 IN_MEMORY_BEAM = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
@@ -68,7 +68,7 @@ def partial_run_options(pipeline, only: str | None, start_from: str | None):
     """RunOptions for `--only STEP` / `--from STEP`, or None for a whole run."""
     from tfx.orchestration.pipeline import RunOptions
 
-    from pipelines.definition.config import ConfigError, did_you_mean
+    from sluice_config.config import ConfigError, did_you_mean
 
     step = only or start_from
     if step is None:

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from components import tfx_layout
 from components.anomalies import read_anomalies
-from components.step_reports import Kept
+from components.reports.kept import Kept
 
 ANOMALIES_REPORT = "anomalies.json"  # ExampleValidator's findings, as the MLflow record keeps them
 

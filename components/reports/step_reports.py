@@ -11,24 +11,10 @@ output(key) -> the ML Metadata artifact or None):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import SimpleNamespace
 
-from pipelines.definition import step_ids
-
-
-@dataclass
-class Kept:
-    """What the MLflow record keeps of one execution."""
-
-    files: list[Path] = field(default_factory=list)  # logged as they are
-    documents: dict[str, object] = field(default_factory=dict)  # name -> text (.html) or JSON
-    series: dict[str, list[float]] = field(default_factory=dict)  # metric -> values by step
-    model: tuple[str, str] | None = None  # (Model artifact uri, framework): logged as a pyfunc
-    on_pipeline_run: dict[str, object] = field(default_factory=dict)  # also on the parent run
-    params: dict[str, object] = field(default_factory=dict)  # MLflow params of the step's run
-
+from components.reports.kept import Kept
+from sluice_config import step_ids
 
 NOTHING = SimpleNamespace(figures=lambda step: {}, summary=lambda figures: "",
                           kept=lambda step, figures: Kept())
@@ -36,8 +22,8 @@ NOTHING = SimpleNamespace(figures=lambda step: {}, summary=lambda figures: "",
 
 def reporter(node_id: str):
     """The reporter of a step (CsvExampleGen, Transform and baseline report nothing)."""
-    from components import check_anomalies, evaluate, infra_validate, push, tfx_steps, training
-
+    from components import check_anomalies, evaluate, infra_validate, push
+    from components.reports import tfx_steps, training
     by_name = {step_ids.STATISTICS_GEN: tfx_steps.STATISTICS_GEN,
                step_ids.EXAMPLE_VALIDATOR: tfx_steps.EXAMPLE_VALIDATOR,
                step_ids.SCHEMA_GEN: tfx_steps.IMPORT_SCHEMA_GEN, step_ids.DATA_GATE: check_anomalies,

@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 
-from pipelines.definition.label_rule import parse_rule, rule_columns
+from sluice_config.label_rule import parse_rule, rule_columns
 
-CONFIG_DIR = Path(__file__).parent.parent / "configs"  # pipelines/configs/
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "pipelines" / "configs"  # the bundled configs
 TASKS = ("binary", "multiclass", "regression")
 # What the gate can bound, per kind of task (components.metrics computes them).
 CLASSIFICATION_METRICS = ("auc", "accuracy", "loss")

@@ -7,10 +7,10 @@ transformed and written). On 1M taxi rows the analysis took 40 s and the
 materialization 93 s, most of it Beam handling each record as an element: reading it,
 passing it between steps, encoding it, gzipping it in Python. Here TFX's own executor
 runs the analysis, unchanged but for its source, which reads a file at a time
-(components.bulk_read), and the materialization is a Beam step whose element is
+(components.executors.bulk_read), and the materialization is a Beam step whose element is
 one input file: TensorFlow reads and parses it in batches (with the feature spec TFT
 derives from the schema), the transform graph runs on each batch eagerly (as in TFT's
-own step), components.example_encoding serializes the outputs (tfx_bsl's C++ encoder,
+own step), components.executors.example_encoding serializes the outputs (tfx_bsl's C++ encoder,
 which TFX uses, serializes ragged ones) and TensorFlow's writer gzips them. It stays
 Beam, so on a cluster the files spread over the workers.
 
@@ -37,8 +37,9 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_component_specs
 from tfx_bsl.tfxio.tf_example_record import TFExampleRecord
 
-from components import example_encoding, tfx_layout
-from components.bulk_read import ROWS_PER_BATCH, FileAtATimeTFExampleRecord
+from components import tfx_layout
+from components.executors import example_encoding
+from components.executors.bulk_read import ROWS_PER_BATCH, FileAtATimeTFExampleRecord
 
 OUTPUT_PREFIX = "transformed_examples"  # TFX's file name prefix in each split
 
@@ -100,7 +101,7 @@ def file_jobs(examples, transformed, splits) -> list[tuple[str, str]]:
 
 class FileAtATimeProcessor(tfx_transform_executor.TransformProcessor):
     """TFX's TransformProcessor (what its Transform executor's Do runs) with the
-    file-at-a-time source for tf.Examples (components.bulk_read): the analysis of 1M
+    file-at-a-time source for tf.Examples (components.executors.bulk_read): the analysis of 1M
     taxi rows took 21-23 s instead of 31-38 s (bench/README.md)."""
 
     def _CreateTFXIO(self, dataset, schema):

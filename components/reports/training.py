@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from components import tfx_layout
-from components.step_reports import Kept
+from components.reports.kept import Kept
 from trainers.data import HISTORY_FILE, read_history
 from trainers.module_contract import read_failure
 

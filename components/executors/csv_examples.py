@@ -6,7 +6,7 @@ tf.train.Example in Python, then partitions, reshuffles and writes them one by o
 one core at ~5,000 rows/s, 200 s of a 1M-row run here. This one stays Beam (so it runs
 on any runner) but every step works on a block of rows: pyarrow reads a block of a
 file, the column types are inferred per block with TFX's rules and combined over all
-blocks (a first pass over the files), then components.example_encoding serializes the
+blocks (a first pass over the files), then components.executors.example_encoding serializes the
 block's rows a column at a time, and each block's records are written to their splits'
 files (a second pass, so memory holds a block, not the file).
 
@@ -47,7 +47,8 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 from tfx_bsl.coders import csv_decoder
 
-from components import example_encoding, tfx_layout
+from components import tfx_layout
+from components.executors import example_encoding
 
 ColumnType = csv_decoder.ColumnType
 BLOCK_BYTES = 8 << 20  # CSV bytes per block: one Beam element

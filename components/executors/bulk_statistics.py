@@ -4,7 +4,7 @@ computed by the same TFDV PTransform, on Arrow batches read in bulk.
 TFX's executor reads each split record by record through Beam (a Python TFRecord
 reader, each record an element, then batched again for decoding): on 1M taxi rows that
 reading was ~40% of the step. Here the Beam element is one input file, read into Arrow
-RecordBatches of 8,192 rows by components.bulk_read (the types inferred, as TFX's
+RecordBatches of 8,192 rows by components.executors.bulk_read (the types inferred, as TFX's
 source does: a schema only guides the statistics), and tfdv.GenerateStatistics computes
 the statistics.
 
@@ -31,7 +31,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, json_utils
 
 from components import tfx_layout
-from components.bulk_read import ROWS_PER_BATCH, record_batches
+from components.executors.bulk_read import ROWS_PER_BATCH, record_batches
 
 
 class Executor(TfxStatisticsExecutor):
