@@ -219,7 +219,8 @@ def cmd_models(args) -> int:
         lineage = (f"mlflow v{mv.version}{' (champion)' if mv.version == champion else ''} "
                    f"run {mv.tags.get('sluice.run_id', '?')[:8]}" if mv else "not in MLflow")
         why = f"  [{aside_since[version]['reason']}]" if version in aside_since else ""
-        print(f"  {version:>3}  {state:<35} {record.get('framework', '?'):<6} {lineage}  "
+        made_by = f"{record.get('candidate', record.get('framework', '?'))} ({record.get('framework', '?')})"
+        print(f"  {version:>3}  {state:<35} {made_by:<20} {lineage}  "
               f"{record.get('reason', '')}{why}")
     return 0
 
