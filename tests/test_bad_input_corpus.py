@@ -21,6 +21,7 @@ from pipelines import cli
 from pipelines.lineage import mlmd
 from sluice_config import config as config_module
 from tests.test_preflight import BAD, rows_of, set_cell, write_rows
+from tests.test_trainer_modules import TORCH_HEAD, TORCH_TAIL
 
 pytestmark = pytest.mark.e2e
 MODEL = "sluice-taxi"
@@ -91,7 +92,10 @@ CONFIGS = {
                        r"column 'tip_pct'.*is missing"),
     "unknown key": ({"trainig": {}}, r"unknown key 'trainig'.*Did you mean 'training'"),
     "bad label rule": ({"label": {"name": "x", "derive": "tips >> fare"}}, r"cannot parse 'tips >> fare'"),
-    "unknown task": ({"task": "regression"}, r"unknown task 'regression'"),
+    "unknown task": ({"task": "regresion"}, r"unknown task 'regresion'. Did you mean 'regression'\?"),
+    "regression on a derived label": ({"task": "regression"}, r"label: a regression label is a numeric column"),
+    "regression gate on a classifier": ({"gate__thresholds": {"rmse": 3.0}},
+                                        r"gate.thresholds: 'rmse' is not a metric of a binary task"),
     "missing preprocessing_fn": ({"preprocessing_fn": "components.preprocessing.nope"},
                                  r"cannot import 'components.preprocessing.nope'"),
     "unknown gate metric": ({"gate__thresholds": {"f1": 0.5}}, r"gate.thresholds: unknown key 'f1'"),
@@ -172,6 +176,40 @@ def test_quoted_crlf_bom_csv_is_read_like_the_plain_one(home, taxi_sample, tmp_p
     assert "plain header line" in text
     assert "✔ check_anomalies" in text and "0 anomalies" in text
     assert "eval" in text and "2,000" in text
+
+
+# Trainer modules that break the contract: before Beam starts (exit 2, the file and line
+# named), or in training (the candidate is recorded as failed, never blessed: exit 4).
+MODULES = {
+    "module without build_model": ("def build(features, hparams):\n    pass\n", 2,
+                                   r"defines neither build_model\(features, hparams\) nor run_fn"),
+    "module with a syntax error": ("def build_model(features, hparams)\n    pass\n", 2,
+                                   r"has a syntax error: expected ':' \(.*\.py, line 1, column \d+\)"),
+    "module answering the wrong shape": (TORCH_HEAD + "        return self.linear(x)\n" + TORCH_TAIL, 4,
+                                         r"forward returns shape \(8, 2\) for 8 rows; expected \(8, 1\)"),
+    "module whose loss becomes NaN": (TORCH_HEAD + "        return self.linear(x)[:, :1] * float('nan')\n"
+                                      + TORCH_TAIL, 4, r"the loss is nan by step \d+"),
+    "module that cannot be exported": (
+        TORCH_HEAD + "        eig = torch.linalg.eigvals(torch.diag_embed(x[:, :2].detach())).real\n"
+                     "        return self.linear(x)[:, :1] + 0.0 * eig[:, :1]\n" + TORCH_TAIL, 4,
+        r"cannot be exported \(TorchScript, ONNX\): UnsupportedOperatorError"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MODULES))
+def test_bad_trainer_module(case, home, taxi_sample, tmp_path, caplog):
+    before = state(home)
+    source, expected_code, message = MODULES[case]
+    module = "corpus_" + re.sub(r"\W", "_", case)
+    (tmp_path / f"{module}.py").write_text(source)
+    config = taxi_config(tmp_path, taxi_sample, candidates={"m": {"framework": "torch", "module": module}})
+    code, text = run_cli(caplog, "run", "--home", home, "--config", config, "--steps", 10)
+    assert code == expected_code, text
+    assert re.search(message, text), text
+    assert module in text  # the module is named
+    if expected_code == 4:
+        assert "error: candidate m was not trained" in text and "not pushed: no candidate was blessed" in text
+    assert_unchanged(home, before)
 
 
 def assert_unchanged(home, before):
