@@ -17,3 +17,21 @@ def run_fn(framework: str) -> str:
 
 def adapter(framework: str):
     return importlib.import_module(ADAPTERS[framework])
+
+
+def run_candidate(framework: str, fn_args, train) -> None:
+    """What each adapter's run_fn does: the candidate's module runs its own run_fn when
+    it defines one (full control), else the adapter's train runs (here, or on
+    training.workers processes: trainers.distributed); a TrainerModuleError becomes the
+    candidate's recorded failure (trainers.module_contract) instead of failing the run."""
+    from trainers import distributed, module_contract
+
+    _, candidate = module_contract.candidate_of(fn_args)
+    module = module_contract.load(candidate)
+    if not hasattr(module, "build_model"):
+        module.run_fn(fn_args)
+        return
+    try:
+        distributed.train_or_launch(framework, fn_args, train)
+    except module_contract.TrainerModuleError as err:
+        module_contract.record_failure(fn_args.serving_model_dir, candidate, err)

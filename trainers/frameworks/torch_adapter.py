@@ -28,6 +28,7 @@ from serving.model_format.layout import FeatureLayout
 from trainers import distributed, module_contract, warm_start
 from trainers.batches import training_batches
 from trainers.data import curve_points, feature_layout, write_history
+from trainers.frameworks import run_candidate
 from trainers.module_contract import TrainerModuleError, where
 
 FRAMEWORK = "torch"
@@ -100,15 +101,7 @@ def run_fn(fn_args) -> None:
     """Trains the candidate named in custom_config and exports transform + TorchScript +
     ONNX; with training.workers > 1, on that many worker processes
     (trainers/distributed.py). A module with its own run_fn gets fn_args as it is."""
-    config, candidate = module_contract.candidate_of(fn_args)
-    module = module_contract.load(candidate)
-    if not hasattr(module, "build_model"):
-        module.run_fn(fn_args)
-        return
-    try:
-        distributed.train_or_launch(FRAMEWORK, fn_args, train)
-    except TrainerModuleError as err:
-        module_contract.record_failure(fn_args.serving_model_dir, candidate, err)
+    run_candidate(FRAMEWORK, fn_args, train)
 
 
 def default_loss(logits: torch.Tensor, labels: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
