@@ -55,6 +55,29 @@ def compile_dag(airflow: Airflow, home: Path, data: Path, *extra) -> None:
     assert (airflow.dags / "sluice_dags.py").exists() and (airflow.dags / f"{DAG_ID}.json").exists()
 
 
+def user_project(folder: Path, data: Path) -> Path:
+    """A project folder as a user keeps it: config, schema, features.py (a cross) and
+    my_models/ (a copy of the PyTorch example), beside each other."""
+    import shutil
+
+    import yaml
+
+    from sluice_config import config as config_module
+    from tests.test_candidates import PREPROCESSING
+
+    (folder / "my_models").mkdir(parents=True)
+    shutil.copy(config_module.load("taxi").schema, folder / "schema.pbtxt")
+    (folder / "my_models" / "__init__.py").write_text("")
+    shutil.copy(ROOT / "trainers" / "examples" / "tab_resnet.py", folder / "my_models")
+    (folder / "features.py").write_text(PREPROCESSING)
+    raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())
+    raw.update(data=str(data), schema="schema.pbtxt", preprocessing_fn="features.preprocessing_fn",
+               candidates={"keras": {"framework": "keras"},
+                           "torch": {"framework": "torch", "module": "my_models.tab_resnet"}})
+    (folder / "config.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return folder
+
+
 def executions_per_step(metadata: Path) -> dict[str, int]:
     """Step -> executions that did work (COMPLETE or FAILED). Each partial run also
     records CACHED executions for the steps it reuses; those are not re-executions."""
@@ -69,11 +92,16 @@ def executions_per_step(metadata: Path) -> dict[str, int]:
 
 def test_dag_runs_each_step_as_a_task_reruns_a_failed_task_alone_and_reports_to_the_server(
         tmp_path, taxi_sample, shared_mlflow_server):
-    """One DAG run whose push fails (the push target is broken), then the failed task
-    cleared and re-run alone: the upstream steps are reused from ML Metadata, not
-    recomputed, and both DAG runs are recorded on the tracking server."""
+    """A user's project (a folder outside the checkout: its config, schema, a
+    preprocessing_fn that adds a feature cross, and its own PyTorch module as the torch
+    candidate) as an Airflow DAG: one DAG run whose push fails (the push target is
+    broken), then the failed task cleared and re-run alone: the upstream steps are
+    reused from ML Metadata, not recomputed, and both DAG runs are recorded on the
+    tracking server."""
     airflow, home = Airflow(tmp_path / "airflow"), tmp_path / "home"
-    compile_dag(airflow, home, taxi_sample, "--tracking-uri", shared_mlflow_server)
+    project = user_project(tmp_path / "project", taxi_sample)
+    compile_dag(airflow, home, taxi_sample, "--config", project / "config.yaml",
+                "--tracking-uri", shared_mlflow_server)
     home.mkdir(exist_ok=True)
     (home / "serving").write_text("not a folder")  # the push target is broken
 
@@ -107,6 +135,8 @@ def test_dag_runs_each_step_as_a_task_reruns_a_failed_task_alone_and_reports_to_
                                 if r.data.tags.get("mlflow.parentRunId") == p.info.run_id} for p in parents}
     failed_run, fixed_run = (children[p.info.run_id] for p in parents)
     assert set(failed_run) == STEPS and failed_run["push"].info.status == "FAILED"
+    assert failed_run["train_torch"].data.params["module"] == "my_models.tab_resnet"  # the user's own
+    assert "features.py" in {a.path.split("/")[-1] for a in client.list_artifacts(parents[0].info.run_id, "project")}
     states = {name: run.data.tags["sluice.state"] for name, run in fixed_run.items()}
     assert states == {**{s: "CACHED" for s in STEPS - {"push"}}, "push": "COMPLETE"}  # reused, not rerun
     assert "pushed as version 1" in parents[1].data.tags["sluice.push_decision"]

@@ -95,7 +95,7 @@ def test_run_report_is_logged_and_can_be_rebuilt(home, tmp_path):
     assert "report.html" in [a.path for a in client.list_artifacts(run_id)]
     logged = Path(client.download_artifacts(run_id, "report.html", str(tmp_path))).read_text()
     assert logged.count("data:image/png;base64,") >= 4  # loss, ROC + calibration, slices
-    for words in ("Keras and PyTorch, side by side", "keras: BLESSED, judged against no champion",
+    for words in ("The candidates, side by side", "keras: BLESSED, judged against no champion",
                   "Drift against (no reference yet)", "keras: per class (macro-F1", "data_sha256", "Push</b>: keras"
                   if "keras" in parents[0].data.tags["sluice.push_decision"].split()[0] else "Push</b>: torch"):
         assert words in logged, words
