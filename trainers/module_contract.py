@@ -77,8 +77,9 @@ def check_all(config: PipelineConfig) -> None:
 
 
 def custom_config(config: PipelineConfig, candidate: Candidate) -> dict:
-    """The Trainer's custom_config: the pipeline config and which candidate to train."""
-    return {**config.to_dict(), CANDIDATE_KEY: candidate.name}
+    """The Trainer's custom_config: the pipeline config with this candidate alone (so
+    which others a run trains, `--trainer`, leaves its cache key as it was) and its name."""
+    return {**config.replace(candidates=(candidate,)).to_dict(), CANDIDATE_KEY: candidate.name}
 
 
 def candidate_of(fn_args) -> tuple[PipelineConfig, Candidate]:
