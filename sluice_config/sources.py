@@ -53,7 +53,11 @@ def _imported(module: str, origin: Path) -> set[str]:
     both a and a.b: b may be a submodule)."""
     package = module if origin.name == "__init__.py" else module.rpartition(".")[0]
     names = set()
-    for node in ast.walk(ast.parse(origin.read_bytes(), str(origin))):
+    try:
+        tree = ast.parse(origin.read_bytes(), str(origin))
+    except SyntaxError:  # its digest still counts; the module contract reports the error
+        return names
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
