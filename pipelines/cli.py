@@ -193,6 +193,57 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    """Scores a CSV (or a glob of them) with a registered model version; the output
+    is written whole or not at all, and the job is recorded in MLflow."""
+    import time
+    import traceback
+
+    from pipelines.lineage import batch_predictions
+    from pipelines.run import run_log, scoring_preflight
+    from pipelines.runners.local import local_beam_args
+    from serving.batch import output as batch_output
+    from serving.model_format.layout import FeatureLayout
+
+    paths = _paths(args)
+    uri = _tracking_uri(args, paths)
+    target = args.model or f"{_load_config(args).model_name}@champion"
+    model = batch_predictions.resolve(target, uri, paths.home / "models")
+    layout = FeatureLayout.load(model.model_dir)
+    keep = tuple(args.keep)
+    scoring = scoring_preflight.check(args.data, layout.raw_features, keep,
+                                      f"model {model.name} version {model.version}")
+    out = Path(args.output).resolve()
+    fmt = batch_output.format_of(out, args.format)
+    beam_args = local_beam_args(scoring.rows, args.beam_arg)
+    log = logging.getLogger("sluice")
+    log.info("predict: %s rows of %s with %s version %s (%s)", f"{scoring.rows:,}", args.data,
+             model.name, model.version, layout.candidate or layout.framework)
+    log_file = run_log.start(paths.home, f"predict-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+    started = time.perf_counter()
+    try:
+        rows = _score(model, scoring, out, fmt, keep, beam_args)
+    except Exception as err:
+        run_log.write_traceback(log_file, traceback.format_exc())
+        err.sluice_log = log_file
+        raise
+    finally:
+        run_log.stop(log_file)
+    seconds = time.perf_counter() - started
+    run_id = batch_predictions.record(model, args.data, scoring, out, fmt, keep, rows, seconds, beam_args)
+    log.info("predict: wrote %s rows to %s in %.1f s (%s rows/s); MLflow run %s", f"{rows:,}", out,
+             seconds, f"{rows / max(seconds, 1e-9):,.0f}", run_id)
+    return 0
+
+
+def _score(model, scoring, out, fmt, keep, beam_args) -> int:
+    from serving.batch import pipeline as batch_pipeline
+
+    job = batch_pipeline.BatchJob(model.model_dir, model.name, model.version, scoring.files,
+                                  scoring.headers, scoring.rows, out, fmt, keep)
+    return batch_pipeline.run(job, beam_args)
+
+
 def cmd_models(args) -> int:
     from pipelines.lineage.mlflow_record import champion_version, registered_versions
     from serving.model_format import versions as push_target
@@ -354,6 +405,24 @@ def build_parser() -> argparse.ArgumentParser:
     serving_options.add_arguments(serve)
     serve.set_defaults(func=cmd_serve)
 
+    predict = sub.add_parser("predict", help="score a CSV file (or a glob of them) with a "
+                                              "registered model version, recorded in MLflow")
+    predict.add_argument("model", nargs="?", metavar="MODEL@ALIAS|MODEL/VERSION",
+                         help="e.g. models:/sluice-taxi@champion or sluice-taxi/3 (default: the "
+                              "champion of the home's latest config)")
+    common(predict)
+    predict.add_argument("--data", required=True, metavar="FILE_OR_GLOB",
+                         help="CSV file(s) with the model's raw feature columns")
+    predict.add_argument("-o", "--output", required=True, help="file to write (replaced only "
+                                                                "when the whole job succeeds)")
+    predict.add_argument("--format", choices=("csv", "parquet", "tfrecord"),
+                         help="output format (default: from the output's suffix, else csv)")
+    predict.add_argument("--keep", action="append", default=[], metavar="COL",
+                         help="an input column to copy to the output, e.g. an id (repeatable)")
+    predict.add_argument("--beam-arg", action="append", default=[],
+                         help="extra Beam pipeline argument (repeatable), as for run")
+    predict.set_defaults(func=cmd_predict)
+
     models = sub.add_parser("models", help="list pushed versions with their MLflow lineage")
     common(models)
     models.set_defaults(func=cmd_models)
@@ -411,6 +480,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_code(err: Exception) -> int:
+    """Logs err as the user should read it; -> the exit code. The error classes are
+    imported only now: importing them up front cost every command ~2 s."""
+    from components.anomalies import DataAnomaliesError
+    from components.drift import DataDriftError
+    from pipelines.lineage.batch_predictions import ModelNotFound
+    from pipelines.lineage.reproduce import ReproductionRefused
+    from pipelines.run.preflight import DataError
+    from sluice_config.config import ConfigError
+
+    log = logging.getLogger("sluice")
+    if isinstance(err, (ConfigError, DataError, ReproductionRefused, ModelNotFound)):
+        log.error("error: %s", err)
+        return EXIT_BAD_INPUT
+    if isinstance(err, (DataAnomaliesError, DataDriftError)):
+        log.error("data gate: %s", err)
+        return EXIT_ANOMALIES
+    log.error("pipeline failed: %s: %s", type(err).__name__, err)
+    return EXIT_FAILED
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from pipelines.patches.quiet import configure_environment, quiet_loggers
@@ -419,24 +509,10 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     quiet_loggers()
     log = logging.getLogger("sluice")
-    from components.anomalies import DataAnomaliesError
-    from components.drift import DataDriftError
-    from pipelines.lineage.reproduce import ReproductionRefused
-    from pipelines.run.preflight import DataError
-    from sluice_config.config import ConfigError
-
     try:
         return args.func(args)
     except Exception as err:
-        if isinstance(err, (ConfigError, DataError, ReproductionRefused)):
-            log.error("error: %s", err)
-            code = EXIT_BAD_INPUT
-        elif isinstance(err, (DataAnomaliesError, DataDriftError)):
-            log.error("data gate: %s", err)
-            code = EXIT_ANOMALIES
-        else:
-            log.error("pipeline failed: %s: %s", type(err).__name__, err)
-            code = EXIT_FAILED
+        code = _exit_code(err)
         if getattr(err, "sluice_log", None):
             log.error("full log and traceback: %s", err.sluice_log)
         return code

@@ -43,4 +43,21 @@ def champion_report(model_name: str, tracking_uri: str, version: str | None = No
     if t.get("sluice.rollback.by"):
         lines.append(f"  rolled back to by {t['sluice.rollback.by']} at {t.get('sluice.rollback.at')}: "
                      f"{t.get('sluice.rollback.reason')}")
+    lines += _prediction_lines(model_name, mv.version)
     return "\n".join(lines)
+
+
+def _prediction_lines(model_name: str, version: str) -> list[str]:
+    import time
+
+    from pipelines.lineage.batch_predictions import predictions_of
+
+    runs = predictions_of(model_name, version)
+    lines = [f"  batch predictions with this version (latest {len(runs)}):"] if runs else []
+    for run in runs:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.info.start_time / 1000))
+        params = run.data.params
+        lines.append(f"    {when}  {params.get('input')} ({int(run.data.metrics.get('rows', 0)):,} rows, "
+                     f"sha256 {run.data.tags.get('sluice.input_sha256', '')[:12]}) -> "
+                     f"{params.get('output')}  run {run.info.run_id[:8]}")
+    return lines

@@ -111,6 +111,12 @@ def _first_undecodable_line(path: Path) -> tuple[int, int, int]:
     return 0, 0, 0
 
 
+def not_utf8(path: Path) -> DataError:
+    line, column, byte = _first_undecodable_line(path)
+    return DataError(f"{path}: line {line}, column {column}: byte 0x{byte:02x} is not UTF-8 (the "
+                     "file may be Latin-1 or Windows-1252). Save it as UTF-8.")
+
+
 def _sniff(path: Path) -> bool:
     """Refuses binary and UTF-16 files by their first bytes; -> has a UTF-8 BOM."""
     with open(path, "rb") as raw:
@@ -286,10 +292,7 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None) -> Check
             handle.read()  # to the end, so the digest covers the whole file
             sha256 = hashing.sha256.hexdigest()
     except UnicodeDecodeError:
-        line, column, byte = _first_undecodable_line(path)
-        raise DataError(
-            f"{path}: line {line}, column {column}: byte 0x{byte:02x} is not UTF-8 (the file "
-            "may be Latin-1 or Windows-1252). Save it as UTF-8.") from None
+        raise not_utf8(path) from None
     except csv.Error as err:
         raise DataError(f"{path}: line {reader.line_num}: {err}. sluice reads one "
                         "record per line with fields up to "

@@ -10,6 +10,9 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=8501, help="port (default: 8501, as TF Serving)")
+    parser.add_argument("--grpc-port", type=int, default=8500,
+                        help="port of TF Serving's gRPC API, on the same --host (default: 8500, as "
+                             "TF Serving; 0: REST only)")
     parser.add_argument("--poll-seconds", type=float, default=1.0,
                         help="how often to look for new, removed or rolled-back versions")
     parser.add_argument("--max-request-bytes", type=int, default=4 * 2**20,
@@ -25,4 +28,4 @@ def serve(serving_dir: Path, args: argparse.Namespace) -> None:
     from serving.server import rest
 
     rest.serve(serving_dir.resolve(), args.host, args.port, args.poll_seconds, args.max_request_bytes,
-               args.threads, args.batch_timeout_ms / 1000)
+               args.threads, args.batch_timeout_ms / 1000, args.grpc_port)

@@ -36,11 +36,12 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 120) -> 
 
 class ServerProcess:
     def __init__(self, serving_dir: Path, *extra_args: str, log_path: Path | None = None):
-        self.port = free_port()
+        self.port, self.grpc_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.grpc_target = f"127.0.0.1:{self.grpc_port}"  # TF Serving's gRPC API
         self.log_path = log_path or Path(serving_dir).parent / f"server-{self.port}.log"
         command = [sys.executable, "-m", "serving.server", "--serving-dir", str(serving_dir),
-                   "--port", str(self.port), *extra_args]
+                   "--port", str(self.port), "--grpc-port", str(self.grpc_port), *extra_args]
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
                                         cwd=Path(__file__).resolve().parents[2])  # the repository root

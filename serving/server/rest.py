@@ -60,8 +60,10 @@ def ok(body: dict) -> web.Response:
 
 class ModelServer:
     def __init__(self, serving_dir: Path, poll_seconds: float = 1.0, max_request_bytes=MAX_REQUEST_BYTES,
-                 batch_timeout: float = BATCH_TIMEOUT):
+                 batch_timeout: float = BATCH_TIMEOUT, grpc_address: tuple[str, int] | None = None):
         self.repository = ModelRepository(serving_dir)
+        self.grpc_address = grpc_address  # (host, port) for TF Serving's gRPC API, or None
+        self.grpc_server = None
         self.poll_seconds = poll_seconds
         self.max_request_bytes = max_request_bytes
         self.metrics = Metrics()
@@ -82,8 +84,15 @@ class ModelServer:
         self.batcher.start()
         await asyncio.get_running_loop().run_in_executor(None, self.repository.refresh)
         app["poller"] = asyncio.get_running_loop().create_task(self._poll())
+        if self.grpc_address:
+            from serving.server import grpc_api
+
+            self.grpc_server = grpc_api.start(self, asyncio.get_running_loop(), *self.grpc_address,
+                                              self.max_request_bytes)
 
     async def _stop(self, app) -> None:
+        if self.grpc_server is not None:  # answers what is in flight, then stops
+            await asyncio.get_running_loop().run_in_executor(None, lambda: self.grpc_server.stop(5).wait())
         app["poller"].cancel()
         await self.batcher.stop()
 
@@ -111,7 +120,7 @@ class ModelServer:
         return web.Response(body=generate_latest(self.metrics.registry),
                             content_type="text/plain", charset="utf-8")
 
-    def _resolve(self, name: str, version: str | None, label: str | None):
+    def resolve(self, name: str, version: str | None, label: str | None):
         """-> the LoadedVersion a request names, or raises RequestError 404."""
         loaded = self.repository.served(name)
         if loaded is None:
@@ -149,7 +158,7 @@ class ModelServer:
             if not verb and action != "/metadata":
                 response = self._status(match["name"], match["version"], match["label"])
             else:
-                loaded = self._resolve(match["name"], match["version"], match["label"])
+                loaded = self.resolve(match["name"], match["version"], match["label"])
                 if action == "/metadata":
                     response = ok(api.metadata_response(loaded.name, loaded.version, loaded.model.layout))
                 else:
@@ -168,6 +177,10 @@ class ModelServer:
         return response
 
     def _status(self, name: str, version: str | None, label: str | None) -> web.Response:
+        return ok(api.status_response(self.status_rows(name, version, label)))
+
+    def status_rows(self, name: str, version: str | None, label: str | None) -> list[tuple[int, str, str]]:
+        """[(version, state, error)] of a model, as GetModelStatus reports them."""
         state = self.repository.states.get(name)
         if state is None:
             raise api.RequestError(f"Could not find any versions of model {name}", 404)
@@ -177,9 +190,13 @@ class ModelServer:
         if state.served:
             rows.append((state.served.version, "AVAILABLE", ""))
         if version is not None or label is not None:
-            wanted = self._resolve(name, version, label).version
+            wanted = self.resolve(name, version, label).version
             rows = [r for r in rows if r[0] == wanted]
-        return ok(api.status_response(rows))
+        return rows
+
+    async def score(self, loaded, columns: dict[str, list], rows: int):
+        """The model's answer for checked feature columns (REST and gRPC alike)."""
+        return await self.batcher.predict(loaded, columns, rows)
 
     async def _infer(self, loaded, action: str, request: web.Request) -> web.Response:
         if request.content_length and request.content_length > self.max_request_bytes:
@@ -202,7 +219,7 @@ class ModelServer:
         else:
             columns, columnar = api.parse_classify(layout, body), False
         rows = len(next(iter(columns.values())))
-        probs = await self.batcher.predict(loaded, columns, rows)
+        probs = await self.score(loaded, columns, rows)
         if action == ":classify":
             return ok(api.classify_response(layout, probs))
         if action == ":regress":
@@ -224,9 +241,10 @@ def limit_model_threads(threads: int) -> None:
 
 def serve(serving_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
           poll_seconds: float = 1.0, max_request_bytes: int = MAX_REQUEST_BYTES,
-          threads: int = 0, batch_timeout: float = BATCH_TIMEOUT) -> None:
+          threads: int = 0, batch_timeout: float = BATCH_TIMEOUT, grpc_port: int = 0) -> None:
     limit_model_threads(threads)
-    server = ModelServer(serving_dir, poll_seconds, max_request_bytes, batch_timeout)
+    server = ModelServer(serving_dir, poll_seconds, max_request_bytes, batch_timeout,
+                         (host, grpc_port) if grpc_port else None)
     log.info("serving %s on http://%s:%s/v1/models/<name>", serving_dir, host, port)
     web.run_app(server.app(), host=host, port=port, print=None, access_log=None,
                 handle_signals=True, loop=uvloop.new_event_loop())
