@@ -106,6 +106,8 @@ def _examples(table: pa.Table):
         column = column.combine_chunks()
         if pa.types.is_floating(column.type):
             column = column.cast(pa.float32())
+        elif pa.types.is_string(column.type):
+            column = column.cast(pa.binary())
         valid = np.asarray(column.is_valid())
         offsets = np.concatenate([[0], np.cumsum(valid)]).astype(np.int32)
         lists.append(pa.ListArray.from_arrays(pa.array(offsets), column.drop_null()))

@@ -7,12 +7,24 @@ import argparse
 from pathlib import Path
 
 
+def _rate(text: str) -> float:
+    rate = float(text)
+    if not 0 < rate <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return rate
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=8501, help="port (default: 8501, as TF Serving)")
     parser.add_argument("--grpc-port", type=int, default=8500,
                         help="port of TF Serving's gRPC API, on the same --host (default: 8500, as "
                              "TF Serving; 0: REST only)")
+    parser.add_argument("--request-log", metavar="DIR",
+                        help="write a sample of the answered requests (raw features, prediction, "
+                             "model, version, time) as CSV files under DIR/<model>/ (default: off)")
+    parser.add_argument("--sample-rate", type=_rate, default=1.0,
+                        help="with --request-log: the share of requests logged (default 1.0: all)")
     parser.add_argument("--poll-seconds", type=float, default=1.0,
                         help="how often to look for new, removed or rolled-back versions")
     parser.add_argument("--max-request-bytes", type=int, default=4 * 2**20,
@@ -28,4 +40,5 @@ def serve(serving_dir: Path, args: argparse.Namespace) -> None:
     from serving.server import rest
 
     rest.serve(serving_dir.resolve(), args.host, args.port, args.poll_seconds, args.max_request_bytes,
-               args.threads, args.batch_timeout_ms / 1000, args.grpc_port)
+               args.threads, args.batch_timeout_ms / 1000, args.grpc_port,
+               Path(args.request_log).resolve() if args.request_log else None, args.sample_rate)

@@ -45,6 +45,11 @@ class Metrics:
             "sluice_request_latency_seconds", "Request latency by model, version and API",
             ["model", "version", "api"], registry=self.registry,
             buckets=(.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5))
+        self.logged_rows = Counter("sluice_request_log_rows", "Instances written to the request log",
+                                   registry=self.registry)
+        self.log_dropped = Counter("sluice_request_log_dropped",
+                                   "Sampled requests not logged (the log's queue was full)",
+                                   registry=self.registry)
         self.batch_rows = Histogram("sluice_batch_rows", "Rows per model call",
                                     registry=self.registry, buckets=(1, 2, 4, 8, 16, 32, 100, 512))
 
@@ -60,7 +65,8 @@ def ok(body: dict) -> web.Response:
 
 class ModelServer:
     def __init__(self, serving_dir: Path, poll_seconds: float = 1.0, max_request_bytes=MAX_REQUEST_BYTES,
-                 batch_timeout: float = BATCH_TIMEOUT, grpc_address: tuple[str, int] | None = None):
+                 batch_timeout: float = BATCH_TIMEOUT, grpc_address: tuple[str, int] | None = None,
+                 request_log: Path | None = None, sample_rate: float = 1.0):
         self.repository = ModelRepository(serving_dir)
         self.grpc_address = grpc_address  # (host, port) for TF Serving's gRPC API, or None
         self.grpc_server = None
@@ -68,6 +74,12 @@ class ModelServer:
         self.max_request_bytes = max_request_bytes
         self.metrics = Metrics()
         self.batcher = Batcher(max_wait=batch_timeout, on_batch=self.metrics.batch_rows.observe)
+        self.request_log = None
+        if request_log is not None:
+            from serving.server.request_log import RequestLog
+
+            self.request_log = RequestLog(request_log, sample_rate, on_drop=self.metrics.log_dropped.inc,
+                                          on_rows=self.metrics.logged_rows.inc)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.max_request_bytes)
@@ -81,6 +93,8 @@ class ModelServer:
         return app
 
     async def _start(self, app) -> None:
+        if self.request_log is not None:
+            self.request_log.start()
         self.batcher.start()
         await asyncio.get_running_loop().run_in_executor(None, self.repository.refresh)
         app["poller"] = asyncio.get_running_loop().create_task(self._poll())
@@ -95,6 +109,8 @@ class ModelServer:
             await asyncio.get_running_loop().run_in_executor(None, lambda: self.grpc_server.stop(5).wait())
         app["poller"].cancel()
         await self.batcher.stop()
+        if self.request_log is not None:  # every answered request is in the files after this
+            await asyncio.get_running_loop().run_in_executor(None, self.request_log.stop)
 
     async def _poll(self) -> None:
         """Picks up pushes, rollbacks and removals; loads run on a thread of their own."""
@@ -196,7 +212,10 @@ class ModelServer:
 
     async def score(self, loaded, columns: dict[str, list], rows: int):
         """The model's answer for checked feature columns (REST and gRPC alike)."""
-        return await self.batcher.predict(loaded, columns, rows)
+        answers = await self.batcher.predict(loaded, columns, rows)
+        if self.request_log is not None:
+            self.request_log.offer(loaded, columns, answers)
+        return answers
 
     async def _infer(self, loaded, action: str, request: web.Request) -> web.Response:
         if request.content_length and request.content_length > self.max_request_bytes:
@@ -241,10 +260,11 @@ def limit_model_threads(threads: int) -> None:
 
 def serve(serving_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
           poll_seconds: float = 1.0, max_request_bytes: int = MAX_REQUEST_BYTES,
-          threads: int = 0, batch_timeout: float = BATCH_TIMEOUT, grpc_port: int = 0) -> None:
+          threads: int = 0, batch_timeout: float = BATCH_TIMEOUT, grpc_port: int = 0,
+          request_log: Path | None = None, sample_rate: float = 1.0) -> None:
     limit_model_threads(threads)
     server = ModelServer(serving_dir, poll_seconds, max_request_bytes, batch_timeout,
-                         (host, grpc_port) if grpc_port else None)
+                         (host, grpc_port) if grpc_port else None, request_log, sample_rate)
     log.info("serving %s on http://%s:%s/v1/models/<name>", serving_dir, host, port)
     web.run_app(server.app(), host=host, port=port, print=None, access_log=None,
                 handle_signals=True, loop=uvloop.new_event_loop())
