@@ -11,6 +11,12 @@ requests at concurrency 1. The in-process predict time of the same model
 (ServableModel.predict, no HTTP) is the floor. Prints throughput, p50/p99 latency and the
 ratios against the targets.
 
+Then, on the sluice server alone: TF Serving's gRPC API next to REST (single-instance
+requests at concurrency 1 and 8; the gRPC client is bench/grpc_load.py, the stubs'
+channel with requests serialized up front), and the request log's cost (REST at
+concurrency 8 with `--request-log` at rate 1.0 against a server without it, each in
+alternating slices).
+
 usage: .venv/bin/python bench/serving.py [--model-dir DIR] [--seconds 8] [--rounds 4]
        [--sluice-arg=--threads=0]
        (default model: the newest version pushed by `make run`, in sluice_home/serving)
@@ -32,7 +38,8 @@ from pipelines.patches.quiet import configure_environment, prints_silenced  # no
 
 configure_environment()
 
-import http_load  # noqa: E402  (bench/, next to this script)
+import grpc_load  # noqa: E402  (bench/, next to this script)
+import http_load  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -113,6 +120,11 @@ def main() -> None:
                                             lambda chunk: {"dataframe_records": chunk}),
                 }
                 results = run_scenarios(servers, rows, args.seconds, args.rounds)
+                protocols = compare_protocols(sluice, model, rows, args.seconds, args.rounds)
+                with ServerProcess(work / "serving", *args.sluice_arg, "--request-log", str(work / "log"),
+                                   log_path=work / "logged.log") as logged:
+                    logged.wait_ready({"bench": 1})
+                    logging_cost = compare_logging(sluice, logged, rows, args.seconds, args.rounds)
         finally:
             mlflow_process.terminate()
             mlflow_process.wait()
@@ -130,6 +142,78 @@ def main() -> None:
               f"   p50 / in-process floor {s['p50'] / floors[per]:5.2f}x (target <= 2)")
     print(f"  p99, 1 instance, concurrency 8: {results['sluice serve'][SCENARIOS[1][0]]['p99']:.2f} ms "
           "(target <= 10)")
+    print(f"\n{'sluice serve, 1 instance':<30} {'API':<20} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'fail':>5}")
+    for (concurrency, api), r in protocols.items():
+        print(f"{'concurrency ' + str(concurrency):<30} {api:<20} {r['rps']:8.1f} {r['p50']:8.2f} "
+              f"{r['p99']:8.2f} {r['failures']:5d}")
+    for concurrency in (1, 8):
+        print(f"  gRPC/REST throughput at concurrency {concurrency}: "
+              f"{protocols[concurrency, 'gRPC']['rps'] / protocols[concurrency, 'REST']['rps']:.2f}x")
+    off, on = logging_cost["log off"], logging_cost["log on, rate 1.0"]
+    print(f"\nrequest log, REST 1 instance, concurrency 8: off {off['rps']:.1f} req/s, on "
+          f"{on['rps']:.1f} req/s (p99 {off['p99']:.2f} / {on['p99']:.2f} ms, failures {on['failures']}): "
+          f"{on['rps'] / off['rps']:.2f}x (target >= 0.90)")
+
+
+def alternate(runs: dict, seconds: float, rounds: int) -> dict:
+    """Each of runs (name -> function(seconds) -> load result) gets `rounds` slices,
+    taking turns (order reversed every round); -> name -> pooled rps, p50, p99, failures."""
+    slices: dict[str, list] = {name: [] for name in runs}
+    for round_ in range(rounds):
+        order = list(runs.items())
+        for name, run in order if round_ % 2 == 0 else order[::-1]:
+            slices[name].append(run(seconds / rounds))
+    pooled = {}
+    for name, results in slices.items():
+        latencies = np.concatenate([r["latencies"] for r in results])
+        pooled[name] = {"rps": len(latencies) / seconds, "p50": float(np.percentile(latencies, 50)),
+                        "p99": float(np.percentile(latencies, 99)),
+                        "failures": sum(r["failures"] for r in results)}
+    return pooled
+
+
+def grpc_requests(model: ServableModel, rows: list[dict]) -> list[bytes]:
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    out = []
+    for row in rows[:200]:
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = "bench"
+        for name, kind in model.layout.raw_features.items():
+            value = row[name]
+            request.inputs[name].CopyFrom(tf.make_tensor_proto(
+                ["" if value is None else value] if kind == "string" else [np.nan if value is None else value],
+                tf.string if kind == "string" else tf.float64))
+        out.append(request.SerializeToString())
+    return out
+
+
+def compare_protocols(sluice, model: ServableModel, rows, seconds: float, rounds: int) -> dict:
+    import orjson
+
+    url = f"{sluice.url}/v1/models/bench:predict"
+    bodies = [orjson.dumps({"instances": [r]}) for r in rows[:200]]
+    requests = grpc_requests(model, rows)
+    out = {}
+    for concurrency in (1, 8):
+        pooled = alternate({
+            "REST": lambda s: http_load.run(url, bodies, concurrency, s, warmup=0.3),
+            "gRPC": lambda s: grpc_load.run(sluice.grpc_target, requests, concurrency, s, warmup=0.3),
+        }, seconds, rounds)
+        out.update({(concurrency, api): r for api, r in pooled.items()})
+    return out
+
+
+def compare_logging(plain, logged, rows, seconds: float, rounds: int) -> dict:
+    import orjson
+
+    bodies = [orjson.dumps({"instances": [r]}) for r in rows[:200]]
+    return alternate({
+        "log off": lambda s: http_load.run(f"{plain.url}/v1/models/bench:predict", bodies, 8, s, warmup=0.3),
+        "log on, rate 1.0": lambda s: http_load.run(f"{logged.url}/v1/models/bench:predict", bodies, 8, s,
+                                                    warmup=0.3),
+    }, seconds, rounds)
 
 
 def run_scenarios(servers: dict, rows, seconds: float, rounds: int) -> dict:

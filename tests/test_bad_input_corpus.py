@@ -197,6 +197,55 @@ MODULES = {
 }
 
 
+def _drop_column(path, name):
+    rows = rows_of(path)
+    index = rows[0].index(name)
+    write_rows(path, [r[:index] + r[index + 1:] for r in rows])
+
+
+def _set(path, line, column, value):
+    rows = rows_of(path)
+    set_cell(rows, line, column, value)
+    write_rows(path, rows)
+
+
+# sluice predict: (target, damage to the copied data, message)
+PREDICT = {
+    "a column the model reads is missing": (
+        None, lambda p: _drop_column(p, "trip_miles"),
+        r"column 'trip_miles' is missing; model sluice-taxi version 1 reads it"),
+    "text in a numeric column": (
+        None, lambda p: _set(p, 40, "fare", "cheap"),
+        r"column 'fare' must be numeric .*line 40 \(column 2\) holds 'cheap'"),
+    "an empty file": (None, lambda p: p.write_text(""), r"data file .* is empty"),
+    "a header and no rows": (None, lambda p: p.write_text(p.read_text().splitlines()[0] + "\n"),
+                             r"a header but no rows to score"),
+    "an unknown model": ("models:/sluice-taxo@champion", None,
+                         r"no registered model named 'sluice-taxo' .*registered: sluice-taxi"),
+    "an unknown alias": ("sluice-taxi@staging", None,
+                         r"model sluice-taxi has no alias 'staging' \(versions: [\d, ]+; aliases: champion -> v\d+\)"),
+    "an unknown version": ("sluice-taxi/7", None, r"model sluice-taxi has no version 7"),
+    "a --keep column not in the file": (None, None, r"--keep column 'trip_id' is not in the file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PREDICT))
+def test_bad_predict_input(case, home, taxi_sample, tmp_path, caplog):
+    before = state(home)
+    target, damage, message = PREDICT[case]
+    data = tmp_path / "data.csv"
+    shutil.copy(taxi_sample, data)
+    if damage:
+        damage(data)
+    out = tmp_path / "out" / "preds.csv"
+    code, text = run_cli(caplog, "predict", *([target] if target else []), "--home", home,
+                         "--data", data, "-o", out, *(["--keep", "trip_id"] if "keep" in case else []))
+    assert code == 2, text
+    assert re.search(message, text), text
+    assert not out.parent.exists()  # no output, not even its folder
+    assert_unchanged(home, before)
+
+
 @pytest.mark.parametrize("case", sorted(MODULES))
 def test_bad_trainer_module(case, home, taxi_sample, tmp_path, caplog):
     before = state(home)
