@@ -101,12 +101,11 @@ class ModelServer:
         if self.grpc_address:
             from serving.server import grpc_api
 
-            self.grpc_server = grpc_api.start(self, asyncio.get_running_loop(), *self.grpc_address,
-                                              self.max_request_bytes)
+            self.grpc_server = await grpc_api.start(self, *self.grpc_address, self.max_request_bytes)
 
     async def _stop(self, app) -> None:
         if self.grpc_server is not None:  # answers what is in flight, then stops
-            await asyncio.get_running_loop().run_in_executor(None, lambda: self.grpc_server.stop(5).wait())
+            await self.grpc_server.stop(5)
         app["poller"].cancel()
         await self.batcher.stop()
         if self.request_log is not None:  # every answered request is in the files after this
