@@ -9,7 +9,7 @@ import threading
 import time
 
 import grpc
-import numpy as np
+from http_load import summary  # bench/, next to this script
 
 METHOD = "/tensorflow.serving.PredictionService/Predict"
 
@@ -40,6 +40,4 @@ def run(target: str, requests: list[bytes], concurrency: int, seconds: float, wa
         t.start()
     for t in threads:
         t.join()
-    lat = np.concatenate([np.array(l) for l in latencies]) * 1000
-    return {"rps": len(lat) / seconds, "p50": float(np.percentile(lat, 50)),
-            "p99": float(np.percentile(lat, 99)), "failures": sum(failures), "latencies": lat}
+    return summary(latencies, failures, seconds)

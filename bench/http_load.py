@@ -72,6 +72,11 @@ def run(url: str, bodies: list[bytes], concurrency: int, seconds: float, warmup:
         t.start()
     for t in threads:
         t.join()
+    return summary(latencies, failures, seconds)
+
+
+def summary(latencies: list[list[float]], failures: list[int], seconds: float) -> dict:
+    """Per-worker latencies (s) and failures -> rps, p50 and p99 (ms), failures, every latency (ms)."""
     lat = np.concatenate([np.array(l) for l in latencies]) * 1000
     return {"rps": len(lat) / seconds, "p50": float(np.percentile(lat, 50)),
             "p99": float(np.percentile(lat, 99)), "failures": sum(failures), "latencies": lat}

@@ -124,7 +124,14 @@ def measure(statistics_uri: str, reference_statistics_uri: str, schema_path: str
             bounds: dict[str, tuple[str, float]], reference: str = "") -> list[dict]:
     """One row per bounded feature: {feature, measure, value, threshold, drifted,
     reference}, the drifted first."""
-    new, old = train_statistics(statistics_uri), train_statistics(reference_statistics_uri)
+    return measure_statistics(train_statistics(statistics_uri), train_statistics(reference_statistics_uri),
+                              schema_path, bounds, reference)
+
+
+def measure_statistics(new, old, schema_path: str, bounds: dict[str, tuple[str, float]],
+                       reference: str = "") -> list[dict]:
+    """measure() on statistics already loaded (the drift gate's, and `sluice monitor`'s
+    served rows against the training data)."""
     values = _l_infinity(new, old, schema_path,
                          {f: b for f, (m, b) in bounds.items() if m == L_INFINITY})
     for feature, (comparator, _) in bounds.items():

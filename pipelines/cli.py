@@ -244,6 +244,64 @@ def _score(model, scoring, out, fmt, keep, beam_args) -> int:
     return batch_pipeline.run(job, beam_args)
 
 
+def cmd_monitor(args) -> int:
+    """Compares served rows with the training data of the version serving now (or
+    --version); exits 3 when a bound is crossed, so a scheduler can alert or retrain."""
+    import time
+
+    from components import drift, evaluate, serving_skew
+    from pipelines.lineage import monitor_report
+    from pipelines.lineage.batch_predictions import ModelNotFound
+    from pipelines.lineage.mlflow_record import registered_versions
+    from pipelines.run import served_rows
+    from serving.model_format import versions as push_target
+    from serving.model_format.layout import FeatureLayout
+
+    config, paths = _load_config(args), _paths(args)
+    name, serving_dir = config.model_name, paths.serving_dir
+    version_dir = (serving_dir / name / str(args.version) if args.version
+                   else push_target.current_version(serving_dir, name))
+    if version_dir is None or not (version_dir / push_target.PUSH_MARKER).is_file():
+        raise ModelNotFound(f"no {'version ' + str(args.version) if args.version else 'version'} "
+                            f"of {name} is served in {serving_dir}; monitor compares served rows "
+                            "with the training data of a pushed version.")
+    pushed = push_target.push_record(version_dir)
+    layout = FeatureLayout.load(version_dir)
+    frame, answers, sources = served_rows.load(args.data, name, layout.raw_features, args.since)
+    if answers is None or answers.shape[1] != layout.output_width:
+        from serving.model_format.model import ServableModel
+
+        answers = ServableModel(version_dir).predict(
+            {n: frame[n].where(frame[n].notna(), None).tolist() for n in layout.raw_features})
+    found = evaluate.read_predictions(pushed["blessing_uri"])
+    report = serving_skew.measure(frame, pushed["statistics_uri"], str(config.schema), config.drift_bounds(), answers, found[1] if found else None,
+                                  config.drift.numeric)
+    output = Path(args.output or paths.home / "reports" / f"monitor-{time.strftime('%Y%m%d-%H%M%S')}.html")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(monitor_report.render(report, frame, name, str(pushed.get("version", "")), sources,
+                                            args.since))
+    uri = _tracking_uri(args, paths)
+    registered = registered_versions(name, uri)
+    mv = registered.get(str(version_dir)) or next(  # a home moved since: by the version pushed
+        (v for v in registered.values() if v.tags.get("sluice.serving_version") == version_dir.name), None)
+    import mlflow
+
+    experiment = mlflow.MlflowClient().get_experiment_by_name(f"sluice-{config.name}")
+    run_id = monitor_report.record(name, mv.version if mv else f"serving {version_dir.name}",
+                                   experiment.experiment_id if experiment else "0", report, args.data,
+                                   args.since, output)
+    log = logging.getLogger("sluice")
+    log.info("monitor: %s served rows against version %s's training data; report %s; MLflow run %s",
+             f"{report.rows:,}", version_dir.name, output, run_id)
+    if not report.crossed:
+        log.info("monitor: every feature and the predictions are within the bounds")
+        return 0
+    crossed = [r for r in [*report.features, report.prediction] if r.get("drifted")]
+    log.error("monitor: bounds crossed: %s\n%s%s", ", ".join(report.crossed), drift.format_table(crossed),
+              "".join(f"\n  {f}: {d}" for f, d in report.anomalies.items()))
+    return EXIT_ANOMALIES
+
+
 def cmd_models(args) -> int:
     from pipelines.lineage.mlflow_record import champion_version, registered_versions
     from serving.model_format import versions as push_target
@@ -422,6 +480,18 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--beam-arg", action="append", default=[],
                          help="extra Beam pipeline argument (repeatable), as for run")
     predict.set_defaults(func=cmd_predict)
+
+    monitor = sub.add_parser("monitor", help="compare served rows (a request log, scored files) "
+                                              "with the champion's training data; exit 3 on skew")
+    common(monitor)
+    monitor.add_argument("--data", required=True, metavar="PATH",
+                         help="a request log folder (sluice serve --request-log), a CSV, a glob or "
+                              "a folder of CSVs of served rows")
+    monitor.add_argument("--since", help="only rows with a recent 'time': 30m, 24h, 7d or an ISO time")
+    monitor.add_argument("--version", type=int, help="the pushed version to judge against (default: "
+                                                     "the one serving now)")
+    monitor.add_argument("-o", "--output", help="HTML report (default: <home>/reports/monitor-<time>.html)")
+    monitor.set_defaults(func=cmd_monitor)
 
     models = sub.add_parser("models", help="list pushed versions with their MLflow lineage")
     common(models)

@@ -102,6 +102,16 @@ def first_run(tmp_path_factory, taxi_sample):
     return home, result
 
 
+@pytest.fixture
+def browser():
+    """Headless Chromium (Debian's package, installed when missing), driven over CDP."""
+    from tests.browser import Browser, ensure_chromium
+
+    browser = Browser(ensure_chromium())
+    yield browser
+    browser.close()
+
+
 @pytest.fixture(scope="module")
 def shared_mlflow_server(tmp_path_factory):
     """`mlflow server` backed by PostgreSQL on loopback, as a team shares one (-> URL);

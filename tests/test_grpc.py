@@ -2,7 +2,6 @@
 `tensorflow-serving-api` package (the client TF Serving's users have), against a real
 server process serving the Keras and PyTorch models of a real pipeline run."""
 import threading
-import time
 
 import grpc
 import numpy as np
@@ -18,9 +17,8 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from serving.model_format import versions as push_target
 from serving.model_format.model import ServableModel
-from tests.test_serving import MODELS, models, rows, server  # noqa: F401  (shared fixtures)
+from tests.test_serving import MODELS, models, rows, server, swap_and_roll_back_under  # noqa: F401  (shared fixtures)
 
 pytestmark = pytest.mark.e2e
 
@@ -158,21 +156,7 @@ def test_hot_swap_and_rollback_under_grpc_load(server, stub, models, rows):  # n
             except grpc.RpcError as err:
                 failures.append(err.code())
 
-    threads = [threading.Thread(target=client) for _ in range(4)]
-    for t in threads:
-        t.start()
-    try:
-        time.sleep(1)
-        push_target.push(models["taxi-torch"], server.serving_dir, "taxi-keras", {"model_uri": "torch"})
-        server.wait_ready({"taxi-keras": 2}, timeout=120)
-        time.sleep(1)
-        push_target.roll_back(server.serving_dir, "taxi-keras")
-        server.wait_ready({"taxi-keras": 1}, timeout=120)
-        time.sleep(1)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
+    swap_and_roll_back_under(client, stop, server, models)
     assert failures == [] and len(answers) > 20
     for version, got in answers:
         expected = torch_expected if version == 2 else keras_expected

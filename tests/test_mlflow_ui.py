@@ -10,7 +10,6 @@ import mlflow
 import pytest
 
 from serving.server.process import free_port, wait_until_up
-from tests.browser import Browser, ensure_chromium
 from tests.conftest import ROOT, SLUICE, sluice_env
 
 pytestmark = pytest.mark.e2e
@@ -34,13 +33,6 @@ def ui(first_run):
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-@pytest.fixture
-def browser():
-    browser = Browser(ensure_chromium())
-    yield browser
-    browser.close()
 
 
 def test_mlflow_ui_shows_the_run_model_and_report(first_run, ui, browser, tmp_path):

@@ -167,17 +167,9 @@ def test_health_and_prometheus_metrics(server):
     assert 'sluice_request_latency_seconds_bucket{api="predict",le="0.01",model="taxi-keras",version="1"}' in text
 
 
-def test_hot_swap_under_load_then_rollback(server, models, rows):
-    """A new version pushed while clients send requests is swapped in with no failed
-    request; rolling back swaps the old one in the same way."""
-    keras_expected = ServableModel(models["taxi-keras"]).predict(rows)
-    torch_expected = ServableModel(models["taxi-torch"]).predict(rows)
-    answers, stop = [], threading.Event()
-
-    def client():
-        while not stop.is_set():
-            answers.append(server.post("/v1/models/taxi-keras:predict", {"inputs": rows}))
-
+def swap_and_roll_back_under(client, stop: threading.Event, server, models) -> None:
+    """Four client threads run while the torch model is pushed over taxi-keras (version
+    2) and then rolled back (version 1 serves again)."""
     threads = [threading.Thread(target=client) for _ in range(4)]
     for t in threads:
         t.start()
@@ -193,6 +185,20 @@ def test_hot_swap_under_load_then_rollback(server, models, rows):
         stop.set()
         for t in threads:
             t.join()
+
+
+def test_hot_swap_under_load_then_rollback(server, models, rows):
+    """A new version pushed while clients send requests is swapped in with no failed
+    request; rolling back swaps the old one in the same way."""
+    keras_expected = ServableModel(models["taxi-keras"]).predict(rows)
+    torch_expected = ServableModel(models["taxi-torch"]).predict(rows)
+    answers, stop = [], threading.Event()
+
+    def client():
+        while not stop.is_set():
+            answers.append(server.post("/v1/models/taxi-keras:predict", {"inputs": rows}))
+
+    swap_and_roll_back_under(client, stop, server, models)
     assert len(answers) > 20
     assert [s for s, _ in answers if s != 200] == []
     served = [np.array(body["outputs"]) for _, body in answers]

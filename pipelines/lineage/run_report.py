@@ -25,7 +25,7 @@ from sluice_config import step_ids
 REPORT_FILE = "report.html"
 
 
-def _png(figure) -> str:
+def png(figure) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
@@ -34,7 +34,7 @@ def _png(figure) -> str:
     return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
 
 
-def _table(header: list[str], rows: list[list]) -> str:
+def html_table(header: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in row) + "</tr>"
                    for row in rows)
@@ -85,21 +85,21 @@ class RunReport:
         stats = self.steps.get(step_ids.STATISTICS_GEN)
         if stats is not None:
             splits = {k[5:]: int(v) for k, v in stats.data.metrics.items() if k.startswith("rows_")}
-            parts.append(_table(["split", "rows"], sorted(splits.items())))
+            parts.append(html_table(["split", "rows"], sorted(splits.items())))
             view = stats.info.artifact_uri
             parts.append(f'<p>TFDV statistics view: <a href="{html.escape(view)}">'
                          "statistics_Split-*.html</a> (artifacts of the StatisticsGen step)</p>")
         anomalies = self.artifact_json(step_ids.EXAMPLE_VALIDATOR, tfx_steps.ANOMALIES_REPORT) or []
         parts.append(f"<h3>Anomalies ({len(anomalies)})</h3>")
         if anomalies:
-            parts.append(_table(["split", "feature", "anomaly", "details"],
+            parts.append(html_table(["split", "feature", "anomaly", "details"],
                                 [[a["split"], a["feature"], a["anomaly"], a["details"]] for a in anomalies]))
         drift = self.artifact_json(step_ids.DATA_GATE, check_anomalies.DRIFT_FILE) or {"rows": []}
         against = [r["name"] for r in drift.get("references", [])]
         parts.append(f"<h3>Drift against {html.escape(' and '.join(against) or '(no reference yet)')}"
                      + (" (accepted)" if drift.get("accepted") else "") + "</h3>")
         if drift["rows"]:
-            parts.append(_table(["feature", "measure", "value", "threshold", "reference", "drifted"],
+            parts.append(html_table(["feature", "measure", "value", "threshold", "reference", "drifted"],
                                 [[r["feature"], r["measure"], r["value"], r["threshold"],
                                   r.get("reference", ""), "DRIFTED" if r["drifted"] else ""]
                                  for r in drift["rows"]]))
@@ -136,7 +136,7 @@ class RunReport:
                          m.get("train_seconds", ""), m.get("model_size_mb", ""),
                          latency.get("1_row_ms", ""), latency.get("100_row_ms", ""),
                          "BLESSED" if evaluation and evaluation["blessed"] else "not blessed"])
-        parts.append(_table(["candidate", "framework", *(names[m] for m in shown), "eval rows",
+        parts.append(html_table(["candidate", "framework", *(names[m] for m in shown), "eval rows",
                              "train s", "model MB", "1-row ms", "100-row ms", "gate"], rows))
         parts.append("<p>Latency: median of the model server's answers to 1-row and 100-row "
                      "requests over loopback, measured by infra validation.</p>")
@@ -150,7 +150,7 @@ class RunReport:
         axis.set(title="training loss (the same batches for every candidate)",
                  xlabel="training progress (logged points)", ylabel="loss")
         axis.legend()
-        parts.append(_png(figure))
+        parts.append(png(figure))
         parts.append(self._curves(evaluations, plt))
         parts.append(self._classes(evaluations, plt))
         parts.append(self._slices(evaluations, plt))
@@ -167,7 +167,7 @@ class RunReport:
             names = list(found["classes"])
             parts.append(f"<h3>{html.escape(framework)}: per class (macro-F1 "
                          f"{found['macro_f1']:.4f})</h3>")
-            parts.append(_table(["class", "precision", "recall", "F1", "eval rows"],
+            parts.append(html_table(["class", "precision", "recall", "F1", "eval rows"],
                                 [[n, c["precision"], c["recall"], c["f1"], c["support"]]
                                  for n, c in found["classes"].items()]))
             matrix = found["confusion_matrix"]
@@ -179,7 +179,7 @@ class RunReport:
             axis.set_xticks(range(len(names)), names, fontsize=7, rotation=30)
             axis.set_yticks(range(len(names)), names, fontsize=7)
             axis.set(title=f"{framework}: confusion matrix", xlabel="predicted", ylabel="actual")
-            parts.append(_png(figure))
+            parts.append(png(figure))
         return "".join(parts)
 
     def _predictions(self, evaluations: dict) -> dict:
@@ -208,7 +208,7 @@ class RunReport:
         spread.axhline(0, color="k", linestyle=":", linewidth=0.8)
         spread.set(title="residuals (predicted - actual)", ylabel="residual")
         scatter.legend()
-        return _png(figure)
+        return png(figure)
 
     def _curves(self, evaluations: dict, plt) -> str:
         from sklearn.metrics import roc_curve
@@ -235,7 +235,7 @@ class RunReport:
         calibration.set(title="calibration (10 bins)", xlabel="predicted", ylabel="observed")
         roc.legend()
         calibration.legend()
-        return _png(figure)
+        return png(figure)
 
     def _slices(self, evaluations: dict, plt) -> str:
         parts = []
@@ -255,7 +255,7 @@ class RunReport:
                                     keys, fontsize=7)
                 axis.set(title=f"{metric} per {column}", ylabel=metric)
                 axis.legend()
-                parts.append(_png(figure))
+                parts.append(png(figure))
         return "".join(parts)
 
     def decisions_section(self, evaluations: dict) -> str:
@@ -281,7 +281,7 @@ class RunReport:
         keys = ["sluice.data_sha256", "sluice.data_digest", "sluice.schema", "sluice.schema_sha256",
                 "sluice.git_commit", "sluice.lock_sha256", "sluice.config", "sluice.trainers",
                 "sluice.registered_version"]
-        return "<h2>Lineage</h2>" + _table(["", ""], [[k.removeprefix("sluice."), tags.get(k, "")]
+        return "<h2>Lineage</h2>" + html_table(["", ""], [[k.removeprefix("sluice."), tags.get(k, "")]
                                                        for k in keys])
 
     def html(self) -> str:

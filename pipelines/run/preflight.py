@@ -111,6 +111,28 @@ def _first_undecodable_line(path: Path) -> tuple[int, int, int]:
     return 0, 0, 0
 
 
+def records(reader, path: Path, width: int, blanks: list[int] | None = None):
+    """(line, row) of each record after the header; refuses a quoted field spanning
+    lines and a row with another number of fields than the header. A blank line is
+    skipped, as ExampleGen's reader skips it, and counted in blanks[0]."""
+    previous = reader.line_num
+    for row in reader:
+        line, start, previous = reader.line_num, previous + 1, reader.line_num
+        if line != start:
+            raise DataError(f"{path}: line {start}: a quoted field spans several lines; sluice "
+                            "reads one record per line, as CsvExampleGen does. Remove the line "
+                            "breaks inside fields.")
+        if not row:
+            if blanks is not None:
+                blanks[0] += 1
+            continue
+        if len(row) != width:
+            raise DataError(f"{path}: line {line} has {len(row)} fields, the header has {width}. "
+                            "Fix the row (a missing or extra comma, or an unquoted comma inside "
+                            "a value).")
+        yield line, row
+
+
 def not_utf8(path: Path) -> DataError:
     line, column, byte = _first_undecodable_line(path)
     return DataError(f"{path}: line {line}, column {column}: byte 0x{byte:02x} is not UTF-8 (the "
@@ -262,20 +284,8 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None) -> Check
             label = _Label(config, index, path)
             checked = [(index[c], c) for c in sorted(numeric)]
             filled = {c: 0 for c in config.feature_names}
-            previous = reader.line_num
-            for row in reader:
-                line, start, previous = reader.line_num, previous + 1, reader.line_num
-                if line != start:
-                    raise DataError(f"{path}: line {start}: a quoted field spans several "
-                                    "lines; CsvExampleGen reads one record per line. "
-                                    "Remove the line breaks inside fields.")
-                if not row:  # a blank line: skipped, as ExampleGen's reader skips it
-                    blank += 1
-                    continue
-                if len(row) != len(header):
-                    raise DataError(f"{path}: line {line} has {len(row)} fields, the header has "
-                                    f"{len(header)}. Fix the row (a missing or extra comma, "
-                                    "or an unquoted comma inside a value).")
+            blanks = [0]
+            for line, row in records(reader, path, len(header), blanks):
                 rows += 1
                 for i, column in checked:
                     value = row[i]
@@ -290,6 +300,7 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None) -> Check
                 label.add(row, line)
                 row_hashes.append(hash(tuple(row)))
             handle.read()  # to the end, so the digest covers the whole file
+            blank = blanks[0]
             sha256 = hashing.sha256.hexdigest()
     except UnicodeDecodeError:
         raise not_utf8(path) from None

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 from pyarrow import csv as arrow_csv
 
-from pipelines.run.preflight import DataError, _check_header, _is_number, _sniff, not_utf8
+from pipelines.run.preflight import DataError, _check_header, _is_number, _sniff, not_utf8, records
 from serving.batch import csv_table
 from sluice_config.config import did_you_mean
 
@@ -112,19 +112,7 @@ def _locate(path: Path, raw_features: dict[str, str]) -> None:
             reader = csv.reader(handle)
             header = next(reader)
             checked = [(header.index(n), n) for n in numeric]
-            previous = reader.line_num
-            for row in reader:
-                line, start, previous = reader.line_num, previous + 1, reader.line_num
-                if line != start:
-                    raise DataError(f"{path}: line {start}: a quoted field spans several lines; "
-                                    "sluice reads one record per line. Remove the line breaks "
-                                    "inside fields.")
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise DataError(f"{path}: line {line} has {len(row)} fields, the header has "
-                                    f"{len(header)}. Fix the row (a missing or extra comma, or an "
-                                    "unquoted comma inside a value).")
+            for line, row in records(reader, path, len(header)):
                 for i, name in checked:
                     if row[i] != "" and not _is_number(row[i]):
                         raise DataError(f"{path}: column '{name}' must be numeric (the model reads "

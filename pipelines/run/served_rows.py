@@ -1,0 +1,85 @@
+"""The rows `sluice monitor` compares with the training data: a request log folder
+(<dir>/<model>/*.csv, as `sluice serve --request-log` writes it), a file `sluice
+predict` wrote, or any CSV (or glob, or folder) of served rows with the model's raw
+feature columns. --since keeps the rows whose `time` column (the request log's, UTC)
+is recent enough."""
+from __future__ import annotations
+
+import glob
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.run.preflight import DataError
+
+SINCE = re.compile(r"^(?P<count>\d+(?:\.\d+)?)(?P<unit>[smhd])$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def files(data: str, model_name: str) -> list[Path]:
+    path = Path(data)
+    if path.is_dir():
+        folder = path / model_name if (path / model_name).is_dir() else path
+        found = sorted(folder.rglob("*.csv"))
+    elif glob.has_magic(data):
+        found = sorted(Path(p) for p in glob.glob(data, recursive=True))
+    else:
+        found = [path] if path.is_file() else []
+    if not found:
+        raise DataError(f"--data {data}: no CSV files of served rows found.")
+    return found
+
+
+def since_epoch(since: str | None, now: float | None = None) -> float | None:
+    """'24h', '7d', '30m', '90s', or an ISO date/time (UTC) -> epoch seconds."""
+    if not since:
+        return None
+    match = SINCE.match(since)
+    if match:
+        return (now or time.time()) - float(match["count"]) * UNIT_SECONDS[match["unit"]]
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(since, tz="UTC").timestamp()
+    except ValueError:
+        raise DataError(f"--since {since!r}: write a duration (30m, 24h, 7d) or an ISO time "
+                        "(2026-12-01T08:00).") from None
+
+
+def load(data: str, model_name: str, raw_features: dict[str, str], since: str | None):
+    """-> (DataFrame of the raw features typed as the model reads them, the answers
+    recorded with the rows [rows, k] or None, the files read)."""
+    import pandas as pd
+
+    paths = files(data, model_name)
+    frames = []
+    for path in paths:
+        try:
+            frames.append(pd.read_csv(path, dtype={n: str for n, k in raw_features.items() if k == "string"},
+                                      keep_default_na=False, na_values={n: [""] for n in raw_features}))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+            raise DataError(f"{path}: cannot be read as CSV ({err}).") from None
+    frame = pd.concat(frames, ignore_index=True)
+    missing = [n for n in raw_features if n not in frame.columns]
+    if missing:
+        raise DataError(f"{data}: the served rows lack the model's column(s) {', '.join(missing)}.")
+    start = since_epoch(since)
+    if start is not None:
+        if "time" not in frame.columns:
+            raise DataError(f"{data}: --since needs a 'time' column (the request log writes one).")
+        when = pd.to_datetime(frame["time"], utc=True, errors="coerce")
+        frame = frame[when >= pd.Timestamp(start, unit="s", tz="UTC")].reset_index(drop=True)
+    if frame.empty:
+        raise DataError(f"{data}: no served rows{' since ' + since if since else ''}.")
+    answers = None
+    columns = [c for c in frame.columns if c.startswith("p_")]
+    if columns:
+        answers = frame[columns].to_numpy(np.float64)
+    elif "prediction" in frame.columns and pd.api.types.is_numeric_dtype(frame["prediction"]):
+        answers = frame[["prediction"]].to_numpy(np.float64)  # a regression model's value
+    typed = pd.DataFrame({n: (frame[n].fillna("").astype(str).replace("", np.nan) if k == "string"
+                              else pd.to_numeric(frame[n], errors="coerce").astype(np.float64))
+                          for n, k in raw_features.items()})
+    return typed, answers, paths

@@ -1,0 +1,43 @@
+"""The measures and inputs of `sluice monitor` that need no model: the prediction-shift
+divergence, --since, and the SERVING environment of the schema."""
+import numpy as np
+import pytest
+
+from components.serving_skew import binned_jsd, score_of, serving_schema
+from pipelines.run.preflight import DataError
+from pipelines.run.served_rows import since_epoch
+from sluice_config import config as config_module
+
+pytestmark = pytest.mark.unit
+
+
+def test_prediction_shift_is_small_for_the_same_distribution_and_large_for_a_shift():
+    rng = np.random.default_rng(0)
+    reference = rng.beta(2, 5, 5000)
+    assert binned_jsd(reference, rng.beta(2, 5, 2000)) < 0.02
+    assert binned_jsd(reference, rng.beta(5, 2, 2000)) > 0.3
+    assert binned_jsd(np.zeros(10), np.zeros(5)) == 0.0
+
+
+def test_scores_are_the_positive_class_the_top_class_or_the_value():
+    assert score_of(np.array([[0.2, 0.8], [0.9, 0.1]])).tolist() == [0.8, 0.1]
+    assert score_of(np.array([[0.2, 0.5, 0.3]])).tolist() == [0.5]
+    assert score_of(np.array([[3.5], [1.0]])).tolist() == [3.5, 1.0]
+
+
+def test_since_takes_durations_and_iso_times():
+    assert since_epoch("90m", now=10_000.0) == 10_000.0 - 5400
+    assert since_epoch("2d", now=200_000.0) == 200_000.0 - 172_800
+    assert since_epoch("1970-01-02T00:00") == 86_400
+    assert since_epoch(None) is None
+    with pytest.raises(DataError, match="--since 'yesterday'"):
+        since_epoch("yesterday")
+
+
+def test_serving_schema_expects_only_what_the_model_reads():
+    taxi = config_module.load("taxi")
+    schema = serving_schema(str(taxi.schema), ["trip_miles", "fare"])
+    by_name = {f.name: list(f.not_in_environment) for f in schema.feature}
+    assert by_name["trip_miles"] == [] and by_name["fare"] == []
+    assert by_name["tips"] == ["SERVING"]
+    assert list(schema.default_environment) == ["TRAINING", "SERVING"]
