@@ -1,9 +1,11 @@
 """`sluice predict`'s side of the record: which registered model version a target
 names (MODEL@ALIAS, MODEL/VERSION, with or without models:/), its files fetched once
-into the home, and one MLflow run per prediction job, tagged with the model version it
-used, so `sluice lineage` lists what each version scored."""
+into the home (per registry: the same version number in another store is another
+model), and one MLflow run per prediction job, tagged with the model version it used,
+so `sluice lineage` lists what each version scored."""
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import time
@@ -58,7 +60,8 @@ def resolve(target: str, tracking_uri: str, cache_dir: Path) -> ModelVersion:
                             f"{', '.join(map(str, versions)) or 'none'}; aliases: {aliases}).") from None
     run = client.get_run(mv.run_id) if mv.run_id else None
     version = str(mv.version)
-    return ModelVersion(name, version, _fetched(name, version, cache_dir),
+    registry = hashlib.sha256(tracking_uri.encode()).hexdigest()[:12]  # another registry, other files
+    return ModelVersion(name, version, _fetched(name, version, cache_dir / registry),
                         mv.tags.get("sluice.run_id", mv.run_id or ""),
                         run.info.experiment_id if run else "0")
 
