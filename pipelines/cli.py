@@ -267,8 +267,9 @@ def cmd_monitor(args) -> int:
                             "with the training data of a pushed version.")
     pushed = push_target.push_record(version_dir)
     layout = FeatureLayout.load(version_dir)
-    frame, answers, sources = served_rows.load(args.data, name, layout.raw_features, args.since)
-    if answers is None or answers.shape[1] != layout.output_width:
+    logged = ["prediction"] if layout.regression else [f"p_{c}" for c in layout.classes]
+    frame, answers, sources = served_rows.load(args.data, name, layout.raw_features, args.since, logged)
+    if answers is None:
         from serving.model_format.model import ServableModel
 
         answers = ServableModel(version_dir).predict(

@@ -41,3 +41,26 @@ def test_serving_schema_expects_only_what_the_model_reads():
     assert by_name["trip_miles"] == [] and by_name["fare"] == []
     assert by_name["tips"] == ["SERVING"]
     assert list(schema.default_environment) == ["TRAINING", "SERVING"]
+
+
+def test_served_rows_are_typed_filtered_and_keep_logged_answers(tmp_path):
+    from pipelines.run.served_rows import load
+
+    folder = tmp_path / "log" / "taxi"
+    folder.mkdir(parents=True)
+    (folder / "requests-1.csv").write_text(
+        "miles,company,prediction,p_0,p_1,model,version,time\n"
+        "1.5,A,1,0.2,0.8,taxi,1,2000-01-01T00:00:00.000Z\n"
+        ",,0,0.7,0.3,taxi,1,2100-01-01T00:00:00.000Z\n")
+    raw = {"miles": "number", "company": "string"}
+    frame, answers, files = load(str(tmp_path / "log"), "taxi", raw, None, ["p_0", "p_1"])
+    assert files == [folder / "requests-1.csv"]
+    assert frame["miles"].tolist()[0] == 1.5 and np.isnan(frame["miles"].tolist()[1])
+    assert frame["company"].tolist()[0] == "A" and frame["company"].isna().tolist()[1]
+    assert answers.tolist() == [[0.2, 0.8], [0.7, 0.3]]
+    recent, _, _ = load(str(tmp_path / "log"), "taxi", raw, "2050-01-01T00:00", ["p_0", "p_1"])
+    assert len(recent) == 1
+    _, none, _ = load(str(tmp_path / "log"), "taxi", raw, None, ["p_no", "p_yes"])
+    assert none is None  # other classes: the model scores the rows itself
+    with pytest.raises(DataError, match="lack the model's column"):
+        load(str(tmp_path / "log"), "taxi", {**raw, "fare": "number"}, None)

@@ -48,9 +48,12 @@ def since_epoch(since: str | None, now: float | None = None) -> float | None:
                         "(2026-12-01T08:00).") from None
 
 
-def load(data: str, model_name: str, raw_features: dict[str, str], since: str | None):
+def load(data: str, model_name: str, raw_features: dict[str, str], since: str | None,
+         answer_columns: list[str] = ()):
     """-> (DataFrame of the raw features typed as the model reads them, the answers
-    recorded with the rows [rows, k] or None, the files read)."""
+    recorded with the rows [rows, k] (answer_columns, where all are there: the request
+    log's and sluice predict's p_<class>, or a regression's prediction) or None, the
+    files read)."""
     import pandas as pd
 
     paths = files(data, model_name)
@@ -74,11 +77,10 @@ def load(data: str, model_name: str, raw_features: dict[str, str], since: str | 
     if frame.empty:
         raise DataError(f"{data}: no served rows{' since ' + since if since else ''}.")
     answers = None
-    columns = [c for c in frame.columns if c.startswith("p_")]
-    if columns:
-        answers = frame[columns].to_numpy(np.float64)
-    elif "prediction" in frame.columns and pd.api.types.is_numeric_dtype(frame["prediction"]):
-        answers = frame[["prediction"]].to_numpy(np.float64)  # a regression model's value
+    if answer_columns and all(c in frame.columns for c in answer_columns):
+        answers = frame[list(answer_columns)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+        if np.isnan(answers).any():
+            answers = None  # not the model's answers after all: the model scores the rows
     typed = pd.DataFrame({n: (frame[n].fillna("").astype(str).replace("", np.nan) if k == "string"
                               else pd.to_numeric(frame[n], errors="coerce").astype(np.float64))
                           for n, k in raw_features.items()})
