@@ -458,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=5000)
     ui.set_defaults(func=cmd_ui)
 
-    serve = sub.add_parser("serve", help="serve pushed models over TF Serving's REST API")
+    serve = sub.add_parser("serve", help="serve pushed models over TF Serving's REST and gRPC APIs")
     common(serve)
     serve.add_argument("--serving-dir", help="folder of <model>/<version>/ (default: <home>/serving)")
     serving_options.add_arguments(serve)

@@ -1,5 +1,6 @@
-"""`sluice serve`: the TensorFlow Serving REST API over a serving dir, for Keras and
-PyTorch pushes alike (raw features in, the transform applied inside).
+"""`sluice serve`: the TensorFlow Serving REST API over a serving dir (its gRPC API
+beside it: serving.server.grpc_api), for Keras and PyTorch pushes alike (raw features
+in, the transform applied inside).
 
 Built on aiohttp: a mature asyncio HTTP server whose request parser is C code, so one
 process on 2 cores spends its time in the model rather than in HTTP (it was already in
