@@ -94,7 +94,11 @@ def quantile_binned_jsd(reference, new) -> float:
         cumulative = [_cdf(buckets, e) for e in edges]
         return np.clip(np.diff([0.0, *cumulative, 1.0]), 0.0, None)
 
-    p, q = masses(reference), masses(new)
+    return jensen_shannon(masses(reference), masses(new))
+
+
+def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon divergence (base 2, 0..1) of two distributions over the same bins."""
     m = (p + q) / 2
 
     def kl(a):

@@ -57,13 +57,7 @@ def binned_jsd(reference: np.ndarray, new: np.ndarray, bins: int = 10) -> float:
     inner = edges[1:-1]
     p = np.bincount(np.searchsorted(inner, reference, side="right"), minlength=len(edges) - 1) / len(reference)
     q = np.bincount(np.searchsorted(inner, new, side="right"), minlength=len(edges) - 1) / len(new)
-    m = (p + q) / 2
-
-    def kl(a):
-        held = a > 0
-        return float(np.sum(a[held] * np.log2(a[held] / m[held])))
-
-    return max(0.0, 0.5 * kl(p) + 0.5 * kl(q))
+    return drift.jensen_shannon(p, q)
 
 
 def serving_schema(schema_path: str, served: list[str]):

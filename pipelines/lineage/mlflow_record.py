@@ -397,6 +397,18 @@ def push_candidates(push_step: Step) -> list[dict]:
     return read_decision(push_step.output("pushed_model").uri)["candidates"]
 
 
+def recorded_schema(client: MlflowClient, run_id: str, schema_path: str, sha256: str,
+                    folder: Path) -> Path | None:
+    """The schema a pipeline run validated with, downloaded from its record (logged by
+    PipelineRunRecord.start), or None when the record lacks it or it does not match
+    sha256: the file at schema_path may have been edited since."""
+    try:
+        schema = Path(client.download_artifacts(run_id, f"schema/{Path(schema_path).name}", str(folder)))
+    except Exception:  # no such artifact
+        return None
+    return schema if file_digest(schema) == sha256 else None
+
+
 def registered_versions(model_name: str, tracking_uri: str) -> dict[str, object]:
     """Serving path -> the MLflow model version registered for it."""
     mlflow.set_tracking_uri(tracking_uri)

@@ -168,12 +168,10 @@ def restore_project(client, record: Record, folder: Path, schema_in_commit: bool
                     f"digest {sha256}; the record is damaged.")
     if schema_in_commit:
         return None
-    name = Path(record.config["schema"]).name
-    try:
-        schema = Path(client.download_artifacts(record.run_id, f"schema/{name}", str(folder)))
-    except Exception:
-        schema = None
-    if schema is None or file_digest(schema) != record.schema_sha256:
+    from pipelines.lineage.mlflow_record import recorded_schema
+
+    schema = recorded_schema(client, record.run_id, record.config["schema"], record.schema_sha256, folder)
+    if schema is None:
         raise ReproductionRefused(
             f"neither commit {record.commit[:12]} nor the record of run {record.run_id} holds the "
             f"schema version {record.version} was validated with ({record.config['schema']}, "

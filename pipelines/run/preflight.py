@@ -53,8 +53,8 @@ class _Hashing(io.RawIOBase):
     """A binary file that hashes what is read through it, so the checks and the digest
     share one pass over the data."""
 
-    def __init__(self, raw):
-        self.raw, self.sha256 = raw, hashlib.sha256()
+    def __init__(self, raw, sha256=None):
+        self.raw, self.sha256 = raw, sha256 or hashlib.sha256()  # a shared one: several files, one digest
 
     def readable(self) -> bool:
         return True

@@ -10,13 +10,14 @@ from __future__ import annotations
 import csv
 import glob
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 from pyarrow import csv as arrow_csv
 
-from pipelines.run.preflight import DataError, _check_header, _is_number, _sniff, not_utf8, records
+from pipelines.run.preflight import DataError, _check_header, _Hashing, _is_number, _sniff, not_utf8, records
 from serving.batch import csv_table
 from sluice_config.config import did_you_mean
 
@@ -51,12 +52,9 @@ def check(pattern: str, raw_features: dict[str, str], keep: tuple[str, ...] = ()
     for path in files:
         header = _header(path)
         _check_columns(path, header, raw_features, keep, model)
-        rows += _count_checked(path, types, raw_features)
+        rows += _count_checked(path, types, raw_features, digest)
         headers.append(tuple(header))
         size += path.stat().st_size
-        with open(path, "rb") as handle:
-            while chunk := handle.read(1 << 22):
-                digest.update(chunk)
     if rows == 0:
         names = files[0] if len(files) == 1 else f"the {len(files)} files of {pattern}"
         raise DataError(f"{names}: a header but no rows to score.")
@@ -90,13 +88,20 @@ def _check_columns(path: Path, header: list[str], raw_features: dict[str, str],
                             f"{did_you_mean(name, header)} Columns present: {', '.join(header)}.")
 
 
-def _count_checked(path: Path, types: dict[str, pa.DataType], raw_features: dict[str, str]) -> int:
+def _count_checked(path: Path, types: dict[str, pa.DataType], raw_features: dict[str, str],
+                   digest) -> int:
+    """Rows of the file, every value converted to the model's types; the file's bytes go
+    into digest in the same pass (preflight's hashing reader)."""
     rows = 0
     try:
-        reader = arrow_csv.open_csv(path, read_options=csv_table.read_options(None, use_threads=True),
-                                    convert_options=csv_table.convert_options(types))
-        for batch in reader:
-            rows += batch.num_rows
+        with open(path, "rb") as raw:
+            hashing = _Hashing(raw, digest)
+            reader = arrow_csv.open_csv(io.BufferedReader(hashing, 1 << 22),
+                                        read_options=csv_table.read_options(None, use_threads=True),
+                                        convert_options=csv_table.convert_options(types))
+            for batch in reader:
+                rows += batch.num_rows
+            hashing.read()  # to the end, if the reader stopped short
     except (pa.ArrowInvalid, UnicodeDecodeError) as err:
         _locate(path, raw_features)
         raise DataError(f"{path}: {err}") from None
