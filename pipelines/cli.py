@@ -230,7 +230,8 @@ def cmd_predict(args) -> int:
     finally:
         run_log.stop(log_file)
     seconds = time.perf_counter() - started
-    run_id = batch_predictions.record(model, args.data, scoring, out, fmt, keep, rows, seconds, beam_args)
+    run_id = batch_predictions.record(model, os.path.abspath(args.data), scoring, out, fmt, keep, rows,
+                                      seconds, beam_args)  # absolute: the record outlives the folder
     log.info("predict: wrote %s rows to %s in %.1f s (%s rows/s); MLflow run %s", f"{rows:,}", out,
              seconds, f"{rows / max(seconds, 1e-9):,.0f}", run_id)
     return 0
@@ -274,17 +275,18 @@ def cmd_monitor(args) -> int:
 
         answers = ServableModel(version_dir).predict(
             {n: frame[n].where(frame[n].notna(), None).tolist() for n in layout.raw_features})
-    found = evaluate.read_predictions(pushed["blessing_uri"])
-    report = serving_skew.measure(frame, pushed["statistics_uri"], str(config.schema), config.drift_bounds(), answers, found[1] if found else None,
-                                  config.drift.numeric)
-    output = Path(args.output or paths.home / "reports" / f"monitor-{time.strftime('%Y%m%d-%H%M%S')}.html")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(monitor_report.render(report, frame, name, str(pushed.get("version", "")), sources,
-                                            args.since))
     uri = _tracking_uri(args, paths)
     registered = registered_versions(name, uri)
     mv = registered.get(str(version_dir)) or next(  # a home moved since: by the version pushed
         (v for v in registered.values() if v.tags.get("sluice.serving_version") == version_dir.name), None)
+    schema = _trained_schema(mv, config, paths)
+    found = evaluate.read_predictions(pushed["blessing_uri"])
+    report = serving_skew.measure(frame, pushed["statistics_uri"], str(schema), config.drift_bounds(),
+                                  answers, found[1] if found else None, config.drift.numeric)
+    output = Path(args.output or paths.home / "reports" / f"monitor-{time.strftime('%Y%m%d-%H%M%S')}.html")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(monitor_report.render(report, frame, name, str(pushed.get("version", "")), sources,
+                                            args.since))
     import mlflow
 
     experiment = mlflow.MlflowClient().get_experiment_by_name(f"sluice-{config.name}")
@@ -301,6 +303,24 @@ def cmd_monitor(args) -> int:
     log.error("monitor: bounds crossed: %s\n%s%s", ", ".join(report.crossed), drift.format_table(crossed),
               "".join(f"\n  {f}: {d}" for f, d in report.anomalies.items()))
     return EXIT_ANOMALIES
+
+
+def _trained_schema(mv, config, paths) -> Path:
+    """The schema the version was validated with, from its pipeline run's record: the
+    config's schema file may have been edited since. The config's file when the version
+    is not registered or its record holds no matching copy."""
+    import mlflow
+
+    from pipelines.lineage.mlflow_record import recorded_schema
+
+    if mv is not None and mv.tags.get("sluice.run_id"):
+        found = recorded_schema(mlflow.MlflowClient(), mv.tags["sluice.run_id"],
+                                mv.tags.get("sluice.schema", ""), mv.tags.get("sluice.schema_sha256", ""),
+                                paths.home / "models" / "schemas" / str(mv.version))
+        if found is not None:
+            return found
+    logging.getLogger("sluice").warning("monitor: no recorded schema for this version; using %s", config.schema)
+    return config.schema
 
 
 def cmd_models(args) -> int:

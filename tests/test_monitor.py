@@ -80,3 +80,23 @@ def test_the_request_log_is_read_and_since_filters_it(home, taxi_sample, tmp_pat
     assert "monitor: 300 served rows" in result.stderr
     later = run_sluice("monitor", "--home", home, "--data", log_dir, "--since", "2100-01-01T00:00")
     assert later.returncode == 2 and "no served rows since 2100-01-01T00:00" in later.stderr
+
+
+def test_the_schema_is_the_one_the_version_was_validated_with(home, taxi_sample, tmp_path):
+    """A user edits the schema in place after the push: monitor still judges the served
+    rows by the schema recorded with the version's run."""
+    import yaml
+
+    from sluice_config import config as config_module
+
+    schema = tmp_path / "schema.pbtxt"
+    text = config_module.load("taxi").schema.read_text()
+    schema.write_text(text.replace('  value: "Credit Card"\n', "", 1))  # the most common value
+    raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())
+    raw.update(data=str(taxi_sample), schema=str(schema))
+    config = tmp_path / "taxi.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    result = run_sluice("monitor", "--home", home, "--config", config, "--data", taxi_sample,
+                        "-o", tmp_path / "r.html")
+    assert result.returncode == 0, result.stderr
+    assert "no recorded schema" not in result.stderr
