@@ -16,7 +16,7 @@ from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics, Mo
 
 from components import baseline as baseline_input
 from components import drift as drift_measure
-from components import tfx_layout
+from components import span_drift, tfx_layout
 from components.anomalies import DataAnomaliesError, read_anomalies
 from components.reports.kept import Kept
 from sluice_config.config import DriftGate, from_parameter
@@ -33,9 +33,11 @@ def check_anomalies(
     report: OutputArtifact[ExampleAnomalies],
     drift: Parameter[str],  # a DriftGate as JSON
     references: Parameter[str] = "[]",  # components.drift_reference.references as JSON
+    spans: Parameter[str] = "",  # the newest span and the previous one (components.span_drift)
 ):
     """Fails the run (and so everything downstream) if any anomaly was found, or drift
-    beyond a bound unless accepted. The report (an ExampleAnomalies artifact, a type
+    beyond a bound unless accepted: from the drift references, and where data comes in
+    spans, of the newest span from the previous one. The report (an ExampleAnomalies artifact, a type
     every orchestrator knows) records the count and the drift table (drift.json)."""
     found = read_anomalies(anomalies.uri)
     report.set_int_custom_property("anomaly_count", len(found))
@@ -49,10 +51,13 @@ def check_anomalies(
         rows += drift_measure.measure(statistics.uri, reference["statistics_uri"],
                                       str(tfx_layout.schema_file(schema.uri)), settings.bounds,
                                       reference["name"])
+    schema_path = str(tfx_layout.schema_file(schema.uri))
+    compared, span_rows = span_drift.measure(spans, schema_path, settings.bounds)
+    rows += span_rows
     rows.sort(key=lambda r: (not r["drifted"], -r["value"]))
     drifted = [r for r in rows if r["drifted"]]
     Path(report.uri, DRIFT_FILE).write_text(json.dumps({
-        "baseline_version": version, "references": measured,
+        "baseline_version": version, "references": measured, "spans": compared,
         "accepted": settings.accept, "rows": rows}, indent=2))
     report.set_int_custom_property("drifted_features", len(drifted))
     report.set_int_custom_property("drift_accepted", int(bool(drifted and settings.accept)))

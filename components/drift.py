@@ -29,7 +29,7 @@ class DataDriftError(RuntimeError):
         self.rows = rows
         drifted = [r for r in rows if r["drifted"]]
         super().__init__(
-            f"{len(drifted)} feature(s) drifted from the drift reference ({reference}); "
+            f"{len({r['feature'] for r in drifted})} feature(s) drifted from the drift reference ({reference}); "
             f"the run stopped before Transform and nothing was pushed:\n"
             f"{format_table(drifted)}\nFix the data; or, if the change is intended, accept "
             "it for this run with `sluice run --accept-drift`, re-pin the reference to a "

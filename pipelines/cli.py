@@ -73,7 +73,7 @@ def cmd_run(args) -> int:
     (paths.home / LAST_CONFIG).write_text(f"{config.source}\n")
     decision = local_runner.run(config, paths, trainers, _tracking_uri(args, paths), args.beam_arg,
                                 only=args.only, start_from=args.start_from,
-                                orchestrator_run_id=args.run_id, force=args.force)
+                                orchestrator_run_id=args.run_id, force=args.force, span=args.span)
     log = logging.getLogger("sluice")
     if decision.get("decision"):
         log.info("%s", decision["decision"])
@@ -82,6 +82,39 @@ def cmd_run(args) -> int:
     for name, reason in failed.items():
         log.error("error: candidate %s was not trained: %s", name, reason)
     return EXIT_CANDIDATE_FAILED if failed else 0
+
+
+EXIT_NOTHING_NEW = 99  # Airflow's BashOperator marks a task skipped on it (skip_on_exit_code)
+
+
+def cmd_spans(args) -> int:
+    """The spans the config's data pattern matches; with --new, exits 0 and prints the
+    newest span's number when it (or a new version of it) was not judged by a run yet,
+    else exits 99: the cheap first task of a scheduled DAG. Imports no TensorFlow."""
+    from pipelines.run import span_window
+    from sluice_config import spans
+    from sluice_config.config import ConfigError
+
+    config, paths = _load_config(args), _paths(args)
+    if not spans.is_pattern(config.data):
+        raise ConfigError(f"data: {config.data} is one file, not a pattern of spans "
+                          "({SPAN}, {YYYY}-{MM}-{DD}, {VERSION}); see the README's 'Spans'.")
+    found = spans.find(config.data)
+    if not args.new:
+        for span in found:
+            print(f"{span.name}: {', '.join(str(f) for f in span.files)}")
+        return 0
+    window = span_window.resolve(config.replace(training=dataclasses.replace(config.training, window=1)))
+    newest = window.newest
+    digest = span_window.digest(window, paths.home / "inputs")
+    judged = span_window.processed(paths.home)
+    seen = {"span": judged.get("span"), "version": judged.get("version"),
+            "digest": span_window.window_digest([judged]) if judged else ""}
+    if seen == {"span": newest.number, "version": newest.version, "digest": digest}:
+        print(f"nothing new: {newest.name} was judged already", file=sys.stderr)
+        return EXIT_NOTHING_NEW
+    print(newest.number)
+    return 0
 
 
 def cmd_lineage(args) -> int:
@@ -431,7 +464,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trainer", default="all", metavar="NAME[,NAME]",
                      help="the candidates to train (the config's names; a framework's name picks "
                           "its candidates; all or both: every one)")
-    run.add_argument("--data", help="CSV to use instead of the config's")
+    run.add_argument("--data", help="CSV (or a pattern of spans) to use instead of the config's")
+    run.add_argument("--span", metavar="N|FIRST..LAST",
+                     help="where data is a pattern of spans: train up to span N (a number or "
+                          "YYYY-MM-DD; training.window spans), or on the spans of a range "
+                          "(default: up to the newest)")
     run.add_argument("--steps", type=int, help="training steps (overrides the config)")
     run.add_argument("--workers", type=int,
                        help="training worker processes, Keras and PyTorch (overrides the config)")
@@ -451,6 +488,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", help="orchestrator run id: the tasks of one DAG run share one "
                                       "MLflow parent run")
     run.set_defaults(func=cmd_run)
+
+    spans_ = sub.add_parser("spans", help="list the spans of the config's data pattern; --new: "
+                                           "exit 0 if a span arrived that no run judged yet, else 99")
+    common(spans_)
+    spans_.add_argument("--data", help="a pattern of spans to use instead of the config's")
+    spans_.add_argument("--new", action="store_true", help="print the newest span if it is new, "
+                                                           "else exit 99 (a scheduler's check)")
+    spans_.set_defaults(func=cmd_spans)
 
     lineage = sub.add_parser("lineage", help="show what produced the champion model and why it was blessed")
     common(lineage)

@@ -104,10 +104,15 @@ class Training:
     # Above this (MB of transformed train examples) the trainers stream batches from
     # the TFRecords instead of loading the split (trainers/batches.py).
     memory_budget_mb: int = 1024
+    # Where data is a pattern of spans (sluice_config.spans): train on the newest
+    # `window` spans (TFX's RollingRange); the eval split comes from them by hash.
+    window: int = 1
 
     def __post_init__(self):
         if self.workers < 1:
             raise ConfigError(f"training.workers: expected at least 1, got {self.workers}.")
+        if self.window < 1:
+            raise ConfigError(f"training.window: expected at least 1 span, got {self.window}.")
         if self.batch_size % self.workers:
             raise ConfigError(
                 f"training.batch_size: {self.batch_size} does not split evenly across "
@@ -538,6 +543,10 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path(".")) -> PipelineConfig
         gate=_gate(dict(raw.get("gate") or {}), str(raw.get("task"))),
     )
     _check_keys("drift.features", config.drift.features, config.feature_names)
+    from sluice_config import spans  # it reads ConfigError from here
+
+    if spans.is_pattern(config.data):
+        spans.check_pattern(config.data)
     if config.drift.reference not in DRIFT_REFERENCES:
         raise ConfigError(
             f"drift.reference: unknown reference {config.drift.reference!r}."

@@ -82,9 +82,10 @@ def import_function(dotted: str, folder: Path | None = None):
 
 def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
                     beam_args=(), pipeline_root: str | None = None, with_metadata: bool = True,
-                    enable_cache: bool = True):
+                    enable_cache: bool = True, newest_span: str = ""):
     """The DAG for config's candidates (trainers: the names to keep, as
-    PipelineConfig.select takes them; all by default)."""
+    PipelineConfig.select takes them; all by default). newest_span: the newest span
+    and the previous one, which the data gate compares (pipelines.run.span_window)."""
     # The component modules one by one: `tfx.v1` also imports every extension (Vertex AI,
     # BulkInferrer, ...) and took 12 s longer to import here.
     from tfx.components.example_validator.component import ExampleValidator
@@ -137,6 +138,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
         drift=as_parameter(config.drift_gate),
         references=json.dumps(references(paths.serving_dir, config.model_name,
                                          config.drift.reference), sort_keys=True),
+        **({"spans": newest_span} if newest_span else {}),
     ).with_id(step_ids.DATA_GATE)
     transform = BulkTransform(
         examples=example_gen.outputs["examples"],

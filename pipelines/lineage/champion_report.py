@@ -26,6 +26,7 @@ def champion_report(model_name: str, tracking_uri: str, version: str | None = No
         f"  hyperparams    {t.get('sluice.hyperparameters', '')}",
         f"  pipeline run   {t.get('sluice.run_id')}",
         f"  data           sha256 {t.get('sluice.data_sha256')}  (mlflow digest {t.get('sluice.data_digest')})",
+        *span_lines(t.get("sluice.spans")),
         f"  schema         {t.get('sluice.schema')}  sha256 {t.get('sluice.schema_sha256')}",
         f"  code commit    {t.get('sluice.git_commit')}",
         f"  config         {t.get('sluice.config')}",
@@ -61,3 +62,11 @@ def _prediction_lines(model_name: str, version: str) -> list[str]:
                      f"sha256 {run.data.tags.get('sluice.input_sha256', '')[:12]}) -> "
                      f"{params.get('output')}  run {run.info.run_id[:8]}")
     return lines
+
+
+def span_lines(recorded: str | None) -> list[str]:
+    """One line per span a version was trained on (pipelines.run.span_window's record)."""
+    if not recorded:
+        return []
+    return [f"  {'spans' if i == 0 else '':<14} {s['name']}: {s['rows']:,} rows, sha256 "
+            f"{s['sha256'][:16]}, {', '.join(s['files'])}" for i, s in enumerate(json.loads(recorded))]

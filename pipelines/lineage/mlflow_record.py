@@ -140,11 +140,17 @@ class PipelineRunRecord:
             if commit != git_commit():  # the user's own repository
                 mlflow.set_tag("sluice.project_commit", commit)
 
-    def log_data(self, source: Path, sha256: str, rows: int, columns) -> None:
+    def log_data(self, source: Path, sha256: str, rows: int, columns, spans=()) -> None:
         """The input CSV as an MLflow dataset, from what the pre-flight's one pass found
-        (sha256, rows, columns): the file is not read again, nor loaded into pandas."""
+        (sha256, rows, columns): the file is not read again, nor loaded into pandas.
+        Where the data is a pattern of spans, each span the run read (number, version,
+        files, sha256, rows: pipelines.run.span_window) is a tag (sluice.spans) and a
+        dataset of its own."""
         if not self.new:
             return
+        if spans:
+            mlflow.set_tag("sluice.spans", json.dumps(list(spans)))
+            mlflow.set_tag("sluice.span_names", ", ".join(s["name"] for s in spans))
         from mlflow.data.dataset_source_registry import resolve_dataset_source
         from mlflow.data.meta_dataset import MetaDataset
 
@@ -307,6 +313,7 @@ class PipelineRunRecord:
             "sluice.hyperparameters": self._candidate_hparams(props.get("candidate")),
             "sluice.data_sha256": run.data.tags.get("sluice.data_sha256", ""),
             "sluice.data_digest": run.data.tags.get("sluice.data_digest", ""),
+            **{k: run.data.tags[k] for k in ("sluice.spans", "sluice.span_names") if k in run.data.tags},
             "sluice.schema": str(self.config.schema),
             "sluice.schema_sha256": run.data.tags.get("sluice.schema_sha256", ""),
             "sluice.git_commit": run.data.tags.get("sluice.git_commit", ""),

@@ -56,6 +56,12 @@ class Record:
     trainer: str
     serving_path: str
     metrics: dict
+    spans: list  # where data is a pattern of spans: each span trained on (span_window's record)
+
+    @property
+    def span_range(self) -> str:
+        """The --span range that selects exactly the recorded spans."""
+        return f"{self.spans[0]['span']}..{self.spans[-1]['span']}" if self.spans else ""
 
 
 def resolve(target: str, client):
@@ -93,6 +99,7 @@ def read_record(client, mv) -> Record:
         schema_sha256=tags.get("sluice.schema_sha256", ""), trainer=tags.get("sluice.candidate", tags["sluice.trainer"]),
         serving_path=tags.get("sluice.serving_path", ""),
         metrics=json.loads(tags.get("sluice.metrics", "{}")),
+        spans=json.loads(tags.get("sluice.spans", "[]")),
     )
 
 
@@ -120,6 +127,8 @@ def check(record: Record, data: Path | None) -> tuple[Path, Path | None]:
             f"the installed environment's lock ({lock}, sha256 {installed}) differs from the "
             f"one version {record.version} was trained with (sha256 {record.lock_sha256}); "
             f"install that lock (git checkout {commit[:12]} -- requirements.lock && make venv).")
+    if record.spans:
+        return _check_spans(record, data), _committed_schema(record)
     path = Path(data) if data else record.data
     if not path.is_file():
         raise ReproductionRefused(
@@ -131,6 +140,33 @@ def check(record: Record, data: Path | None) -> tuple[Path, Path | None]:
             f"the data file {path} changed: sha256 {found}, but version {record.version} was "
             f"trained on sha256 {record.data_sha256}. Pass --data with the original file.")
     return path, _committed_schema(record)
+
+
+def _check_spans(record: Record, data: Path | None) -> Path:
+    """Every recorded span is still found by the pattern, at the same version, with the
+    same files and contents; -> the pattern."""
+    from sluice_config import spans
+
+    pattern = Path(data) if data else record.data
+    found = {s.number: s for s in spans.find(pattern)}
+    for span in record.spans:
+        now = found.get(span["span"])
+        if now is None or [str(f) for f in now.files] != span["files"]:
+            raise ReproductionRefused(
+                f"{span['name']} of version {record.version} is gone or its files changed "
+                f"(recorded: {', '.join(span['files'])}; found: "
+                f"{', '.join(str(f) for f in now.files) if now else 'nothing'}); pass --data "
+                "with the pattern where the spans are kept.")
+        if now.version != span["version"]:
+            raise ReproductionRefused(
+                f"{span['name']} was delivered again as version {now.version} since version "
+                f"{record.version} was trained on it; the original delivery is needed.")
+        digest = spans.digest([file_digest(f) for f in now.files])
+        if digest != span["sha256"]:
+            raise ReproductionRefused(
+                f"{span['name']} changed: sha256 {digest}, but version {record.version} was "
+                f"trained on sha256 {span['sha256']} ({', '.join(span['files'])}).")
+    return pattern
 
 
 def _committed_schema(record: Record) -> Path | None:
@@ -210,9 +246,10 @@ def rerun(record: Record, data: Path, schema: Path, scratch: Path) -> Path:
                                          sort_keys=False))
         env = {**os.environ, "PYTHONPATH": str(source)}
         env.pop("MLFLOW_TRACKING_URI", None)
+        spans = ["--span", record.span_range] if record.spans else []
         result = subprocess.run(
             [sys.executable, "-m", "pipelines.cli", "run", "--config", str(config),
-             "--home", str(home), "--trainer", record.trainer],
+             "--home", str(home), "--trainer", record.trainer, *spans],
             cwd=source, env=env, capture_output=True, text=True)
         (scratch / "run.log").write_text(result.stdout + result.stderr)
         if result.returncode != 0:

@@ -82,6 +82,11 @@ class RunReport:
 
     def data_section(self) -> str:
         parts = ["<h2>Data</h2>"]
+        spans = json.loads(self.run.data.tags.get("sluice.spans", "[]"))
+        if spans:
+            parts.append("<h3>Spans trained on</h3>" + html_table(
+                ["span", "rows", "sha256", "files"],
+                [[s["name"], s["rows"], s["sha256"][:16], ", ".join(s["files"])] for s in spans]))
         stats = self.steps.get(step_ids.STATISTICS_GEN)
         if stats is not None:
             splits = {k[5:]: int(v) for k, v in stats.data.metrics.items() if k.startswith("rows_")}
@@ -96,6 +101,8 @@ class RunReport:
                                 [[a["split"], a["feature"], a["anomaly"], a["details"]] for a in anomalies]))
         drift = self.artifact_json(step_ids.DATA_GATE, check_anomalies.DRIFT_FILE) or {"rows": []}
         against = [r["name"] for r in drift.get("references", [])]
+        if drift.get("spans"):
+            against.append(f"the previous span ({drift['spans']['previous']['name']})")
         parts.append(f"<h3>Drift against {html.escape(' and '.join(against) or '(no reference yet)')}"
                      + (" (accepted)" if drift.get("accepted") else "") + "</h3>")
         if drift["rows"]:
@@ -278,7 +285,7 @@ class RunReport:
 
     def lineage_section(self) -> str:
         tags = self.run.data.tags
-        keys = ["sluice.data_sha256", "sluice.data_digest", "sluice.schema", "sluice.schema_sha256",
+        keys = ["sluice.data_sha256", "sluice.data_digest", "sluice.span_names", "sluice.schema", "sluice.schema_sha256",
                 "sluice.git_commit", "sluice.lock_sha256", "sluice.config", "sluice.trainers",
                 "sluice.registered_version"]
         return "<h2>Lineage</h2>" + html_table(["", ""], [[k.removeprefix("sluice."), tags.get(k, "")]

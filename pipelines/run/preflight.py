@@ -47,6 +47,10 @@ class CheckedData:
     notes: list[str] = field(default_factory=list)  # accepted oddities, for the log
     sha256: str = ""  # of the file as given, hashed in the same pass
     columns: tuple[str, ...] = ()
+    # Where data is a pattern of spans (pipelines.run.span_window): each span's record,
+    # and the span before the newest, which the data gate compares the newest with.
+    spans: list[dict] = field(default_factory=list)
+    previous_span: dict | None = None
 
 
 class _Hashing(io.RawIOBase):
@@ -240,7 +244,8 @@ class _Label:
                 f"{self.counts[only]:,} labelled rows); a classifier needs at least two.")
 
 
-def check_data_in_background(config: PipelineConfig, staging_dir: Path | None = None):
+def check_data_in_background(config: PipelineConfig, staging_dir: Path | None = None,
+                             window=None):
     """check_data in a child process -> a Future of its CheckedData, which raises what
     check_data raises. A run starts it before it imports the pipeline's libraries (~7 s
     on one core), so the pass over the CSV (pure Python, ~8 s a million rows) runs on
@@ -250,7 +255,12 @@ def check_data_in_background(config: PipelineConfig, staging_dir: Path | None = 
     from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    checked = pool.submit(check_data, config, staging_dir)
+    if window is not None:  # a window of spans: pipelines.run.span_window checks each file
+        from pipelines.run import span_window
+
+        checked = pool.submit(span_window.check_window, config, window, staging_dir)
+    else:
+        checked = pool.submit(check_data, config, staging_dir)
     pool.shutdown(wait=False)  # the child exits once the check is done
     return checked
 
@@ -262,7 +272,7 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None) -> Check
         raise DataError(f"data file {path} not found (config key 'data' or --data).")
     if path.stat().st_size == 0:
         raise DataError(f"data file {path} is empty.")
-    has_bom = _sniff(path)
+    _sniff(path)
     numeric = number_columns(config)
     rows, blank, row_hashes = 0, 0, array.array("q")  # 8 bytes a row: a set took ~80
     try:
@@ -321,15 +331,20 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None) -> Check
              "earlier rows"] if duplicates else []
     if blank:
         notes.append(f"{path.name}: {blank:,} blank line(s) skipped")
-    with open(path, "rb") as raw:
-        first = raw.readline()
-    plain = first.decode("utf-8-sig").rstrip("\r\n").split(",") == header and not has_bom
-    if plain or staging_dir is None:
+    if staging_dir is None or plain_header(path, header):
         return CheckedData(path, rows, notes, sha256, tuple(header))
     notes.append(f"{path.name}: quoted header or byte-order mark; ExampleGen reads a copy "
                  "with a plain header line")
     return CheckedData(_plain_header_copy(path, header, staging_dir, sha256), rows, notes, sha256,
                        tuple(header))
+
+
+def plain_header(path: Path, header: list[str]) -> bool:
+    """Does the file's first line split on commas into the header, with no byte-order
+    mark (as CsvExampleGen splits it)?"""
+    with open(path, "rb") as raw:
+        first = raw.readline()
+    return not first.startswith(BOM) and first.decode("utf-8").rstrip("\r\n").split(",") == header
 
 
 def _distinct(hashes: array.array) -> int:

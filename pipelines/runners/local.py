@@ -14,7 +14,7 @@ import uuid
 from components.reports import step_reports
 from pipelines.definition.dag import Paths, create_pipeline
 from pipelines.lineage import mlmd
-from pipelines.run import run_log, step_log, up_to_date
+from pipelines.run import run_log, span_window, step_log, up_to_date
 from sluice_config import step_ids
 from sluice_config.config import PipelineConfig
 
@@ -109,16 +109,21 @@ def failed_training(steps) -> dict[str, str]:
 
 def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_args=(),
         only: str | None = None, start_from: str | None = None,
-        orchestrator_run_id: str | None = None, force: bool = False) -> dict:
+        orchestrator_run_id: str | None = None, force: bool = False, span: str | None = None) -> dict:
     """Runs the pipeline, or one step (only) or the steps from one on (start_from), the
     steps before reusing their latest outputs (a TFX partial run). Returns the push
     decision if push ran. Raises on failure, after the MLflow parent run was marked
     FAILED with the reason. A whole run whose inputs did not change since the last
-    successful one is skipped (pipelines.run.up_to_date) unless force."""
+    successful one is skipped (pipelines.run.up_to_date) unless force. Where the data is
+    a pattern of spans, span picks them (`--span`: N, or FIRST..LAST; the newest by
+    default) and the window's digest stands for the data (pipelines.run.span_window)."""
     whole_run = not (only or start_from or orchestrator_run_id)
+    window = span_window.resolve(config, span)
+    window_sha256 = span_window.digest(window, paths.home / "inputs") if window else None
     if whole_run and not force:
         previous = up_to_date.last_run(paths)
-        if previous.get("fingerprint") == up_to_date.fingerprint(config, paths, trainers, beam_args):
+        if previous.get("fingerprint") == up_to_date.fingerprint(config, paths, trainers, beam_args,
+                                                                 window_sha256):
             return _record_up_to_date(config, paths, trainers, tracking_uri, previous)
 
     from pipelines.lineage import mlflow_store
@@ -126,7 +131,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     from pipelines.run import preflight
 
     paths.home.mkdir(parents=True, exist_ok=True)
-    checked_data = preflight.check_data_in_background(config, paths.home / "inputs")
+    checked_data = preflight.check_data_in_background(config, paths.home / "inputs", window)
     store_creation = mlflow_store.create_in_background(tracking_uri)
     speedups.install()
 
@@ -142,17 +147,19 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     record.start(orchestrator_run_id, pipeline_run_id)
     log_file = run_log.start(paths.home, record.run.info.run_name)
     steps: list = []
+    data = None  # the pre-flight's CheckedData
     chosen: set[str] | None = None  # the steps this run executes, once the graph is built
     try:
         data = checked_data.result()
-        record.log_data(config.data, data.sha256, data.rows, data.columns)
+        record.log_data(config.data, data.sha256, data.rows, data.columns, data.spans)
         beam = local_beam_args(data.rows, beam_args)
         log.info("%s: %s (%s rows) -> %s, trainers: %s, Beam: %s", config.name, config.data,
                  f"{data.rows:,}", paths.home, ", ".join(trainers), " ".join(beam))
         for note in data.notes:
             log.info("%s", note)
         pipeline = create_pipeline(config.replace(data=data.path), paths, trainers, beam,
-                                   enable_cache=not force)
+                                   enable_cache=not force,
+                                   newest_span=span_window.newest_against_previous(data))
         record.log_contents(pipeline)
         run_options = partial_run_options(pipeline, only, start_from)
         chosen = selected_steps(pipeline, only, start_from)
@@ -185,18 +192,22 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
             log.info("registered %s version %s; 'champion' names version %s (the one serving)",
                      config.model_name, version, record.champion)
         if push_step or not orchestrator_run_id:  # the run is complete: report and close it
+            if data.spans and (push_step or whole_run):
+                span_window.remember_processed(paths.home, data.spans[-1])
             _report(record, paths, version)
             record.end("FINISHED")
         else:  # an orchestrator's task: the next task carries on the same parent run
             record.pause()
         if whole_run:
             up_to_date.remember(paths, up_to_date.fingerprint(config, paths, trainers, beam_args,
-                                                              data.sha256),
+                                                              window_sha256 or data.sha256),
                                 record.run.info.run_id, decision.get("decision", ""))
         run_log.stop(log_file)
         return {**decision, "registered_version": version, "failed_candidates": failed_training(steps)}
     except BaseException as err:
         run_log.write_traceback(log_file, traceback.format_exc())
+        if data is not None and data.spans and span_window.stopped_at_data_gate(err):  # judged: not new any more
+            span_window.remember_processed(paths.home, data.spans[-1])
         err.sluice_log = log_file  # the CLI's last line names it
         try:
             steps = steps or [s for s in mlmd.steps_of_run(paths.metadata, pipeline_run_id)
