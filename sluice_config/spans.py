@@ -117,6 +117,15 @@ def find(pattern: Path | str) -> list[Span]:
     return found
 
 
+def base_and_pattern(data: Path) -> tuple[Path, str]:
+    """The folder above the first segment with a placeholder or a wildcard, and the
+    rest: ExampleGen's input_base and split pattern, where TFX's own driver resolves the
+    placeholders (the Kubeflow spec, whose span is a runtime parameter)."""
+    parts = data.parts
+    first = next(i for i, p in enumerate(parts) if PLACEHOLDER.search(p) or set(p) & set("*?["))
+    return Path(*parts[:first]), "/".join(parts[first:])
+
+
 def parse_span(text: str) -> int:
     """A span number, or a date (YYYY-MM-DD) as its span number."""
     if DATE.match(text):

@@ -141,3 +141,45 @@ def test_dag_runs_each_step_as_a_task_reruns_a_failed_task_alone_and_reports_to_
     assert states == {**{s: "CACHED" for s in STEPS - {"push"}}, "push": "COMPLETE"}  # reused, not rerun
     assert "pushed as version 1" in parents[1].data.tags["sluice.push_decision"]
     assert client.get_model_version_by_alias("sluice-taxi", "champion").version in ("1", 1)
+
+
+def test_a_scheduled_dag_trains_a_new_span_and_ends_in_seconds_when_nothing_new_arrived(tmp_path):
+    """Data in spans, compiled with a schedule: the first DAG run finds span 1 new and
+    trains up to it (the span handed to every task); two more DAG runs with no new span
+    skip every step, record nothing in MLflow and ML Metadata, and push nothing."""
+    import yaml
+
+    from sluice_config import config as config_module
+    from tests.conftest import TAXI_CSV, head_csv
+
+    airflow, home = Airflow(tmp_path / "airflow"), tmp_path / "home"
+    span = tmp_path / "project" / "trips" / "day-1" / "trips.csv"
+    span.parent.mkdir(parents=True)
+    head_csv(TAXI_CSV, span, 600)
+    raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())
+    raw.update(data="trips/day-{SPAN}/trips.csv", schema=str(config_module.load("taxi").schema))
+    config = tmp_path / "project" / "config.yaml"
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    result = run_sluice("compile", "airflow", "-o", airflow.dags, "--config", config, "--home", home,
+                        "--trainer", "keras", "--steps", 30, "--retries", 0, "--schedule", "@daily")
+    assert result.returncode == 0
+    spec = (airflow.dags / f"{DAG_ID}.json").read_text()
+    assert '"schedule": "@daily"' in spec and "new_span_command" in spec
+    steps = {"CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "baseline",
+             "check_anomalies", "Transform", "train_keras", "evaluate_keras", "infra_validate", "push"}
+
+    trained = airflow.run("dags", "test", DAG_ID, "2026-12-01")
+    assert trained.returncode == 0
+    assert airflow.task_states() == {"new_span": "success", **{s: "success" for s in steps}}
+    assert push_target.versions(home / "serving", "sluice-taxi") == [1]
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    runs = lambda: client.search_runs([client.get_experiment_by_name("sluice-taxi").experiment_id])  # noqa: E731
+    recorded, executed = len(runs()), executions_per_step(home / "metadata.sqlite")
+    assert client.get_model_version("sluice-taxi", "1").tags["sluice.span_names"] == "span 1"
+
+    for day in ("2026-12-02", "2026-12-03"):  # nothing new arrived
+        idle = airflow.run("dags", "test", DAG_ID, day)
+        assert idle.returncode == 0
+        assert airflow.task_states() == {"new_span": "skipped", **{s: "skipped" for s in steps}}
+    assert push_target.versions(home / "serving", "sluice-taxi") == [1]
+    assert len(runs()) == recorded and executions_per_step(home / "metadata.sqlite") == executed

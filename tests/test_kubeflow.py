@@ -79,3 +79,26 @@ def test_a_user_project_compiles_with_its_candidates_for_kubeflow_and_airflow(pr
     specs = json.dumps(job["pipelineSpec"])
     assert "sluice_candidate" in specs and "my_models.wide_deep" in specs and "sluice_content_sha256" in specs
     assert f"--trainer {','.join(CANDIDATES)}" in " ".join(local["command"]) and str(config) in local["command"]
+
+
+def test_data_in_spans_compiles_with_the_span_as_a_runtime_parameter(tmp_path):
+    """ExampleGen resolves the pattern with TFX's own driver; the span is the job's
+    runtime parameter (a RangeConfig as JSON, empty by default: the newest span)."""
+    import yaml
+
+    from sluice_config import config as config_module
+
+    raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())
+    raw.update(data=str(tmp_path / "trips" / "day-{SPAN}" / "*.csv"),
+               schema=str(config_module.load("taxi").schema))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(raw))
+    result = run_sluice("compile", "kubeflow", "-o", tmp_path / "job.json", "--config",
+                        tmp_path / "config.yaml", "--home", tmp_path / "home")
+    assert result.returncode == 0
+    job = json.loads((tmp_path / "job.json").read_text())
+    assert job["pipelineSpec"]["root"]["inputDefinitions"]["parameters"]["span"] == {"type": "STRING"}
+    assert job["runtimeConfig"]["parameterValues"]["span"] == ""
+    example_gen = job["pipelineSpec"]["root"]["dag"]["tasks"]["CsvExampleGen"]["inputs"]["parameters"]
+    assert example_gen["range_config"] == {"componentInputParameter": "span"}
+    assert example_gen["input_base"]["runtimeValue"]["constantValue"]["stringValue"] == str(tmp_path / "trips")
+    assert "day-{SPAN}/*.csv" in example_gen["input_config"]["runtimeValue"]["constantValue"]["stringValue"]

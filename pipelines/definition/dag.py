@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sluice_config import sources, step_ids
+from sluice_config import sources, spans, step_ids
 from sluice_config.config import ConfigError, PipelineConfig, as_parameter, to_json
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the repository: code, lock, git
@@ -46,6 +46,7 @@ class Paths:
         return f"sqlite:///{self.home.resolve() / 'mlflow.db'}"
 
 
+SPAN_PARAMETER = "span"  # the compiled spec's runtime parameter (create_pipeline's span_parameter)
 CONTENT_KEY = "sluice_content_sha256"  # the step parameter that holds what it reads, by content
 
 
@@ -82,10 +83,14 @@ def import_function(dotted: str, folder: Path | None = None):
 
 def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
                     beam_args=(), pipeline_root: str | None = None, with_metadata: bool = True,
-                    enable_cache: bool = True, newest_span: str = ""):
+                    enable_cache: bool = True, newest_span: str = "",
+                    span_parameter: bool = False):
     """The DAG for config's candidates (trainers: the names to keep, as
     PipelineConfig.select takes them; all by default). newest_span: the newest span
-    and the previous one, which the data gate compares (pipelines.run.span_window)."""
+    and the previous one, which the data gate compares (pipelines.run.span_window).
+    span_parameter: where data is a pattern of spans, ExampleGen resolves it itself and
+    takes the span as the runtime parameter `span` (a RangeConfig as JSON; empty: the
+    newest span), for an orchestrator that runs the compiled spec (Kubeflow)."""
     # The component modules one by one: `tfx.v1` also imports every extension (Vertex AI,
     # BulkInferrer, ...) and took 12 s longer to import here.
     from tfx.components.example_validator.component import ExampleValidator
@@ -114,10 +119,17 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
     module_contract.check_all(config)
     digests = content_digests(config)
 
+    input_base, input_pattern, range_config = config.data.parent, config.data.name, None
+    if span_parameter and spans.is_pattern(config.data):
+        from tfx.orchestration import data_types
+
+        input_base, input_pattern = spans.base_and_pattern(config.data)
+        range_config = data_types.RuntimeParameter(name=SPAN_PARAMETER, ptype=str, default="")
     example_gen = ColumnarCsvExampleGen(
-        input_base=str(config.data.parent),
+        input_base=str(input_base),
         input_config=example_gen_pb2.Input(splits=[
-            example_gen_pb2.Input.Split(name="single_split", pattern=config.data.name)]),
+            example_gen_pb2.Input.Split(name="single_split", pattern=input_pattern)]),
+        range_config=range_config,
         output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
             example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets)
             for name, buckets in config.split.items()])),

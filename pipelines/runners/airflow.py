@@ -3,7 +3,11 @@
 Writes the step graph (from create_pipeline, so it cannot drift from the local run) as a
 small JSON spec plus the generic DAG file that reads it (airflow_dag.py). Airflow runs in
 its own virtual environment and never imports the pipeline; each task calls this
-environment's `sluice run --only STEP --run-id <dag run id>`.
+environment's `sluice run --only STEP --run-id <dag run id>`. Where the data is a pattern of spans,
+the DAG's first task is `sluice spans --new`: with no new span (or version) it exits
+99, Airflow skips every step, and the DAG run ends in seconds; otherwise it prints the
+span, and every task of that DAG run trains up to it (`--span`), whatever arrives
+meanwhile.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import sys
 from pathlib import Path
 
 from pipelines.definition.dag import Paths, create_pipeline
+from sluice_config import spans
 from sluice_config.config import PipelineConfig
 
 AIRFLOW_DAG_FILE = Path(__file__).with_name("airflow_dag.py")
@@ -46,6 +51,9 @@ def compile_dag(config: PipelineConfig, paths: Paths, trainers, out_dir: Path, *
         "command": [str(sluice), "run", *args],
         "steps": step_graph(config, paths, trainers),
     }
+    if spans.is_pattern(config.data):  # a scheduled run starts with a cheap check for a new span
+        common = ["--config", str(config.source), "--home", str(paths.home), "--data", str(config.data)]
+        spec["new_span_command"] = [str(sluice), "spans", "--new", *common]
     out_dir.mkdir(parents=True, exist_ok=True)
     spec_path = out_dir / f"sluice_{config.name}.json"
     spec_path.write_text(json.dumps(spec, indent=2))

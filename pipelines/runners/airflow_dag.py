@@ -4,7 +4,8 @@
 per pipeline (sluice_<name>.json: the step graph, the schedule, the retries and the
 `sluice run` command of the pipeline's own virtual environment). This file runs inside
 Airflow's environment and imports nothing of the pipeline: each task is a shell call to
-`sluice run --only <step> --run-id <dag run id>`, so every task of a DAG run lands under
+`sluice run --only <step> --run-id <dag run id>` (after a `sluice spans --new` check
+where the data comes in spans: nothing new, nothing runs), so every task of a DAG run lands under
 one MLflow parent run, a failed task can be cleared and re-run alone, and the steps
 before it are reused from ML Metadata, not recomputed.
 """
@@ -19,8 +20,14 @@ from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG
 
 
+NEW_SPAN = "new_span"  # the first task where the data comes in spans
+NOTHING_NEW = 99  # `sluice spans --new`'s exit code: Airflow marks the task skipped
+
+
 def build_dag(spec: dict) -> DAG:
     command = " ".join(shlex.quote(part) for part in spec["command"])
+    if spec.get("new_span_command"):  # every task trains up to the span the check found
+        command += f" --span \"{{{{ ti.xcom_pull(task_ids='{NEW_SPAN}') }}}}\""
     dag = DAG(
         dag_id=spec["dag_id"],
         schedule=spec.get("schedule") or None,
@@ -34,6 +41,14 @@ def build_dag(spec: dict) -> DAG:
     )
     tasks = {}
     with dag:
+        check = None
+        if spec.get("new_span_command"):
+            check = BashOperator(
+                task_id=NEW_SPAN,
+                bash_command=" ".join(shlex.quote(part) for part in spec["new_span_command"]),
+                skip_on_exit_code=NOTHING_NEW,  # nothing new: every step is skipped
+                do_xcom_push=True,  # the span's number, its last line
+            )
         for step in spec["steps"]:
             tasks[step["id"]] = BashOperator(
                 task_id=step["id"],
@@ -44,6 +59,8 @@ def build_dag(spec: dict) -> DAG:
         for step in spec["steps"]:
             for upstream in step["upstream"]:
                 tasks[upstream] >> tasks[step["id"]]
+            if check is not None and not step["upstream"]:
+                check >> tasks[step["id"]]
     return dag
 
 

@@ -1,13 +1,19 @@
 """`sluice compile kubeflow`: the one pipeline definition, compiled by TFX's
 KubeflowV2DagRunner into a Kubeflow Pipelines v2 job spec. Every executor container
 gets TF_USE_LEGACY_KERAS=1: TFX's entrypoint imports TensorFlow before it loads our
-trainer, and TFX 1.16 needs Keras 2 (the trainer refuses Keras 3 loudly otherwise)."""
+trainer, and TFX 1.16 needs Keras 2 (the trainer refuses Keras 3 loudly otherwise).
+
+Where the data is a pattern of spans, the job takes the span as its runtime parameter
+`span`: TFX's RangeConfig as JSON (`{"static_range": {"start_span_number": 3,
+"end_span_number": 3}}`), empty for the newest span, which ExampleGen's own driver
+resolves. ExampleGen reads one span per run there (TFX's limit): training.window and the
+comparison with the previous span are the local and Airflow runners' (`sluice run`)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from pipelines.definition.dag import Paths, create_pipeline
+from pipelines.definition.dag import SPAN_PARAMETER, Paths, create_pipeline
 from sluice_config.config import PipelineConfig
 
 
@@ -18,7 +24,7 @@ def compile_job(config: PipelineConfig, paths: Paths, trainers, output: Path, *,
 
     # KFP brings its own ML Metadata; the pipeline root is where the cluster can write.
     pipeline = create_pipeline(config, paths, trainers, beam_args, pipeline_root=pipeline_root,
-                               with_metadata=False)
+                               with_metadata=False, span_parameter=True)
     output.parent.mkdir(parents=True, exist_ok=True)
     runner = kfp_runner.KubeflowV2DagRunner(
         config=kfp_runner.KubeflowV2DagRunnerConfig(default_image=image),
@@ -29,5 +35,8 @@ def compile_job(config: PipelineConfig, paths: Paths, trainers, output: Path, *,
         if "container" in executor:  # an executor may import TensorFlow before our trainer does
             executor["container"].setdefault("env", []).append(
                 {"name": "TF_USE_LEGACY_KERAS", "value": "1"})
+    if SPAN_PARAMETER in job["pipelineSpec"]["root"].get("inputDefinitions", {}).get("parameters", {}):
+        # TFX leaves out an empty default: without it the span would be required
+        job["runtimeConfig"].setdefault("parameterValues", {}).setdefault(SPAN_PARAMETER, "")
     output.write_text(json.dumps(job, indent=2, sort_keys=True))
     return output
