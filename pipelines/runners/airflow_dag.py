@@ -19,7 +19,6 @@ from pathlib import Path
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG
 
-
 NEW_SPAN = "new_span"  # the first task where the data comes in spans
 NOTHING_NEW = 99  # `sluice spans --new`'s exit code: Airflow marks the task skipped
 
