@@ -151,16 +151,16 @@ def _check_spans(record: Record, data: Path | None) -> Path:
     found = {s.number: s for s in spans.find(pattern)}
     for span in record.spans:
         now = found.get(span["span"])
+        if now is not None and now.version != span["version"]:
+            raise ReproductionRefused(
+                f"{span['name']} was delivered again as version {now.version} since version "
+                f"{record.version} was trained on it; the original delivery is needed.")
         if now is None or [str(f) for f in now.files] != span["files"]:
             raise ReproductionRefused(
                 f"{span['name']} of version {record.version} is gone or its files changed "
                 f"(recorded: {', '.join(span['files'])}; found: "
                 f"{', '.join(str(f) for f in now.files) if now else 'nothing'}); pass --data "
                 "with the pattern where the spans are kept.")
-        if now.version != span["version"]:
-            raise ReproductionRefused(
-                f"{span['name']} was delivered again as version {now.version} since version "
-                f"{record.version} was trained on it; the original delivery is needed.")
         digest = spans.digest([file_digest(f) for f in now.files])
         if digest != span["sha256"]:
             raise ReproductionRefused(
