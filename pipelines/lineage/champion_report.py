@@ -9,6 +9,8 @@ def champion_report(model_name: str, tracking_uri: str, version: str | None = No
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
+    from pipelines.lineage.mlflow_record import recorded_spans
+
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient()
     try:
@@ -26,7 +28,7 @@ def champion_report(model_name: str, tracking_uri: str, version: str | None = No
         f"  hyperparams    {t.get('sluice.hyperparameters', '')}",
         f"  pipeline run   {t.get('sluice.run_id')}",
         f"  data           sha256 {t.get('sluice.data_sha256')}  (mlflow digest {t.get('sluice.data_digest')})",
-        *span_lines(t.get("sluice.spans")),
+        *span_lines(recorded_spans(client, t["sluice.run_id"]) if t.get("sluice.span_names") else []),
         f"  schema         {t.get('sluice.schema')}  sha256 {t.get('sluice.schema_sha256')}",
         f"  code commit    {t.get('sluice.git_commit')}",
         f"  config         {t.get('sluice.config')}",
@@ -64,9 +66,7 @@ def _prediction_lines(model_name: str, version: str) -> list[str]:
     return lines
 
 
-def span_lines(recorded: str | None) -> list[str]:
+def span_lines(recorded: list[dict]) -> list[str]:
     """One line per span a version was trained on (pipelines.run.span_window's record)."""
-    if not recorded:
-        return []
     return [f"  {'spans' if i == 0 else '':<14} {s['name']}: {s['rows']:,} rows, sha256 "
-            f"{s['sha256'][:16]}, {', '.join(s['files'])}" for i, s in enumerate(json.loads(recorded))]
+            f"{s['sha256'][:16]}, {', '.join(s['files'])}" for i, s in enumerate(recorded)]

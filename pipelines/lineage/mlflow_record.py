@@ -29,6 +29,7 @@ from sluice_config.config import PipelineConfig
 from sluice_config.sources import file_sha256 as file_digest
 
 CHAMPION = "champion"
+SPANS_FILE = "spans.json"  # the spans a run read (pipelines.run.span_window), where data comes in spans
 PROJECT_FOLDER, MANIFEST = "project", "manifest.json"  # the user's own modules, as artifacts
 EXPERIMENT_KIND = "mlflow.experimentKind"
 
@@ -148,9 +149,9 @@ class PipelineRunRecord:
         dataset of its own."""
         if not self.new:
             return
-        if spans:
-            mlflow.set_tag("sluice.spans", json.dumps(list(spans)))
-            mlflow.set_tag("sluice.span_names", ", ".join(s["name"] for s in spans))
+        if spans:  # the whole record as a file: a month of spans outgrows a tag (5,000 characters)
+            mlflow.log_dict(list(spans), SPANS_FILE)
+            mlflow.set_tag("sluice.span_names", span_names(spans))
         from mlflow.data.dataset_source_registry import resolve_dataset_source
         from mlflow.data.meta_dataset import MetaDataset
 
@@ -159,7 +160,8 @@ class PipelineRunRecord:
             def profile(self):
                 return {"num_rows": rows, "num_elements": rows * len(columns)}
 
-        dataset = CsvDataset(resolve_dataset_source(str(source)), name=source.name, digest=sha256[:8])
+        name = f"{source.name}: {span_names(spans)}" if spans else source.name
+        dataset = CsvDataset(resolve_dataset_source(str(source)), name=name, digest=sha256[:8])
         mlflow.set_tag("sluice.data_sha256", sha256)
         log_training_dataset(dataset)
         mlflow.set_tag("sluice.data_digest", dataset.digest)
@@ -313,7 +315,7 @@ class PipelineRunRecord:
             "sluice.hyperparameters": self._candidate_hparams(props.get("candidate")),
             "sluice.data_sha256": run.data.tags.get("sluice.data_sha256", ""),
             "sluice.data_digest": run.data.tags.get("sluice.data_digest", ""),
-            **{k: run.data.tags[k] for k in ("sluice.spans", "sluice.span_names") if k in run.data.tags},
+            **{k: run.data.tags[k] for k in ("sluice.span_names",) if k in run.data.tags},
             "sluice.schema": str(self.config.schema),
             "sluice.schema_sha256": run.data.tags.get("sluice.schema_sha256", ""),
             "sluice.git_commit": run.data.tags.get("sluice.git_commit", ""),
@@ -402,6 +404,24 @@ def push_candidates(push_step: Step) -> list[dict]:
     from components.push import read_decision  # TFX: imported only when a push is recorded
 
     return read_decision(push_step.output("pushed_model").uri)["candidates"]
+
+
+def span_names(spans) -> str:
+    """The spans of a run in one short line: each name, or the first and the last."""
+    names = [s["name"] for s in spans]
+    return ", ".join(names) if len(names) <= 8 else f"{names[0]} ... {names[-1]} ({len(names)} spans)"
+
+
+def recorded_spans(client: MlflowClient, run_id: str) -> list[dict]:
+    """The spans a pipeline run read (PipelineRunRecord.log_data's spans.json: number,
+    version, name, files, sha256, rows of each), or [] where its data was one file."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            return json.loads(Path(client.download_artifacts(run_id, SPANS_FILE, scratch)).read_text())
+        except Exception:  # no such artifact: the run read one file
+            return []
 
 
 def recorded_schema(client: MlflowClient, run_id: str, schema_path: str, sha256: str,

@@ -30,7 +30,7 @@ import yaml
 
 from components import tfx_layout
 from pipelines.definition.dag import PROJECT_ROOT
-from pipelines.lineage.mlflow_record import file_digest
+from pipelines.lineage.mlflow_record import file_digest, recorded_spans
 from sluice_config import step_ids
 from sluice_config.config import METRICS
 
@@ -99,7 +99,7 @@ def read_record(client, mv) -> Record:
         schema_sha256=tags.get("sluice.schema_sha256", ""), trainer=tags.get("sluice.candidate", tags["sluice.trainer"]),
         serving_path=tags.get("sluice.serving_path", ""),
         metrics=json.loads(tags.get("sluice.metrics", "{}")),
-        spans=json.loads(tags.get("sluice.spans", "[]")),
+        spans=recorded_spans(client, run.info.run_id) if tags.get("sluice.span_names") else [],
     )
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from components import check_anomalies, evaluate, infra_validate
 from components.reports import tfx_steps
+from pipelines.lineage.mlflow_record import recorded_spans
 from sluice_config import step_ids
 
 REPORT_FILE = "report.html"
@@ -82,7 +83,7 @@ class RunReport:
 
     def data_section(self) -> str:
         parts = ["<h2>Data</h2>"]
-        spans = json.loads(self.run.data.tags.get("sluice.spans", "[]"))
+        spans = recorded_spans(self.client, self.run.info.run_id) if "sluice.span_names" in self.run.data.tags else []
         if spans:
             parts.append("<h3>Spans trained on</h3>" + html_table(
                 ["span", "rows", "sha256", "files"],
