@@ -381,6 +381,8 @@ def cmd_models(args) -> int:
         mv = registered.get(str(serving_dir / name / str(version)))
         lineage = (f"mlflow v{mv.version}{' (champion)' if mv.version == champion else ''} "
                    f"run {mv.tags.get('sluice.run_id', '?')[:8]}" if mv else "not in MLflow")
+        if mv and mv.tags.get("sluice.span_names"):
+            lineage += f" on {mv.tags['sluice.span_names']}"
         why = f"  [{aside_since[version]['reason']}]" if version in aside_since else ""
         made_by = f"{record.get('candidate', record.get('framework', '?'))} ({record.get('framework', '?')})"
         print(f"  {version:>3}  {state:<35} {made_by:<20} {lineage}  "

@@ -105,6 +105,7 @@ def test_three_daily_spans_train_judge_stop_and_reproduce(tmp_path):
     assert v2.tags["sluice.baseline_version"] == "1" and v2.tags["sluice.span_names"] == "span 1, span 2"
     recorded = recorded_spans(client(), v2.tags["sluice.run_id"])
     assert [(s["span"], s["rows"]) for s in recorded] == [(1, ROWS_PER_SPAN), (2, ROWS_PER_SPAN)]
+    assert "on span 1, span 2" in project.sluice("models").stdout
     lineage = project.sluice("lineage")
     assert "span 1: 1,500 rows" in lineage.stdout and "span 2: 1,500 rows" in lineage.stdout
     report = Path(client().download_artifacts(v2.tags["sluice.run_id"], "report.html", str(tmp_path)))
