@@ -87,3 +87,65 @@ def test_reproduce_refuses_a_changed_or_redelivered_span(tmp_path):
     (tmp_path / "s" / "1" / "v1.csv").write_text("a\n1\n")
     with pytest.raises(ReproductionRefused, match="delivered again as version 1"):
         _check_spans(record, None)
+
+
+def test_spans_new_sees_a_new_span_a_new_version_and_an_edit_and_nothing_else(tmp_path, capsys):
+    """`sluice spans --new`: 0 and the span's number when no run judged the newest
+    span, 99 when one did; a re-delivery (a higher {VERSION}) or an edit in place is new."""
+    import yaml
+
+    from pipelines.cli import EXIT_NOTHING_NEW, main
+
+    raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())
+    raw.update(data="trips/{YYYY}-{MM}-{DD}/v{VERSION}.csv", schema=str(config_module.load("taxi").schema))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(raw))
+    home = tmp_path / "home"
+
+    def deliver(day: str, version: int) -> None:
+        path = tmp_path / "trips" / day / f"v{version}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(TAXI_CSV.read_text()[:20_000].rsplit("\n", 1)[0] + "\n")
+
+    def new() -> tuple[int, str]:
+        code = main(["spans", "--new", "--config", str(tmp_path / "config.yaml"), "--home", str(home)])
+        return code, capsys.readouterr().out.strip()
+
+    def judged() -> None:  # what a run that judged the newest span leaves behind
+        config = config_module.load(tmp_path / "config.yaml")
+        window = span_window.resolve(config)
+        data = span_window.check_window(config, window, home / "inputs")
+        span_window.remember_processed(home, data.spans[-1])
+
+    deliver("2026-12-01", 0)
+    assert new() == (0, "20788")
+    judged()
+    assert new() == (EXIT_NOTHING_NEW, "")
+    deliver("2026-12-01", 1)  # delivered again
+    assert new() == (0, "20788")
+    judged()
+    assert new()[0] == EXIT_NOTHING_NEW
+    path = tmp_path / "trips" / "2026-12-01" / "v1.csv"
+    path.write_text(path.read_text() + path.read_text().splitlines()[1] + "\n")  # edited in place
+    assert new() == (0, "20788")
+    deliver("2026-12-02", 0)
+    assert new() == (0, "20789")
+
+
+def test_a_span_of_small_part_files_is_judged_as_a_whole(tmp_path):
+    """Part files of 30 rows (each too few for the eval split alone) pass as a window
+    of 120 rows; a window too small for the eval split is refused naming the pattern."""
+    with open(TAXI_CSV, newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    for part in range(4):
+        path = tmp_path / "trips" / "day-1" / f"part-{part}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", newline="") as handle:
+            csv.writer(handle).writerows([header, *rows[part * 30:(part + 1) * 30]])
+    config = config_module.load("taxi").replace(data=tmp_path / "trips" / "day-{SPAN}" / "part-*.csv")
+    data = span_window.check_window(config, span_window.resolve(config), tmp_path / "inputs")
+    assert data.rows == 120 and data.spans[0]["files"] == [str(p) for p in sorted(
+        (tmp_path / "trips" / "day-1").glob("part-*.csv"))]
+    for part in (1, 2, 3):
+        (tmp_path / "trips" / "day-1" / f"part-{part}.csv").unlink()
+    with pytest.raises(preflight.DataError, match=r"day-\{SPAN\}/part-\*\.csv \(span 1\): 30 rows; the eval split"):
+        span_window.check_window(config, span_window.resolve(config), tmp_path / "inputs")

@@ -51,6 +51,10 @@ class CheckedData:
     # and the span before the newest, which the data gate compares the newest with.
     spans: list[dict] = field(default_factory=list)
     previous_span: dict | None = None
+    # feature column -> rows holding a value, and the label's classes -> rows: a part of
+    # a window of spans adds them up for check_whole.
+    filled: dict[str, int] = field(default_factory=dict)
+    label_counts: dict[str, int] = field(default_factory=dict)
 
 
 class _Hashing(io.RawIOBase):
@@ -218,8 +222,8 @@ class _Label:
             value = ops[self.rule["op"]](float(left), self.rule["scale"] * float(right))
         self.counts[value] = self.counts.get(value, 0) + 1
 
-    def check(self, rows: int) -> None:
-        name = self.config.label.column or self.config.label.derive
+    def check_text(self) -> None:
+        """Refuses text in a label column without label.classes (a per-row fault)."""
         if self.text_values:
             found = sorted(self.counts)
             shown = ", ".join(repr(v) for v in found[:10]) + (", ..." if len(found) > 10 else "")
@@ -231,17 +235,41 @@ class _Label:
                 f"found: {shown}) and the config lists no label.classes, so it cannot be "
                 f"read as a class id. List the classes in index order, quoted: "
                 f"`label: {{column: {self.config.label.column}, classes: [{quoted}]}}`.")
-        if not self.counts:
-            raise DataError(f"{self.path}: the label ({name}) has no value in any of the "
-                            f"{rows:,} rows.")
-        if len(self.counts) < 2 and self.config.task == "regression":
-            raise DataError(f"{self.path}: the label ({name}) holds a single value "
-                            f"({next(iter(self.counts))!r}); there is nothing to predict.")
-        if len(self.counts) < 2:
-            only = next(iter(self.counts))
+
+    def shown_counts(self) -> dict[str, int]:
+        """class (or value) as the messages show it -> rows: what check_whole reads, and
+        what a part of a window of spans adds up (pipelines.run.span_window)."""
+        return {repr(value): count for value, count in self.counts.items()}
+
+
+def check_whole(config: PipelineConfig, where, rows: int, filled: dict[str, int],
+                label_counts: dict[str, int]) -> None:
+    """What holds of the data as a whole, not of each file of a window of spans: enough
+    rows for every split, no feature column empty everywhere, a label with values and at
+    least two classes (or values)."""
+    total = sum(config.split.values())
+    for split, buckets in sorted(config.split.items(), key=lambda item: item[1]):
+        expected = rows * buckets / total
+        if expected < MIN_SPLIT_ROWS:
             raise DataError(
-                f"{self.path}: the label ({name}) has a single class ({only!r} in all "
-                f"{self.counts[only]:,} labelled rows); a classifier needs at least two.")
+                f"{where}: {rows:,} rows; the {split} split ({buckets} of {total} hash "
+                f"buckets) would get about {expected:.0f}, and each split needs at least "
+                f"{MIN_SPLIT_ROWS}. Give at least {MIN_SPLIT_ROWS * total // buckets} rows.")
+    for column, count in filled.items():
+        if count == 0:
+            raise DataError(f"{where}: feature column '{column}' is empty in all {rows:,} "
+                            "rows; fill it or remove it from the config's features.")
+    name = config.label.column or config.label.derive
+    if not label_counts:
+        raise DataError(f"{where}: the label ({name}) has no value in any of the {rows:,} rows.")
+    if len(label_counts) < 2 and config.task == "regression":
+        raise DataError(f"{where}: the label ({name}) holds a single value "
+                        f"({next(iter(label_counts))}); there is nothing to predict.")
+    if len(label_counts) < 2:
+        only = next(iter(label_counts))
+        raise DataError(
+            f"{where}: the label ({name}) has a single class ({only} in all "
+            f"{label_counts[only]:,} labelled rows); a classifier needs at least two.")
 
 
 def check_data_in_background(config: PipelineConfig, staging_dir: Path | None = None,
@@ -265,8 +293,11 @@ def check_data_in_background(config: PipelineConfig, staging_dir: Path | None = 
     return checked
 
 
-def check_data(config: PipelineConfig, staging_dir: Path | None = None) -> CheckedData:
-    """Validates config.data in one pass; -> what ExampleGen should read, and the rows."""
+def check_data(config: PipelineConfig, staging_dir: Path | None = None,
+               part: bool = False) -> CheckedData:
+    """Validates config.data in one pass; -> what ExampleGen should read, and the rows.
+    part: the file is one of a window of spans; what holds of the data as a whole
+    (check_whole) is checked on the window, from the counts returned."""
     path = config.data
     if not path.is_file():
         raise DataError(f"data file {path} not found (config key 'data' or --data).")
@@ -321,18 +352,17 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None) -> Check
     if rows == 0:
         raise DataError(f"data file {path} has a header but no rows.")
     duplicates = rows - _distinct(row_hashes)
-    _check_rows(config, path, rows, row_hashes)
-    for column, count in filled.items():
-        if count == 0:
-            raise DataError(f"{path}: feature column '{column}' is empty in all {rows:,} "
-                            "rows; fill it or remove it from the config's features.")
-    label.check(rows)
+    _check_copies(path, rows, row_hashes)
+    label.check_text()
+    if not part:
+        check_whole(config, path, rows, filled, label.shown_counts())
     notes = [f"{path.name}: {duplicates:,} of {rows:,} rows ({duplicates / rows:.1%}) repeat "
              "earlier rows"] if duplicates else []
     if blank:
         notes.append(f"{path.name}: {blank:,} blank line(s) skipped")
     if staging_dir is None or plain_header(path, header):
-        return CheckedData(path, rows, notes, sha256, tuple(header))
+        return CheckedData(path, rows, notes, sha256, tuple(header), filled=filled,
+                           label_counts=label.shown_counts())
     notes.append(f"{path.name}: quoted header or byte-order mark; ExampleGen reads a copy "
                  "with a plain header line")
     return CheckedData(_plain_header_copy(path, header, staging_dir, sha256), rows, notes, sha256,
@@ -363,15 +393,7 @@ def _two_copies(hashes: array.array) -> bool:
     return len(rows) % 2 == 0 and half > 0 and bool(np.array_equal(rows[:half], rows[half:]))
 
 
-def _check_rows(config: PipelineConfig, path: Path, rows: int, hashes: array.array) -> None:
-    total = sum(config.split.values())
-    for split, buckets in sorted(config.split.items(), key=lambda item: item[1]):
-        expected = rows * buckets / total
-        if expected < MIN_SPLIT_ROWS:
-            raise DataError(
-                f"{path}: {rows:,} rows; the {split} split ({buckets} of {total} hash "
-                f"buckets) would get about {expected:.0f}, and each split needs at least "
-                f"{MIN_SPLIT_ROWS}. Give at least {MIN_SPLIT_ROWS * total // buckets} rows.")
+def _check_copies(path: Path, rows: int, hashes: array.array) -> None:
     if _two_copies(hashes):
         raise DataError(
             f"{path}: the second half of the file ({rows // 2:,} rows) repeats the first "

@@ -2,7 +2,9 @@
 
 Where `data:` is a pattern of spans (sluice_config.spans), the pre-flight checks each
 span's files as it checks one CSV (the same messages, naming the span's file and line),
-once: a file's result is kept under the home's inputs/ by path, size and modification
+but what holds of the data as a whole (rows enough for each split, a label with two
+classes, no feature column empty everywhere) on the window: a span may be many small
+part files. Each file is checked once: a file's result is kept under the home's inputs/ by path, size and modification
 time, with the config and the schema it was checked against. The window's files are
 then joined into inputs/window-<digest>/data.csv (one header, the rows as they are; a
 lone plain file is read where it lies), so the pipeline downstream is the one that
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from sluice_config import sources, spans
 from sluice_config.config import PipelineConfig
 
 CHECKED_FILE = "checked_files.json"
+CHECK_FORMAT = 2  # of a kept result: a new one re-checks every file
 PROCESSED_FILE = "spans_processed.json"  # in the home: the newest span a run has judged
 
 
@@ -59,7 +63,7 @@ class _Checked:
         self.entries = json.loads(self.path.read_text()) if self.path.is_file() else {}
         self.settings = ""
         if config is not None:  # what a check's result depends on besides the file
-            settings = json.dumps([config.to_dict(), sources.file_sha256(config.schema)
+            settings = json.dumps([CHECK_FORMAT, config.to_dict(), sources.file_sha256(config.schema)
                                    if config.schema.is_file() else ""], sort_keys=True, default=str)
             self.settings = hashlib.sha256(settings.encode()).hexdigest()[:16]
 
@@ -80,10 +84,11 @@ class _Checked:
         if entry.get("stamp") == self._stamp(path) and entry.get("checked") == self.settings:
             return entry
         stamp = self._stamp(path)
-        checked = preflight.check_data(config.replace(data=path))
+        checked = preflight.check_data(config.replace(data=path), part=True)
         entry = self.entries[str(path)] = {
             "stamp": stamp, "sha256": checked.sha256, "checked": self.settings,
             "rows": checked.rows, "columns": list(checked.columns), "notes": checked.notes,
+            "filled": checked.filled, "label_counts": checked.label_counts,
             "plain": preflight.plain_header(path, list(checked.columns))}
         return entry
 
@@ -133,6 +138,12 @@ def check_window(config: PipelineConfig, window: Window, staging_dir: Path) -> p
                         "rows": sum(results[f]["rows"] for f in span.files)})
     window_sha256 = window_digest(records)
     rows = sum(r["rows"] for r in records)
+    filled, label_counts = Counter(), Counter()
+    for result in results.values():
+        filled.update(result["filled"])
+        label_counts.update(result["label_counts"])
+    preflight.check_whole(config, f"{window.pattern} ({spans_label(window)})", rows,
+                          {c: filled[c] for c in config.feature_names}, dict(label_counts))
     notes = [f"{spans_label(window)}: {rows:,} rows"]
     notes += [n for r in results.values() for n in r["notes"]]
     only = window.files[0]
