@@ -101,4 +101,23 @@ def test_data_in_spans_compiles_with_the_span_as_a_runtime_parameter(tmp_path):
     example_gen = job["pipelineSpec"]["root"]["dag"]["tasks"]["CsvExampleGen"]["inputs"]["parameters"]
     assert example_gen["range_config"] == {"componentInputParameter": "span"}
     assert example_gen["input_base"]["runtimeValue"]["constantValue"]["stringValue"] == str(tmp_path / "trips")
-    assert "day-{SPAN}/*.csv" in example_gen["input_config"]["runtimeValue"]["constantValue"]["stringValue"]
+    input_config = example_gen["input_config"]["runtimeValue"]["constantValue"]["stringValue"]
+    assert "day-{SPAN}/*.csv" in input_config
+
+    # What ExampleGen's driver does with them on the cluster: TFX's own span resolution
+    from google.protobuf import json_format as proto_json
+    from tfx.components.example_gen import utils
+    from tfx.proto import example_gen_pb2, range_config_pb2
+
+    for day in (1, 2):
+        (tmp_path / "trips" / f"day-{day}").mkdir(parents=True)
+        (tmp_path / "trips" / f"day-{day}" / "a.csv").write_text("a\n1\n")
+    base = example_gen["input_base"]["runtimeValue"]["constantValue"]["stringValue"]
+
+    def span(range_config=None) -> int:  # (the driver rewrites the splits it is given)
+        splits = proto_json.Parse(input_config, example_gen_pb2.Input()).splits
+        return utils.calculate_splits_fingerprint_span_and_version(base, splits, range_config)[1]
+
+    assert span() == 2  # the default: the newest span
+    assert span(proto_json.Parse('{"static_range": {"start_span_number": 1, "end_span_number": 1}}',
+                                 range_config_pb2.RangeConfig())) == 1
