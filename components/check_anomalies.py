@@ -46,12 +46,11 @@ def check_anomalies(
     settings = from_parameter(DriftGate, drift)
     version = baseline_input.version_of(baseline)
     measured = [r for r in json.loads(references) if Path(r["statistics_uri"]).exists()]
+    schema_path = str(tfx_layout.schema_file(schema.uri))
     rows = []
     for reference in measured:
-        rows += drift_measure.measure(statistics.uri, reference["statistics_uri"],
-                                      str(tfx_layout.schema_file(schema.uri)), settings.bounds,
-                                      reference["name"])
-    schema_path = str(tfx_layout.schema_file(schema.uri))
+        rows += drift_measure.measure(statistics.uri, reference["statistics_uri"], schema_path,
+                                      settings.bounds, reference["name"])
     compared, span_rows = span_drift.measure(spans, schema_path, settings.bounds)
     rows += span_rows
     rows.sort(key=lambda r: (not r["drifted"], -r["value"]))

@@ -91,12 +91,19 @@ def typed_for_schema(frame, schema_path: str):
     return frame
 
 
+def frame_statistics(frame, schema_path: str):
+    """TFDV statistics of rows in memory, typed as the schema types them."""
+    import tensorflow_data_validation as tfdv
+
+    return tfdv.generate_statistics_from_dataframe(typed_for_schema(frame, schema_path))
+
+
 def measure(frame, statistics_uri: str, schema_path: str,
             bounds: dict[str, tuple[str, float]], served_answers: np.ndarray,
             eval_answers: np.ndarray | None, prediction_bound: float) -> SkewReport:
     import tensorflow_data_validation as tfdv
 
-    served = tfdv.generate_statistics_from_dataframe(typed_for_schema(frame, schema_path))
+    served = frame_statistics(frame, schema_path)
     trained = drift.train_statistics(statistics_uri)
     schema = serving_schema(schema_path, list(frame.columns))
     found = tfdv.validate_statistics(served, schema, environment="SERVING")

@@ -13,17 +13,16 @@ from __future__ import annotations
 import json
 
 from components import drift
-from components.serving_skew import typed_for_schema
+from components.serving_skew import frame_statistics
 
 
 def span_statistics(files: list[str], schema_path: str, columns: list[str]):
     """TFDV statistics of a span's CSV files, the bounded columns typed as the schema
     types them (a span is a day's rows: read in memory, no Beam pipeline)."""
     import pandas as pd
-    import tensorflow_data_validation as tfdv
 
     frames = [pd.read_csv(f, usecols=lambda c: c in columns) for f in files]
-    return tfdv.generate_statistics_from_dataframe(typed_for_schema(pd.concat(frames), schema_path))
+    return frame_statistics(pd.concat(frames), schema_path)
 
 
 def measure(spans_parameter: str, schema_path: str,

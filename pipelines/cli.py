@@ -104,13 +104,8 @@ def cmd_spans(args) -> int:
         for span in found:
             print(f"{span.name}: {', '.join(str(f) for f in span.files)}")
         return 0
-    window = span_window.resolve(config.replace(training=dataclasses.replace(config.training, window=1)))
-    newest = window.newest
-    digest = span_window.digest(window, paths.home / "inputs")
-    judged = span_window.processed(paths.home)
-    seen = {"span": judged.get("span"), "version": judged.get("version"),
-            "digest": span_window.window_digest([judged]) if judged else ""}
-    if seen == {"span": newest.number, "version": newest.version, "digest": digest}:
+    newest = spans.select(found, None, 1, str(config.data))[-1]
+    if not span_window.is_new(paths.home, newest):
         print(f"nothing new: {newest.name} was judged already", file=sys.stderr)
         return EXIT_NOTHING_NEW
     print(newest.number)

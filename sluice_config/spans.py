@@ -165,6 +165,11 @@ def previous(spans: list[Span], newest: Span) -> Span | None:
     return earlier[-1] if earlier else None
 
 
+def names_line(names: list[str]) -> str:
+    """Spans in one short line: each name, or the first and the last of many."""
+    return ", ".join(names) if len(names) <= 8 else f"{names[0]} ... {names[-1]} ({len(names)} spans)"
+
+
 def digest(files_sha256: list[str]) -> str:
     """A span's digest: its one file's sha256, or the digest of its files' digests."""
     if len(files_sha256) == 1:

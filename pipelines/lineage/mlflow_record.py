@@ -24,6 +24,7 @@ from pipelines.definition.dag import PROJECT_ROOT, Paths
 from pipelines.lineage import shared_writes
 from pipelines.lineage.mlmd import Step
 from pipelines.patches.quiet import prints_silenced
+from sluice_config import spans as spans_module
 from sluice_config import step_ids
 from sluice_config.config import PipelineConfig
 from sluice_config.sources import file_sha256 as file_digest
@@ -145,13 +146,14 @@ class PipelineRunRecord:
         """The input CSV as an MLflow dataset, from what the pre-flight's one pass found
         (sha256, rows, columns): the file is not read again, nor loaded into pandas.
         Where the data is a pattern of spans, each span the run read (number, version,
-        files, sha256, rows: pipelines.run.span_window) is a tag (sluice.spans) and a
-        dataset of its own."""
+        files, sha256, rows: pipelines.run.span_window) goes to spans.json, their names
+        to the tag sluice.span_names and the dataset's name."""
         if not self.new:
             return
+        names = spans_module.names_line([s["name"] for s in spans])
         if spans:  # the whole record as a file: a month of spans outgrows a tag (5,000 characters)
             mlflow.log_dict(list(spans), SPANS_FILE)
-            mlflow.set_tag("sluice.span_names", span_names(spans))
+            mlflow.set_tag("sluice.span_names", names)
         from mlflow.data.dataset_source_registry import resolve_dataset_source
         from mlflow.data.meta_dataset import MetaDataset
 
@@ -160,7 +162,7 @@ class PipelineRunRecord:
             def profile(self):
                 return {"num_rows": rows, "num_elements": rows * len(columns)}
 
-        name = f"{source.name}: {span_names(spans)}" if spans else source.name
+        name = f"{source.name}: {names}" if spans else source.name
         dataset = CsvDataset(resolve_dataset_source(str(source)), name=name, digest=sha256[:8])
         mlflow.set_tag("sluice.data_sha256", sha256)
         log_training_dataset(dataset)
@@ -315,7 +317,8 @@ class PipelineRunRecord:
             "sluice.hyperparameters": self._candidate_hparams(props.get("candidate")),
             "sluice.data_sha256": run.data.tags.get("sluice.data_sha256", ""),
             "sluice.data_digest": run.data.tags.get("sluice.data_digest", ""),
-            **{k: run.data.tags[k] for k in ("sluice.span_names",) if k in run.data.tags},
+            **({"sluice.span_names": run.data.tags["sluice.span_names"]}
+               if "sluice.span_names" in run.data.tags else {}),
             "sluice.schema": str(self.config.schema),
             "sluice.schema_sha256": run.data.tags.get("sluice.schema_sha256", ""),
             "sluice.git_commit": run.data.tags.get("sluice.git_commit", ""),
@@ -404,12 +407,6 @@ def push_candidates(push_step: Step) -> list[dict]:
     from components.push import read_decision  # TFX: imported only when a push is recorded
 
     return read_decision(push_step.output("pushed_model").uri)["candidates"]
-
-
-def span_names(spans) -> str:
-    """The spans of a run in one short line: each name, or the first and the last."""
-    names = [s["name"] for s in spans]
-    return ", ".join(names) if len(names) <= 8 else f"{names[0]} ... {names[-1]} ({len(names)} spans)"
 
 
 def recorded_spans(client: MlflowClient, run_id: str) -> list[dict]:

@@ -272,23 +272,23 @@ def check_whole(config: PipelineConfig, where, rows: int, filled: dict[str, int]
             f"{label_counts[only]:,} labelled rows); a classifier needs at least two.")
 
 
-def check_data_in_background(config: PipelineConfig, staging_dir: Path | None = None,
-                             window=None):
+def check_data_in_background(config: PipelineConfig, staging_dir: Path | None = None):
     """check_data in a child process -> a Future of its CheckedData, which raises what
     check_data raises. A run starts it before it imports the pipeline's libraries (~7 s
     on one core), so the pass over the CSV (pure Python, ~8 s a million rows) runs on
     another core meanwhile. A fresh interpreter (spawn), not a fork: the caller may
     hold threads (MLflow, gRPC) whose locks a fork would copy."""
+    return in_background(check_data, config, staging_dir)
+
+
+def in_background(check, *args):
+    """check(*args) in a fresh child process -> a Future of its result (a window of
+    spans: pipelines.run.span_window.check_window)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    if window is not None:  # a window of spans: pipelines.run.span_window checks each file
-        from pipelines.run import span_window
-
-        checked = pool.submit(span_window.check_window, config, window, staging_dir)
-    else:
-        checked = pool.submit(check_data, config, staging_dir)
+    checked = pool.submit(check, *args)
     pool.shutdown(wait=False)  # the child exits once the check is done
     return checked
 
@@ -360,13 +360,13 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None,
              "earlier rows"] if duplicates else []
     if blank:
         notes.append(f"{path.name}: {blank:,} blank line(s) skipped")
+    counts = {"filled": filled, "label_counts": label.shown_counts()}
     if staging_dir is None or plain_header(path, header):
-        return CheckedData(path, rows, notes, sha256, tuple(header), filled=filled,
-                           label_counts=label.shown_counts())
+        return CheckedData(path, rows, notes, sha256, tuple(header), **counts)
     notes.append(f"{path.name}: quoted header or byte-order mark; ExampleGen reads a copy "
                  "with a plain header line")
     return CheckedData(_plain_header_copy(path, header, staging_dir, sha256), rows, notes, sha256,
-                       tuple(header))
+                       tuple(header), **counts)
 
 
 def plain_header(path: Path, header: list[str]) -> bool:

@@ -105,14 +105,27 @@ def window_digest(records: list[dict]) -> str:
                                      ).encode()).hexdigest()
 
 
-def digest(window: Window, staging_dir: Path) -> str:
-    """window_digest from the kept file digests: an unchanged file is not read again
-    (the up-to-date check of every run, and `sluice spans --new`)."""
+def _identities(found: tuple[spans.Span, ...], staging_dir: Path) -> list[dict]:
+    """{span, version, sha256} of each span, from the kept file digests: an unchanged
+    file is not read again."""
     checked = _Checked(staging_dir)
-    records = [{"span": s.number, "version": s.version,
-                "sha256": spans.digest([checked.sha256(f) for f in s.files])} for s in window.spans]
+    identities = [{"span": s.number, "version": s.version,
+                   "sha256": spans.digest([checked.sha256(f) for f in s.files])} for s in found]
     checked.save()
-    return window_digest(records)
+    return identities
+
+
+def digest(window: Window, staging_dir: Path) -> str:
+    """window_digest from the kept file digests (the up-to-date check of a run)."""
+    return window_digest(_identities(window.spans, staging_dir))
+
+
+def is_new(home: Path, span: spans.Span) -> bool:
+    """Has no run judged this span, at this version and with these contents
+    (`sluice spans --new`)?"""
+    judged = processed(home)
+    identity = _identities((span,), home / "inputs")[0]
+    return {k: judged.get(k) for k in identity} != identity
 
 
 def check_window(config: PipelineConfig, window: Window, staging_dir: Path) -> preflight.CheckedData:
@@ -122,6 +135,9 @@ def check_window(config: PipelineConfig, window: Window, staging_dir: Path) -> p
     checked = _Checked(staging_dir, config)
     try:
         results = {f: checked.check(f, config) for f in window.files}
+        previous = window.previous and {
+            **window.previous.key(), "name": window.previous.name,
+            "sha256": spans.digest([checked.sha256(f) for f in window.previous.files])}
     finally:
         checked.save()
     header, first = results[window.files[0]]["columns"], window.files[0]
@@ -142,24 +158,15 @@ def check_window(config: PipelineConfig, window: Window, staging_dir: Path) -> p
     for result in results.values():
         filled.update(result["filled"])
         label_counts.update(result["label_counts"])
-    preflight.check_whole(config, f"{window.pattern} ({spans_label(window)})", rows,
+    label = spans.names_line([s.name for s in window.spans])
+    preflight.check_whole(config, f"{window.pattern} ({label})", rows,
                           {c: filled[c] for c in config.feature_names}, dict(label_counts))
-    notes = [f"{spans_label(window)}: {rows:,} rows"]
+    notes = [f"{label}: {rows:,} rows"]
     notes += [n for r in results.values() for n in r["notes"]]
     only = window.files[0]
     path = only if len(window.files) == 1 and results[only]["plain"] else _joined(
         window.files, header, staging_dir / f"window-{window_sha256[:16]}")
-    previous = None
-    if window.previous is not None:
-        previous = {**window.previous.key(), "name": window.previous.name,
-                    "sha256": spans.digest([checked.sha256(f) for f in window.previous.files])}
-        checked.save()
     return preflight.CheckedData(path, rows, notes, window_sha256, tuple(header), records, previous)
-
-
-def spans_label(window: Window) -> str:
-    names = [s.name for s in window.spans]
-    return names[0] if len(names) == 1 else f"{len(names)} spans ({', '.join(names)})"
 
 
 def _joined(files: list[Path], header: list[str], folder: Path) -> Path:

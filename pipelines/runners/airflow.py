@@ -34,8 +34,8 @@ def compile_dag(config: PipelineConfig, paths: Paths, trainers, out_dir: Path, *
                 steps: int | None = None, workers: int | None = None, beam_args=()) -> Path:
     """Writes <out_dir>/sluice_<name>.json and the DAG file; returns the spec path."""
     sluice = Path(sys.executable).parent / "sluice"
-    args = ["--config", str(config.source), "--home", str(paths.home), "--data", str(config.data),
-            "--trainer", ",".join(trainers)]
+    where = ["--config", str(config.source), "--home", str(paths.home), "--data", str(config.data)]
+    args = [*where, "--trainer", ",".join(trainers)]
     if steps:
         args += ["--steps", str(steps)]
     if workers:
@@ -52,8 +52,7 @@ def compile_dag(config: PipelineConfig, paths: Paths, trainers, out_dir: Path, *
         "steps": step_graph(config, paths, trainers),
     }
     if spans.is_pattern(config.data):  # a scheduled run starts with a cheap check for a new span
-        common = ["--config", str(config.source), "--home", str(paths.home), "--data", str(config.data)]
-        spec["new_span_command"] = [str(sluice), "spans", "--new", *common]
+        spec["new_span_command"] = [str(sluice), "spans", "--new", *where]
     out_dir.mkdir(parents=True, exist_ok=True)
     spec_path = out_dir / f"sluice_{config.name}.json"
     spec_path.write_text(json.dumps(spec, indent=2))

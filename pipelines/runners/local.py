@@ -119,11 +119,11 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     default) and the window's digest stands for the data (pipelines.run.span_window)."""
     whole_run = not (only or start_from or orchestrator_run_id)
     window = span_window.resolve(config, span)
-    window_sha256 = span_window.digest(window, paths.home / "inputs") if window else None
     if whole_run and not force:
         previous = up_to_date.last_run(paths)
+        known = span_window.digest(window, paths.home / "inputs") if window else None
         if previous.get("fingerprint") == up_to_date.fingerprint(config, paths, trainers, beam_args,
-                                                                 window_sha256):
+                                                                 known):
             return _record_up_to_date(config, paths, trainers, tracking_uri, previous)
 
     from pipelines.lineage import mlflow_store
@@ -131,7 +131,8 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     from pipelines.run import preflight
 
     paths.home.mkdir(parents=True, exist_ok=True)
-    checked_data = preflight.check_data_in_background(config, paths.home / "inputs", window)
+    checked_data = (preflight.in_background(span_window.check_window, config, window, paths.home / "inputs")
+                    if window else preflight.check_data_in_background(config, paths.home / "inputs"))
     store_creation = mlflow_store.create_in_background(tracking_uri)
     speedups.install()
 
@@ -200,7 +201,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
             record.pause()
         if whole_run:
             up_to_date.remember(paths, up_to_date.fingerprint(config, paths, trainers, beam_args,
-                                                              window_sha256 or data.sha256),
+                                                              data.sha256),
                                 record.run.info.run_id, decision.get("decision", ""))
         run_log.stop(log_file)
         return {**decision, "registered_version": version, "failed_candidates": failed_training(steps)}
