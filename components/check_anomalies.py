@@ -12,11 +12,11 @@ from pathlib import Path
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics, Model, Schema
+from tfx.types.standard_artifacts import ExampleAnomalies, Examples, ExampleStatistics, Model, Schema
 
 from components import baseline as baseline_input
 from components import drift as drift_measure
-from components import span_drift, tfx_layout
+from components import label_drift, span_drift, tfx_layout
 from components.anomalies import DataAnomaliesError, read_anomalies
 from components.reports.kept import Kept
 from sluice_config.config import DriftGate, from_parameter
@@ -28,6 +28,7 @@ DRIFT_FILE = "drift.json"
 def check_anomalies(
     anomalies: InputArtifact[ExampleAnomalies],
     statistics: InputArtifact[ExampleStatistics],
+    examples: InputArtifact[Examples],
     schema: InputArtifact[Schema],
     baseline: InputArtifact[Model],
     report: OutputArtifact[ExampleAnomalies],
@@ -51,7 +52,8 @@ def check_anomalies(
     for reference in measured:
         rows += drift_measure.measure(statistics.uri, reference["statistics_uri"], schema_path,
                                       settings.bounds, reference["name"])
-    compared, span_rows = span_drift.measure(spans, schema_path, settings.bounds)
+    rows += _label_rows(examples.uri, measured, settings)
+    compared, span_rows = span_drift.measure(spans, schema_path, settings)
     rows += span_rows
     rows.sort(key=lambda r: (not r["drifted"], -r["value"]))
     drifted = [r for r in rows if r["drifted"]]
@@ -63,6 +65,21 @@ def check_anomalies(
     if drifted and not settings.accept:
         raise drift_measure.DataDriftError(rows, " and ".join(
             dict.fromkeys(r["reference"] for r in drifted)))
+
+
+def _label_rows(examples_uri: str, references: list[dict], settings: DriftGate) -> list[dict]:
+    """The label's drift row against each reference whose rows were recorded (a version
+    pushed before the label was measured recorded only its statistics)."""
+    from components.evaluate import read_raw_split
+
+    with_rows = [r for r in references if r.get("examples_uri") and Path(r["examples_uri"]).exists()]
+    if not settings.label or not with_rows:
+        return []
+    columns = label_drift.columns(settings)
+    new = label_drift.label_values(read_raw_split(examples_uri, "train", columns), settings)
+    return [label_drift.measure(new, label_drift.label_values(
+        read_raw_split(r["examples_uri"], "train", columns), settings), settings, r["name"])
+        for r in with_rows]
 
 
 def read_drift(report_uri: str) -> dict:

@@ -28,8 +28,12 @@ class DataDriftError(RuntimeError):
     def __init__(self, rows: list[dict], reference: str):
         self.rows = rows
         drifted = [r for r in rows if r["drifted"]]
+        labels = sorted({r["feature"].removesuffix(" (label)") for r in drifted if r.get("label")})
+        features = {r["feature"] for r in drifted if not r.get("label")}
+        what = " and ".join([*(f"the label {name}" for name in labels),
+                             *([f"{len(features)} feature(s)"] if features else [])])
         super().__init__(
-            f"{len({r['feature'] for r in drifted})} feature(s) drifted from the drift reference ({reference}); "
+            f"{what} drifted from the drift reference ({reference}); "
             f"the run stopped before Transform and nothing was pushed:\n"
             f"{format_table(drifted)}\nFix the data; or, if the change is intended, accept "
             "it for this run with `sluice run --accept-drift`, re-pin the reference to a "

@@ -46,10 +46,12 @@ def pin(serving_dir: str | Path, model_name: str, version: int | None, who: str,
                           *push_target.rolled_back(serving_dir, model_name)])
         raise ValueError(f"{model_name} has no version {version or '(none pushed yet)'} to pin; "
                          f"versions on disk: {', '.join(map(str, on_disk)) or 'none'}")
-    statistics = push_target.push_record(folder).get("statistics_uri")
+    record = push_target.push_record(folder)
+    statistics = record.get("statistics_uri")
     if not statistics:
         raise ValueError(f"version {version} of {model_name} has no recorded statistics")
-    entry = {"version": version, "statistics_uri": statistics, "by": who, "reason": why,
+    entry = {"version": version, "statistics_uri": statistics,
+             "examples_uri": record.get("examples_uri", ""), "by": who, "reason": why,
              "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     (Path(serving_dir) / model_name / PIN_FILE).write_text(json.dumps(entry, indent=2))
     return entry
@@ -59,30 +61,31 @@ def _pinned(serving_dir, model_name) -> dict | None:
     found = read_pin(serving_dir, model_name)
     if found:
         return {"name": f"pinned: version {found['version']}'s data", "version": found["version"],
-                "statistics_uri": found["statistics_uri"]}
+                "statistics_uri": found["statistics_uri"],
+                "examples_uri": found.get("examples_uri", "")}
     pushed = sorted([*push_target.versions(serving_dir, model_name),
                      *push_target.rolled_back(serving_dir, model_name)])
     for version in pushed:  # the first champion's data, until re-pinned
-        statistics = push_target.push_record(version_dir(serving_dir, model_name, version)).get(
-            "statistics_uri")
-        if statistics:
+        record = push_target.push_record(version_dir(serving_dir, model_name, version))
+        if record.get("statistics_uri"):
             return {"name": f"pinned: the first champion's data (version {version})",
-                    "version": version, "statistics_uri": statistics}
+                    "version": version, "statistics_uri": record["statistics_uri"],
+                    "examples_uri": record.get("examples_uri", "")}
     return None
 
 
 def _champion(serving_dir, model_name) -> dict | None:
     current = push_target.current_version(serving_dir, model_name)
-    statistics = push_target.push_record(current).get("statistics_uri") if current else None
-    if not statistics:
+    record = push_target.push_record(current) if current else {}
+    if not record.get("statistics_uri"):
         return None
     version = push_target.version_number(current)
     return {"name": f"the champion's data (version {version})", "version": version,
-            "statistics_uri": statistics}
+            "statistics_uri": record["statistics_uri"], "examples_uri": record.get("examples_uri", "")}
 
 
 def references(serving_dir: str | Path, model_name: str, mode: str) -> list[dict]:
-    """[{name, version, statistics_uri}] the gate measures against (none before the
+    """[{name, version, statistics_uri, examples_uri}] the gate measures against (none before the
     first push); `both` lists the champion's only where it differs from the pin."""
     found = []
     if mode in ("pinned", "both"):

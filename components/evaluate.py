@@ -21,7 +21,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, TransformGraph
 
 from components import baseline as baseline_input
-from components import metrics, tfx_layout
+from components import metrics, paired_test, tfx_layout
 from components.reports.kept import Kept
 from serving.model_format.layout import LABEL_KEY
 from serving.model_format.model import ServableModel
@@ -165,24 +165,32 @@ def score_eval_split(examples_uri: str, transform_uri: str, columns, models: lis
                   {c: np.concatenate(v) for c, v in slices.items()}, first_rows)
 
 
-def judge_against(candidate: dict, champion_probabilities: np.ndarray | None, champion_path: str,
+def judge_against(candidate: dict, candidate_probabilities: np.ndarray,
+                  champion_probabilities: np.ndarray | None, champion_path: str,
                   version: int, labels: np.ndarray, model_gate: ModelGate
                   ) -> tuple[bool, list[str], dict | None]:
     """The blessing rule for candidate metrics ({overall, slices}) against the version
-    serving (its probabilities on the same eval rows; none when version is 0).
+    serving (its probabilities on the same eval rows; none when version is 0). The
+    champion's report carries the paired test of the primary metric's improvement on
+    these rows (components.paired_test), which promotion reads.
     -> (blessed, reasons, the champion's report or None)."""
     champion = None
+    gate = model_gate.gate
     if version:
         champion = {"version": version, "path": champion_path,
                     "metrics": metrics.compute(labels, champion_probabilities)}
-    gate = model_gate.gate
+        if gate.promotion.confidence:
+            champion["improvement"] = paired_test.paired_difference(
+                gate.primary_metric, labels, candidate_probabilities, champion_probabilities,
+                gate.promotion.confidence)
     blessed, reasons = metrics.judge(
         candidate["overall"], champion and champion["metrics"], gate.thresholds,
         gate.max_regression, baseline_name=f"champion v{version}",
     )
     slices_ok, slice_reasons, _ = metrics.judge_slices(
         candidate["slices"], gate.slice_thresholds, gate.min_slice_examples)
-    classes_ok, class_reasons = (metrics.judge_per_class(candidate["per_class"], gate.per_class)
+    classes_ok, class_reasons = (metrics.judge_per_class(candidate["per_class"], gate.per_class,
+                                                         gate.min_class_examples)
                                  if "per_class" in candidate else (True, []))
     return (blessed and slices_ok and classes_ok, reasons + slice_reasons + class_reasons,
             champion)
@@ -221,7 +229,7 @@ def evaluate(
     labels, probs = scored.labels, scored.probabilities[0]
     candidate = metrics.compute_sliced(labels, probs, scored.slices, candidate_model.layout.classes)
     blessed, reasons, champion = judge_against(
-        candidate, scored.probabilities[1] if champion_model else None,
+        candidate, probs, scored.probabilities[1] if champion_model else None,
         str(champion_model.path) if champion_model else "", version, labels, model_gate)
     report = {
         "candidate": candidate_name or candidate_model.layout.candidate,
@@ -245,6 +253,8 @@ def evaluate(
     blessing.set_string_custom_property("current_model", model.uri)
     blessing.set_string_custom_property("framework", report["framework"])
     blessing.set_string_custom_property("candidate", report["candidate"])
+    if not blessed:
+        blessing.set_string_custom_property("failed_checks", failed_checks(reasons))
     for name, value in candidate["overall"].items():
         if not metrics.undefined(value):  # ML Metadata rejects NaN
             blessing.set_float_custom_property(name, value)
@@ -255,6 +265,14 @@ def evaluate(
         safe = METRIC_NAME_UNSAFE.sub("_", name)  # MLflow names: letters, digits, _-. space
         for metric in ("precision", "recall"):
             blessing.set_float_custom_property(f"{metric}.{safe}", scores[metric])
+
+
+def failed_checks(reasons: list[str], shown: int = 2) -> str:
+    """The checks a candidate failed, as the console's NOT blessed line names them: the
+    first two, and how many more."""
+    failed = [r for r in reasons if r.endswith(("FAILED", "REGRESSED")) or "FAILED:" in r]
+    more = f" (+{len(failed) - shown} more)" if len(failed) > shown else ""
+    return "; ".join(failed[:shown]) + more
 
 
 def write_failed(blessing, model_uri: str, failure: dict) -> None:
@@ -295,7 +313,7 @@ def figures(step) -> dict:
     blessing = step.output("blessing")
     props = tfx_layout.custom_properties(blessing) if blessing else {}
     named = ("auc", "accuracy", "loss", "rmse", "mae", "r2", "example_count", "macro_f1", "blessed",
-             "baseline_version", "training_failed")
+             "baseline_version", "training_failed", "failed_checks")
     per_class = {k: v for k, v in props.items() if k.startswith(("precision.", "recall."))}
     return {**{k: props[k] for k in named if k in props}, **per_class}
 
@@ -308,7 +326,9 @@ def summary(f: dict) -> str:
     verdict = "BLESSED" if f["blessed"] else "NOT blessed"
     against = f"v{f['baseline_version']}" if f.get("baseline_version") else "no champion"
     scores = ", ".join(f"{m} {f[m]:.4f}" for m in ("auc", "accuracy", "rmse", "r2") if m in f)
-    return f"{scores or 'metrics undefined'} on {int(f['example_count']):,} rows vs {against}: {verdict}"
+    why = f" ({f['failed_checks']})" if f.get("failed_checks") else ""
+    return (f"{scores or 'metrics undefined'} on {int(f.get('example_count', 0)):,} rows vs {against}: "
+            f"{verdict}{why}")
 
 
 def kept(step, figures: dict) -> Kept:

@@ -83,16 +83,25 @@ def per_class(labels: np.ndarray, probs: np.ndarray, classes) -> dict:
     }
 
 
-def judge_per_class(found: dict, bounds: dict) -> tuple[bool, list[str]]:
+def judge_per_class(found: dict, bounds: dict, min_examples: int = 10) -> tuple[bool, list[str]]:
     """Every class with eval rows meets every per-class bound; the failing classes are
-    named (a model that ignores a class fails here, whatever its accuracy)."""
-    if not bounds:
-        return True, []
+    named (a model that ignores a class fails here, whatever its accuracy). Without a
+    recall bound, a multiclass model fails all the same on a class with at least
+    min_examples eval rows that it never finds (recall 0): safety by default, not by
+    opt-in. (A binary model is judged by its AUC: its 0.5 cut may rightly miss a rare
+    class.)"""
     failing = [f"{name}: {metric} {scores[metric]:.4f} < {bound} ({scores['support']} rows)"
                for name, scores in found["classes"].items() if scores["support"]
                for metric, bound in sorted(bounds.items()) if scores[metric] < bound]
+    if "recall" not in bounds and len(found["classes"]) > 2:
+        failing += [f"{name}: recall 0.0000, never predicted right ({scores['support']} rows "
+                    f">= gate.min_class_examples {min_examples})"
+                    for name, scores in found["classes"].items()
+                    if scores["support"] >= min_examples and scores["recall"] == 0]
     if failing:
         return False, [f"{len(failing)} class check(s) FAILED: " + "; ".join(failing)]
+    if not bounds:
+        return True, []
     return True, ["every class meets " + ", ".join(f"{m} {b}" for m, b in sorted(bounds.items()))
                   + " ok"]
 

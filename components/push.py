@@ -25,7 +25,7 @@ from tfx.types.standard_artifacts import (
 )
 
 from components import baseline as baseline_input
-from components import metrics, tfx_layout
+from components import metrics, paired_test, tfx_layout
 from components.candidate_slots import unpack, with_candidate_slots
 from components.evaluate import gate_columns, judge_against, read_evaluation, score_eval_split
 from components.infra_validate import read_results
@@ -72,16 +72,19 @@ def rejudge(candidates: list[dict], examples_uri: str, transform_uri: str, model
         return live
     live_model = ServableModel(live_dir) if live_dir else None
     columns = live_model.feature_names if live_model else []
-    for c in stale:
-        columns += gate_columns(ServableModel(tfx_layout.serving_model_dir(c["model_uri"])), model_gate)
+    models = [ServableModel(tfx_layout.serving_model_dir(c["model_uri"])) for c in stale]
+    for model in models:
+        columns += gate_columns(model, model_gate)
     scored = score_eval_split(examples_uri, transform_uri, columns,
-                              [live_model] if live_model else [], [])
-    live_probabilities = scored.probabilities[0] if live_model else None
-    for c in stale:
+                              [*models, live_model] if live_model else models, [])
+    live_probabilities = scored.probabilities[-1] if live_model else None
+    for c, probabilities in zip(stale, scored.probabilities):
         evaluation = read_evaluation(c["blessing_uri"])
-        blessed, reasons, champion = judge_against(evaluation["metrics"], live_probabilities,
-                                                   live_dir or "", live, scored.labels, model_gate)
+        blessed, reasons, champion = judge_against(evaluation["metrics"], probabilities,
+                                                   live_probabilities, live_dir or "", live,
+                                                   scored.labels, model_gate)
         c["champion_value"] = champion_value(champion, model_gate.gate.primary_metric)
+        c["improvement"] = champion.get("improvement") if champion else None
         c["rejudged"] = (f"judged against {_name(c['baseline_version'])} at the gate, but v{live} "
                          f"serves now: re-judged against v{live}: {'; '.join(reasons)}")
         c["blessed"], c["baseline_version"], c["reasons"] = blessed, live, reasons
@@ -96,11 +99,19 @@ def champion_value(champion: dict | None, metric: str) -> float | None:
 def promotion(winner: dict, live: int, gate) -> tuple[bool, str]:
     """Promotion, apart from blessing: the blessed winner replaces the champion only
     when its primary metric beats the champion's on the same rows (components.metrics.
-    promotes). -> (promoted, why)."""
+    promotes) and the improvement lies beyond the noise of those rows (a paired test at
+    gate.promotion.confidence, components.paired_test). -> (promoted, why)."""
     if not live:
         return True, "no champion yet"
     promoted, words = metrics.promotes(gate.primary_metric, winner["value"], winner["champion_value"],
                                        gate.min_improvement, gate.allow_equal)
+    interval = winner.get("improvement")
+    if interval and not paired_test.beyond_noise(interval):
+        if interval["high"] >= 0:  # better or worse, no telling on these rows
+            return False, f"within the noise ({paired_test.words(interval)}); {words} (champion v{live})"
+        return False, f"{words}; worse beyond the noise ({paired_test.words(interval)}) (champion v{live})"
+    if interval:
+        words += f"; beyond the noise ({paired_test.words(interval)})"
     return promoted, f"{words} (champion v{live})"
 
 
@@ -147,6 +158,7 @@ def push(
             "blessing_uri": blessing.uri,
             "baseline_version": evaluation.get("baseline_version", 0),
             "champion_value": champion_value(evaluation.get("champion"), primary_metric),
+            "improvement": (evaluation.get("champion") or {}).get("improvement"),
             "reasons": evaluation["reasons"],
             "infra_validation": served["reason"],
         })
@@ -184,6 +196,7 @@ def push(
                     "candidate": winner["candidate"],
                     "blessing_uri": winner["blessing_uri"], "reason": reason,
                     "baseline_version": live, "statistics_uri": statistics.uri,
+                    "examples_uri": examples.uri,
                 })
                 reason += f"; pushed as version {version} (judged against {_name(live)}" + (
                     ", re-judged at push time)" if winner.get("rejudged") else ")")
@@ -191,6 +204,7 @@ def push(
                 "promoted": promoted, "baseline_version": live, "candidates": candidates}
     Path(pushed_model.uri, DECISION_FILE).write_text(json.dumps(decision, indent=2))
     pushed_model.set_int_custom_property("pushed", int(winner is not None))
+    pushed_model.set_int_custom_property("blessed", sum(bool(c["blessed"]) for c in candidates))
     pushed_model.set_int_custom_property("baseline_version", live)
     pushed_model.set_string_custom_property("reason", reason)
     if winner is not None:
@@ -212,7 +226,7 @@ def figures(step) -> dict:
     if not pushed_model:
         return {}
     props = tfx_layout.custom_properties(pushed_model)
-    return {"pushed": props["pushed"], "decision": props["reason"],
+    return {"pushed": props["pushed"], "decision": props["reason"], "blessed": props.get("blessed", 0),
             **({"pushed_version": props["pushed_version"]} if props["pushed"] else {})}
 
 

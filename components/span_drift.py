@@ -12,28 +12,40 @@ from __future__ import annotations
 
 import json
 
-from components import drift
+from components import drift, label_drift
 from components.serving_skew import frame_statistics
+from sluice_config.config import DriftGate
 
 
-def span_statistics(files: list[str], schema_path: str, columns: list[str]):
-    """TFDV statistics of a span's CSV files, the bounded columns typed as the schema
-    types them (a span is a day's rows: read in memory, no Beam pipeline)."""
+def span_frame(files: list[str], columns: list[str]):
+    """The given columns of a span's CSV files (a span is a day's rows: read in memory,
+    no Beam pipeline)."""
     import pandas as pd
 
-    frames = [pd.read_csv(f, usecols=lambda c: c in columns) for f in files]
-    return frame_statistics(pd.concat(frames), schema_path)
+    return pd.concat([pd.read_csv(f, usecols=lambda c: c in columns) for f in files])
 
 
 def measure(spans_parameter: str, schema_path: str,
-            bounds: dict[str, tuple[str, float]]) -> tuple[dict | None, list[dict]]:
+            settings: DriftGate) -> tuple[dict | None, list[dict]]:
     """spans_parameter: pipelines.run.span_window.newest_against_previous's JSON ->
-    (the two spans, one drift row per bounded feature), or (None, []) without one."""
+    (the two spans, one drift row per bounded feature and one for the label), or
+    (None, []) without one. The features are typed as the schema types them."""
     if not spans_parameter:
         return None, []
     spans = json.loads(spans_parameter)
-    columns = list(bounds)
-    newest = span_statistics(spans["newest"]["files"], schema_path, columns)
-    previous = span_statistics(spans["previous"]["files"], schema_path, columns)
+    features, label_columns = list(settings.bounds), list(label_drift.columns(settings))
+    newest = span_frame(spans["newest"]["files"], [*features, *label_columns])
+    previous = span_frame(spans["previous"]["files"], [*features, *label_columns])
     reference = f"the previous span ({spans['previous']['name']})"
-    return spans, drift.measure_statistics(newest, previous, schema_path, bounds, reference)
+    rows = drift.measure_statistics(frame_statistics(newest[[c for c in features if c in newest]], schema_path),
+                                    frame_statistics(previous[[c for c in features if c in previous]],
+                                                     schema_path),
+                                    schema_path, settings.bounds, reference)
+    if settings.label:
+        def labels(frame):
+            raw = {c: frame[c].astype(object).where(frame[c].notna(), None).tolist()
+                   for c in label_columns}
+            return label_drift.label_values(raw, settings)
+
+        rows.append(label_drift.measure(labels(newest), labels(previous), settings, reference))
+    return spans, rows

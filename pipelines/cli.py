@@ -13,6 +13,7 @@ from serving.server import options as serving_options
 
 EXIT_BAD_INPUT, EXIT_ANOMALIES, EXIT_FAILED = 2, 3, 1
 EXIT_CANDIDATE_FAILED = 4  # the run finished, but a candidate's trainer module broke the contract
+EXIT_NOT_BLESSED = 5  # --strict: the run ended without a blessed candidate
 
 
 def _paths(args):
@@ -81,7 +82,13 @@ def cmd_run(args) -> int:
     failed = decision.get("failed_candidates") or {}
     for name, reason in failed.items():
         log.error("error: candidate %s was not trained: %s", name, reason)
-    return EXIT_CANDIDATE_FAILED if failed else 0
+    if failed:
+        return EXIT_CANDIDATE_FAILED
+    if (args.strict or config.gate.strict) and "pushed" in decision and not decision.get("blessed"):
+        log.error("error: no candidate was blessed (--strict / gate.strict: exit %d, so a "
+                  "scheduler marks the run failed)", EXIT_NOT_BLESSED)
+        return EXIT_NOT_BLESSED
+    return 0
 
 
 EXIT_NOTHING_NEW = 99  # Airflow's BashOperator marks a task skipped on it (skip_on_exit_code)
@@ -479,6 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true",
                      help="run even if nothing changed since the last successful run "
                           "(unchanged steps still come from TFX's cache)")
+    run.add_argument("--strict", action="store_true",
+                     help=f"exit {EXIT_NOT_BLESSED} when the run ends without a blessed candidate "
+                          "(a scheduler then marks it failed; gate.strict in the config does the same)")
     run.add_argument("--accept-drift", action="store_true",
                      help="let drift beyond the config's bounds through for this run (the "
                           "acceptance is recorded in MLflow as drift.accept)")

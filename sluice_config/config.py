@@ -150,6 +150,20 @@ DEFAULT_CANDIDATES = tuple(Candidate(name, name) for name in FRAMEWORKS)
 
 
 @dataclass(frozen=True)
+class Promotion:
+    """When a blessed candidate replaces the champion: its primary metric's improvement
+    on the same eval rows lies beyond the noise of those rows, by a paired test at this
+    confidence (components.paired_test; 0 turns the test off)."""
+
+    confidence: float = 0.95
+
+    def __post_init__(self):
+        if not 0 <= self.confidence < 1:
+            raise ConfigError(f"gate.promotion.confidence: expected 0 (off) up to below 1, "
+                              f"got {self.confidence}.")
+
+
+@dataclass(frozen=True)
 class Gate:
     primary_metric: str = ""  # auc for classification, rmse for regression
     thresholds: dict[str, float] = field(default_factory=dict)  # absolute bounds
@@ -163,7 +177,14 @@ class Gate:
     min_improvement: float = 0.0
     allow_equal: bool = False
     # Per-class bounds (precision, recall, f1): every class with eval rows meets them.
+    # Without a recall bound, a multiclass candidate still fails on a class it never
+    # finds (recall 0) among min_class_examples or more eval rows.
     per_class: dict[str, float] = field(default_factory=dict)
+    min_class_examples: int = 10
+    promotion: Promotion = Promotion()
+    # A run that ends without a blessed candidate exits 5 (`sluice run --strict`), so a
+    # scheduler marks it failed.
+    strict: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,6 +201,9 @@ class Drift:
     numeric: float = 0.1
     categorical: float = 0.3
     features: dict[str, float] = field(default_factory=dict)
+    # The label's own bound (components.label_drift): the Jensen-Shannon divergence for a
+    # regression label, the largest change of a class's share for a classification one.
+    label: float = 0.1
     reference: str = "pinned"
     accept: bool = False
 
@@ -273,7 +297,7 @@ class PipelineConfig:
 
     @property
     def drift_gate(self) -> DriftGate:
-        return DriftGate(self.drift_bounds(), self.drift.accept)
+        return DriftGate(self.drift_bounds(), self.drift.accept, self.label, self.task, self.drift.label)
 
 
 # What each step receives, typed; through TFX they travel as JSON (to_json/from_json).
@@ -299,10 +323,14 @@ class ModelGate:
 
 @dataclass(frozen=True)
 class DriftGate:
-    """The drift gate's parameter (check_anomalies): feature -> (TFDV comparator, bound)."""
+    """The drift gate's parameter (check_anomalies): feature -> (TFDV comparator, bound),
+    and the label with its bound (the label is data too)."""
 
     bounds: dict[str, tuple[str, float]]
     accept: bool
+    label: Label | None = None
+    task: str = ""
+    label_bound: float = 0.1
 
 
 def as_parameter(value) -> str:
@@ -443,8 +471,13 @@ def _gate(raw: dict, task: str) -> Gate:
     auc, accuracy, loss for classification)."""
     _check_keys("gate", raw, _fields(Gate))
     _check_types("gate", Gate, raw)
+    promotion = raw.pop("promotion", None) or {}
+    if not isinstance(promotion, dict):
+        raise ConfigError(f"gate.promotion: expected a mapping like {{confidence: 0.95}}, got {promotion!r}.")
+    _check_keys("gate.promotion", promotion, _fields(Promotion))
+    _check_types("gate.promotion", Promotion, promotion)
     metrics = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
-    gate = Gate(**raw)
+    gate = Gate(**raw, promotion=Promotion(**promotion))
     gate = dataclasses.replace(gate, primary_metric=gate.primary_metric or metrics[0])
     for section in ("thresholds", "max_regression", "slice_thresholds"):
         _check_metrics(f"gate.{section}", getattr(gate, section), metrics, task)

@@ -44,7 +44,7 @@ def lenient_config(tmp_path_factory, taxi_sample):
     so every blessed candidate can be pushed and the scenario does not hinge on a
     metric's noise."""
     return gate_config(tmp_path_factory, taxi_sample, "lenient", min_improvement=-1.0,
-                       allow_equal=True)
+                       allow_equal=True, promotion={"confidence": 0})
 
 
 def gate_config(tmp_path_factory, taxi_sample, name, **gate):

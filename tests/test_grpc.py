@@ -162,3 +162,23 @@ def test_hot_swap_and_rollback_under_grpc_load(server, stub, models, rows):  # n
         expected = torch_expected if version == 2 else keras_expected
         assert np.abs(got - expected).max() < 1e-5
     assert {v for v, _ in answers} == {1, 2} and answers[-1][0] == 1
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_no_value_for_a_required_feature_is_refused_alike_on_both_apis(server, stub, models, rows,  # noqa: F811
+                                                                      name):
+    """fare is always present in the schema: a NaN over gRPC (a float tensor's only way
+    to say "missing") is refused as REST refuses null, with the same message."""
+    model = ServableModel(models[name])
+    assert "fare" in model.layout.required
+    few = {feature: values[:2] for feature, values in rows.items()}
+    few["fare"] = [few["fare"][0], None]
+    with pytest.raises(grpc.RpcError) as err:
+        stub.Predict(predict_request(name, few, model.layout), timeout=30)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "inputs.fare[1]: 'fare' is required (the schema says it is always present), got NaN" \
+        in err.value.details()
+    status, body = server.post(f"/v1/models/{name}:predict", {"inputs": few})
+    assert status == 400
+    assert "inputs.fare[1]: 'fare' is required (the schema says it is always present), got null" \
+        in body["error"]

@@ -141,5 +141,27 @@ def test_multiclass_is_judged_per_class_and_a_class_the_model_ignores_is_named()
     blessed, reasons = metrics.judge_per_class(found, {"recall": 0.2})
     assert not blessed and "drizzle: recall 0.0000 < 0.2 (10 rows)" in reasons[0]
     assert "snow" not in reasons[0]  # 0.25 meets 0.2
-    assert metrics.judge_per_class(found, {}) == (True, [])
+    # No bound given: drizzle (10 rows, never found) still fails the candidate by default;
+    # with fewer rows than gate.min_class_examples it is not judged
+    blessed, reasons = metrics.judge_per_class(found, {})
+    assert not blessed and "drizzle: recall 0.0000, never predicted right (10 rows" in reasons[0]
+    assert metrics.judge_per_class(found, {}, min_examples=11) == (True, [])
+    # a recall bound the user set replaces the default
+    assert metrics.judge_per_class(found, {"recall": 0.0})[0]
     assert metrics.compute_sliced(labels, probs, {}, ("sun", "drizzle", "snow"))["per_class"] == found
+
+
+def test_push_does_not_promote_within_the_noise_and_says_the_interval():
+    from components.push import promotion
+    from sluice_config.config import Gate
+
+    noise = {"improvement": 0.0043, "low": -0.0110, "high": 0.0190, "confidence": 0.95,
+             "test": "paired delta method", "rows": 6652}
+    winner = {"value": 4.4727, "champion_value": 4.4770, "improvement": noise}
+    promoted, why = promotion(winner, 2, Gate(primary_metric="rmse"))
+    assert not promoted
+    assert why.startswith("within the noise (+0.0043, 95% interval -0.0110..+0.0190")
+    clear = {**winner, "value": 4.0, "improvement": {**noise, "improvement": 0.477, "low": 0.41,
+                                                     "high": 0.54}}
+    promoted, why = promotion(clear, 2, Gate(primary_metric="rmse"))
+    assert promoted and "beyond the noise (+0.4770" in why

@@ -32,7 +32,10 @@ def test_columnar_inputs_pass_through():
                     {"fare": "cheap", "company": "A", "miles": 1}]},
      "instances[1]: 'fare' must be a number, got str 'cheap'"),
     ({"instances": [{"fare": None, "company": "A", "miles": 1}]},
-     "instances[0]: 'fare' is required"),
+     "instances[0]: 'fare' is required (the schema says it is always present), got null"),
+    # gRPC's missing value (a NaN in a float tensor) is no value for a required input either
+    ({"inputs": {"fare": [1.0, float("nan")], "company": ["A", "B"], "miles": [1, float("nan")]}},
+     "inputs.fare[1]: 'fare' is required (the schema says it is always present), got NaN"),
     ({"instances": [{"fare": 1, "company": 7, "miles": True}]},
      "instances[0]: 'company' must be a string, got int 7"),
     ({"inputs": {"fare": [1, 2, 3], "company": ["A", "B", "C"], "miles": [1, 2, [1, 2]]}},

@@ -145,6 +145,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
     data_gate = check_anomalies(
         anomalies=example_validator.outputs["anomalies"],
         statistics=statistics_gen.outputs["statistics"],
+        examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         baseline=baseline.outputs["result"],
         drift=as_parameter(config.drift_gate),

@@ -43,6 +43,8 @@ def compile_dag(config: PipelineConfig, paths: Paths, trainers, out_dir: Path, *
     if tracking_uri:
         args += ["--tracking-uri", tracking_uri]
     args += [f"--beam-arg={a}" for a in beam_args]  # every task's data steps get them
+    if schedule:  # a scheduled run without a blessed candidate fails its push task (exit 5)
+        args += ["--strict"]
     spec = {
         "dag_id": f"sluice_{config.name}",
         "schedule": schedule,

@@ -193,7 +193,9 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
             log.info("registered %s version %s; 'champion' names version %s (the one serving)",
                      config.model_name, version, record.champion)
         if push_step or not orchestrator_run_id:  # the run is complete: report and close it
-            if data.spans and (push_step or whole_run):
+            # judged only on merit: a span no candidate passed stays new for the schedule
+            judged = bool(decision.get("blessed")) if push_step else whole_run
+            if data.spans and judged:
                 span_window.remember_processed(paths.home, data.spans[-1])
             _report(record, paths, version)
             record.end("FINISHED")

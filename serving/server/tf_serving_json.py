@@ -29,9 +29,11 @@ def _value(layout: FeatureLayout, name: str, value):
         if len(value) > 1:
             raise RequestError(f"'{name}' takes one value per example, got {len(value)}")
         value = value[0] if value else None
-    if value is None:
+    missing = value is None or (isinstance(value, float) and value != value)  # null, or NaN
+    if missing:
         if name in layout.required:
-            raise RequestError(f"'{name}' is required (the schema says it is always present)")
+            raise RequestError(f"'{name}' is required (the schema says it is always present), "
+                               f"got {'NaN' if value is not None else 'null'}: send its value")
         return None
     if layout.raw_features[name] == "string":
         if not isinstance(value, str):
@@ -45,8 +47,8 @@ def _value(layout: FeatureLayout, name: str, value):
 def _check_names(layout: FeatureLayout, names, where: str) -> None:
     missing = [n for n in layout.raw_features if n not in names]
     if missing:
-        raise RequestError(f"{where}: missing input(s) {', '.join(missing)} "
-                           "(send null for a missing value)")
+        raise RequestError(f"{where}: missing input(s) {', '.join(missing)} (give every input; "
+                           "a missing value is null in JSON, NaN or an empty feature over gRPC)")
     unknown = [n for n in names if n not in layout.raw_features]
     if unknown:
         raise RequestError(f"{where}: unknown input(s) {', '.join(unknown)}; "
@@ -58,9 +60,12 @@ def _column(layout: FeatureLayout, name: str, values: list, where) -> list:
     fast path (every value a plain str, or int/float, or an allowed null) checks types
     only; anything else goes through _value, one call per value."""
     plain = {str} if layout.raw_features[name] == "string" else {int, float}
-    if name not in layout.required:
+    required = name in layout.required
+    if not required:
         plain.add(type(None))
-    if set(map(type, values)) <= plain:
+    found = set(map(type, values))
+    # a NaN (gRPC's and the request log's missing value) is no value for a required input
+    if found <= plain and not (required and float in found and any(v != v for v in values)):
         return values
     checked = []
     for i, value in enumerate(values):
