@@ -418,8 +418,14 @@ def cmd_rollback(args) -> int:
         mlflow_version = move_champion(
             name, _tracking_uri(args, paths), serving_dir / name / str(new),
             serving_dir / name / str(old), who, why)
-    print(f"{name}: version {new} is served (version {old} and any newer moved to "
-          f"{serving_dir / name / push_target.ROLLED_BACK}); "
+    moved = push_target.rollback_history(serving_dir, name)[-1]
+    aside = ", ".join(map(str, moved["moved_aside"]))
+    what = (f"version(s) {aside} moved to {serving_dir / name / push_target.ROLLED_BACK}" if aside
+            else f"nothing moved aside: version {old} stays on disk, older than {new}")
+    if moved["restored"]:
+        what = f"brought back from {push_target.ROLLED_BACK}; {what}"
+    print(f"{name}: version {new} is served ({'forward' if new > old else 'back'} from {old}; "
+          f"{what}); "
           + (f"MLflow champion -> version {mlflow_version}" if mlflow_version
              else "no MLflow version is registered for it, alias unchanged"))
     return 0

@@ -65,6 +65,8 @@ def test_champion_predictions_equal_the_servers_and_are_recorded(homes, framewor
     assert (preds["trip_start_timestamp"] == source["trip_start_timestamp"]).all()  # order and ids kept
     assert (preds["company"] == source["company"]).all()
     assert set(preds["model"]) == {MODEL} and set(preds["version"]) == {1}
+    text = out.read_text()  # values as the input wrote them: 0, not "0"
+    assert f'"{MODEL}"' not in text and ',"0",' not in text and ',"1",' not in text
 
     sample = pd.read_csv(taxi_sample).iloc[::97]  # rows from every part of the file
     expected = server_answers(home, sample)

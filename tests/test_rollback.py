@@ -83,12 +83,16 @@ def test_rollback_goes_both_ways_and_says_when_and_why(tmp_path):
 
     forward = run_sluice("rollback", "--home", home, "--to", "3", "--reason", "canary was a false alarm")
     assert forward.returncode == 0, forward.stderr
+    assert "version 3 is served (forward from 1; brought back from .rolled_back; nothing moved " \
+           "aside" in forward.stdout, forward.stdout
     assert push_target.versions(serving, MODEL) == [1, 3]
     assert push_target.current_version(serving, MODEL).name == "3"
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "3"
 
     middle = run_sluice("rollback", "--home", home, "--to", "2", "--reason", "v3's feature is off")
     assert middle.returncode == 0, middle.stderr
+    assert "version 2 is served (back from 3; brought back from .rolled_back; version(s) 3 moved to" \
+           in middle.stdout, middle.stdout
     assert push_target.versions(serving, MODEL) == [1, 2]
     assert push_target.rolled_back(serving, MODEL) == [3]
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "2"

@@ -44,6 +44,9 @@ def quiet_loggers() -> None:
     logging.getLogger("sluice").setLevel(logging.INFO)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+    absl_logger = logging.getLogger("absl")
+    if _drop_execution_failed not in absl_logger.filters:
+        absl_logger.addFilter(_drop_execution_failed)
     try:
         import absl.logging
 
@@ -51,6 +54,13 @@ def quiet_loggers() -> None:
         absl.logging.get_absl_handler().setLevel(logging.ERROR)
     except ImportError:
         pass
+
+
+def _drop_execution_failed(record: logging.LogRecord) -> bool:
+    """TFX's launcher logs "Execution 79 failed." before it re-raises the step's error,
+    which sluice then reports in full (a gate's message, a traceback's file): the
+    bare line only stood in front of the message the user needs."""
+    return record.msg != "Execution %d failed."
 
 
 @contextlib.contextmanager

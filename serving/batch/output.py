@@ -53,13 +53,23 @@ def rows_in(parts_dir: Path) -> int:
                if not p.name.endswith(".tmp"))
 
 
+def write_csv(table: pa.Table, path: Path) -> None:
+    """Values as the input wrote them: "0", not '"0"'. Arrow (10) quotes every text
+    value, so a table with text (the kept columns) is written by pandas, which quotes
+    only where a value holds a comma, a quote or a line break."""
+    if any(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in table.columns):
+        table.to_pandas().to_csv(path, header=False, index=False, na_rep="")
+    else:
+        from pyarrow import csv
+
+        csv.write_csv(table, path, csv.WriteOptions(include_header=False))
+
+
 def write_part(table: pa.Table, path: Path, fmt: str) -> None:
     """Writes to a temporary name first: a part's name means it is complete."""
     partial = path.with_name(path.name + ".tmp")
     if fmt == "csv":
-        from pyarrow import csv
-
-        csv.write_csv(table, partial, csv.WriteOptions(include_header=False))
+        write_csv(table, partial)
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 
