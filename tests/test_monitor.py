@@ -82,6 +82,31 @@ def test_the_request_log_is_read_and_since_filters_it(home, taxi_sample, tmp_pat
     assert later.returncode == 2 and "no served rows since 2100-01-01T00:00" in later.stderr
 
 
+def test_a_running_servers_log_is_monitored_without_stopping_it(home, taxi_sample, tmp_path):
+    """The request log's open .part file is read up to its last whole line while the
+    server keeps serving."""
+    import time
+
+    from serving.model_format.model import ServableModel
+    from serving.server.process import ServerProcess
+
+    log_dir = tmp_path / "live"
+    frame = pd.read_csv(taxi_sample).head(120)
+    names = ServableModel(home / "serving" / MODEL / "1").feature_names
+    rows = [{c: (None if pd.isna(r[c]) else r[c].item() if hasattr(r[c], "item") else r[c]) for c in names}
+            for _, r in frame.iterrows()]
+    with ServerProcess(home / "serving", "--request-log", str(log_dir)) as server:
+        server.wait_ready({MODEL: 1})
+        for start in range(0, 120, 40):
+            assert server.post(f"/v1/models/{MODEL}:predict", {"instances": rows[start:start + 40]})[0] == 200
+        time.sleep(1)  # the writer flushes when its queue runs empty
+        assert list(log_dir.glob(f"{MODEL}/*.part")) and not list(log_dir.glob(f"{MODEL}/*.csv"))
+        result = run_sluice("monitor", "--home", home, "--data", log_dir, "-o", tmp_path / "live.html")
+        assert server.process.poll() is None  # still serving
+    assert result.returncode in (0, 3), result.stderr
+    assert "monitor: 120 served rows" in result.stderr
+
+
 def test_the_schema_is_the_one_the_version_was_validated_with(home, taxi_sample, tmp_path):
     """A user edits the schema in place after the push: monitor still judges the served
     rows by the schema recorded with the version's run."""

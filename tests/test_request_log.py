@@ -47,6 +47,40 @@ def test_rows_rotation_and_a_clean_stop(tmp_path):
 
 
 @pytest.mark.unit
+def test_files_rotate_by_age_and_a_live_part_file_is_read_to_its_last_whole_line(tmp_path):
+    """A quiet server completes a file after --request-log-rotate; monitor reads the one
+    being written up to its last whole line, and names what it skipped."""
+    import time
+
+    from pipelines.run import served_rows
+    from pipelines.run.preflight import DataError
+
+    log = RequestLog(tmp_path, rotate_seconds=0.2)
+    log.start()
+    answers = np.array([[0.25, 0.75]], np.float32)
+    log.offer(LOADED, {"miles": [1.0], "company": ["A"]}, answers)
+    time.sleep(0.5)
+    log.offer(LOADED, {"miles": [2.0], "company": ["B"]}, answers)  # the first file is old: completed
+    deadline = time.time() + 10
+    while len(list(tmp_path.glob("taxi/*.csv"))) < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    assert len(list(tmp_path.glob("taxi/*.csv"))) == 1 and len(list(tmp_path.glob("taxi/*.part"))) == 1
+    part = next(tmp_path.glob("taxi/*.part"))
+    while part.stat().st_size < 60 and time.time() < deadline:
+        time.sleep(0.05)
+    with open(part, "ab") as handle:  # a row being written as monitor reads
+        handle.write(b"3.0,C,ye")
+    frame, _, found = served_rows.load(str(tmp_path), "taxi", LAYOUT.raw_features, None)
+    assert sorted(frame["miles"]) == [1.0, 2.0] and part in found
+    log.stop()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "requests.json").write_text("{}")
+    with pytest.raises(DataError, match=r"no CSV files of served rows found; skipped \(not \.csv or "
+                                        r"\.csv\.part\): .*requests\.json"):
+        served_rows.files(str(tmp_path / "other"), "taxi")
+
+
+@pytest.mark.unit
 def test_a_crash_loses_at_most_the_unflushed_rows(tmp_path):
     folder = tmp_path / "taxi"
     folder.mkdir()

@@ -18,18 +18,43 @@ SINCE = re.compile(r"^(?P<count>\d+(?:\.\d+)?)(?P<unit>[smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+PART = ".part"  # serving.server.request_log's file being written
+
+
 def files(data: str, model_name: str) -> list[Path]:
+    """The CSV files of served rows; in a folder also the request log's .part files (a
+    live server's newest rows, read up to their last whole line)."""
     path = Path(data)
+    skipped = []
     if path.is_dir():
         folder = path / model_name if (path / model_name).is_dir() else path
-        found = sorted(folder.rglob("*.csv"))
+        every = sorted(p for p in folder.rglob("*") if p.is_file())
+        found = [p for p in every if p.name.endswith((".csv", ".csv" + PART))]
+        skipped = [p for p in every if p not in found]
     elif glob.has_magic(data):
         found = sorted(Path(p) for p in glob.glob(data, recursive=True))
     else:
         found = [path] if path.is_file() else []
     if not found:
-        raise DataError(f"--data {data}: no CSV files of served rows found.")
+        named = "; skipped (not .csv or .csv.part): " + ", ".join(map(str, skipped[:5])) if skipped else ""
+        raise DataError(f"--data {data}: no CSV files of served rows found{named}.")
     return found
+
+
+def _readable(path: Path):
+    """A file's bytes as pandas reads them: a .part file up to its last whole line (or
+    the file it became, if the server completed it meanwhile); None for a .part with
+    no whole line yet."""
+    if not path.name.endswith(PART):
+        return path
+    import io
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return path.with_name(path.name[: -len(PART)])
+    whole = data[: data.rfind(b"\n") + 1]
+    return io.BytesIO(whole) if whole else None
 
 
 def since_epoch(since: str | None, now: float | None = None) -> float | None:
@@ -59,11 +84,16 @@ def load(data: str, model_name: str, raw_features: dict[str, str], since: str | 
     paths = files(data, model_name)
     frames = []
     for path in paths:
+        readable = _readable(path)
+        if readable is None:
+            continue
         try:
-            frames.append(pd.read_csv(path, dtype={n: str for n, k in raw_features.items() if k == "string"},
+            frames.append(pd.read_csv(readable, dtype={n: str for n, k in raw_features.items() if k == "string"},
                                       keep_default_na=False, na_values={n: [""] for n in raw_features}))
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
             raise DataError(f"{path}: cannot be read as CSV ({err}).") from None
+    if not frames:
+        raise DataError(f"{data}: no served rows yet (the request log's files hold no whole row).")
     frame = pd.concat(frames, ignore_index=True)
     missing = [n for n in raw_features if n not in frame.columns]
     if missing:

@@ -14,6 +14,18 @@ def _rate(text: str) -> float:
     return rate
 
 
+def _duration(text: str) -> float:
+    """'10m', '90s', '1h' -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        seconds = float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
+    except ValueError:
+        seconds = -1
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"write a duration such as 90s, 10m or 1h, got {text!r}")
+    return seconds
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=8501, help="port (default: 8501, as TF Serving)")
@@ -25,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "model, version, time) as CSV files under DIR/<model>/ (default: off)")
     parser.add_argument("--sample-rate", type=_rate, default=1.0,
                         help="with --request-log: the share of requests logged (default 1.0: all)")
+    parser.add_argument("--request-log-rotate", type=_duration, default=300.0, metavar="DURATION",
+                        help="with --request-log: complete a file after this long (default 5m) or "
+                             "64 MiB, so `sluice monitor` sees a live server's rows")
     parser.add_argument("--poll-seconds", type=float, default=1.0,
                         help="how often to look for new, removed or rolled-back versions")
     parser.add_argument("--max-request-bytes", type=int, default=4 * 2**20,
@@ -41,4 +56,5 @@ def serve(serving_dir: Path, args: argparse.Namespace) -> None:
 
     rest.serve(serving_dir.resolve(), args.host, args.port, args.poll_seconds, args.max_request_bytes,
                args.threads, args.batch_timeout_ms / 1000, args.grpc_port,
-               Path(args.request_log).resolve() if args.request_log else None, args.sample_rate)
+               Path(args.request_log).resolve() if args.request_log else None, args.sample_rate,
+               args.request_log_rotate)

@@ -9,8 +9,10 @@ Writing is off the request path: a request's rows go on a bounded queue in
 microseconds and a thread writes them; when the queue is full the sample is dropped
 and counted (sluice_request_log_dropped in /metrics), never the request slowed or
 failed. Files are per model, <dir>/<model>/requests-<time>-<n>.csv, written as .part
-and renamed when complete: when they reach the size limit, when the model's columns
-change (a new version with other features), and at a clean shutdown. After a crash
+and renamed when complete: when they reach the size limit or the age limit (a live
+server's rows reach `sluice monitor` within minutes; it also reads a .part file up to
+its last whole line), when the model's columns change (a new version with other
+features), and at a clean shutdown. After a crash
 the next start completes the .part files it finds, up to their last whole line, so a
 crash loses at most what was not yet flushed (the writer flushes whenever the queue
 runs empty).
@@ -31,6 +33,7 @@ log = logging.getLogger("sluice.serving")
 PART = ".part"
 QUEUE_REQUESTS = 100_000  # requests waiting to be written (a few MB at taxi sizes)
 FILE_BYTES = 64 * 2**20
+FILE_SECONDS = 300.0
 
 
 def columns_of(layout) -> list[str]:
@@ -40,12 +43,14 @@ def columns_of(layout) -> list[str]:
 
 class RequestLog:
     def __init__(self, folder: Path, sample_rate: float = 1.0, file_bytes: int = FILE_BYTES,
-                 queue_requests: int = QUEUE_REQUESTS, on_drop=lambda: None, on_rows=lambda n: None):
+                 queue_requests: int = QUEUE_REQUESTS, on_drop=lambda: None, on_rows=lambda n: None,
+                 rotate_seconds: float = FILE_SECONDS):
         if not 0 < sample_rate <= 1:
             raise ValueError(f"--sample-rate must be in (0, 1], got {sample_rate}")
         self.folder = Path(folder)
         self.sample_rate = sample_rate
         self.file_bytes = file_bytes
+        self.rotate_seconds = rotate_seconds
         self.on_drop, self.on_rows = on_drop, on_rows
         self._queue: queue.Queue = queue.Queue(queue_requests)
         self._files: dict[str, _OpenFile] = {}
@@ -95,7 +100,8 @@ class RequestLog:
     def _write(self, name: str, version: int, layout, columns: dict, answers, when: float) -> None:
         header = columns_of(layout)
         current = self._files.get(name)
-        if current is not None and (current.header != header or current.size >= self.file_bytes):
+        if current is not None and (current.header != header or current.size >= self.file_bytes
+                                    or time.monotonic() - current.opened >= self.rotate_seconds):
             current.close()
             current = None
         if current is None:
@@ -120,6 +126,7 @@ class _OpenFile:
         self.path = folder / f"requests-{stamp}-{time.time_ns() % 10**9:09d}.csv"
         self._handle = open(self.path.with_name(self.path.name + PART), "wb")
         self.size = 0
+        self.opened = time.monotonic()
         self.write([header])
 
     def write(self, rows: list[list]) -> None:

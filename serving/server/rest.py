@@ -67,7 +67,8 @@ def ok(body: dict) -> web.Response:
 class ModelServer:
     def __init__(self, serving_dir: Path, poll_seconds: float = 1.0, max_request_bytes=MAX_REQUEST_BYTES,
                  batch_timeout: float = BATCH_TIMEOUT, grpc_address: tuple[str, int] | None = None,
-                 request_log: Path | None = None, sample_rate: float = 1.0):
+                 request_log: Path | None = None, sample_rate: float = 1.0,
+                 request_log_rotate: float = 300.0):
         self.repository = ModelRepository(serving_dir)
         self.grpc_address = grpc_address  # (host, port) for TF Serving's gRPC API, or None
         self.grpc_server = None
@@ -80,7 +81,8 @@ class ModelServer:
             from serving.server.request_log import RequestLog
 
             self.request_log = RequestLog(request_log, sample_rate, on_drop=self.metrics.log_dropped.inc,
-                                          on_rows=self.metrics.logged_rows.inc)
+                                          on_rows=self.metrics.logged_rows.inc,
+                                          rotate_seconds=request_log_rotate)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.max_request_bytes)
@@ -261,10 +263,12 @@ def limit_model_threads(threads: int) -> None:
 def serve(serving_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
           poll_seconds: float = 1.0, max_request_bytes: int = MAX_REQUEST_BYTES,
           threads: int = 0, batch_timeout: float = BATCH_TIMEOUT, grpc_port: int = 0,
-          request_log: Path | None = None, sample_rate: float = 1.0) -> None:
+          request_log: Path | None = None, sample_rate: float = 1.0,
+          request_log_rotate: float = 300.0) -> None:
     limit_model_threads(threads)
     server = ModelServer(serving_dir, poll_seconds, max_request_bytes, batch_timeout,
-                         (host, grpc_port) if grpc_port else None, request_log, sample_rate)
+                         (host, grpc_port) if grpc_port else None, request_log, sample_rate,
+                         request_log_rotate)
     log.info("serving %s on http://%s:%s/v1/models/<name>", serving_dir, host, port)
     web.run_app(server.app(), host=host, port=port, print=None, access_log=None,
                 handle_signals=True, loop=uvloop.new_event_loop())
