@@ -165,6 +165,46 @@ def test_column_of_a_new_type_stops_at_the_data_gate(home, taxi_sample, tmp_path
     assert_unchanged(home, before)
 
 
+def test_a_binary_label_flipped_on_30_percent_of_rows_stops_at_the_data_gate(home, taxi_sample,
+                                                                              tmp_path, caplog):
+    """Every feature as before; the label (tips > 0.2 * fare) flipped on 30% of the rows."""
+    import random
+
+    before = state(home)
+    rows = rows_of(taxi_sample)
+    tips, fare = rows[0].index("tips"), rows[0].index("fare")
+    chosen = random.Random(7).sample(range(1, len(rows)), k=int(0.3 * (len(rows) - 1)))
+    for i in chosen:
+        paid = float(rows[i][fare] or 0)
+        big = float(rows[i][tips] or 0) > 0.2 * paid
+        rows[i][tips] = "0.0" if big else str(round(0.3 * paid + 1, 2))
+    write_rows(tmp_path / "flipped.csv", rows)
+    code, text = run_cli(caplog, "run", "--home", home, "--data", tmp_path / "flipped.csv")
+    assert code == 3, text
+    assert "the label big_tipper drifted from the drift reference (pinned: the first champion's" in text
+    assert "big_tipper (label)" in text and "infinity_norm" in text
+    assert_unchanged(home, before)
+
+
+def test_a_regression_label_in_other_units_stops_at_the_data_gate(home, taxi_sample, tmp_path, caplog):
+    """The Celsius case on the taxi rows: tips, the label of a regression, delivered in
+    cents; no feature changed."""
+    before = state(home)
+    rows = rows_of(taxi_sample)
+    tips = rows[0].index("tips")
+    for row in rows[1:]:
+        row[tips] = str(float(row[tips]) * 100) if row[tips] else row[tips]
+    write_rows(tmp_path / "cents.csv", rows)
+    config = taxi_config(tmp_path, tmp_path / "cents.csv", task="regression",
+                         label={"name": "tip", "column": "tips"},
+                         gate={"primary_metric": "rmse", "thresholds": {"rmse": 100.0}})
+    code, text = run_cli(caplog, "run", "--home", home, "--config", config)
+    assert code == 3, text
+    assert "the label tip drifted from the drift reference" in text
+    assert re.search(r"tip \(label\)\s+jensen_shannon_divergence\s+0\.[5-9]", text), text
+    assert_unchanged(home, before)
+
+
 def test_quoted_crlf_bom_csv_is_read_like_the_plain_one(home, taxi_sample, tmp_path, caplog):
     rows = rows_of(taxi_sample)
     set_cell(rows, 3, "company", "Taxi, Inc.")
