@@ -95,3 +95,14 @@ def references(serving_dir: str | Path, model_name: str, mode: str) -> list[dict
         if champion and all(champion["statistics_uri"] != f["statistics_uri"] for f in found if f):
             found.append(champion)
     return [f for f in found if f]
+
+
+def reference_eval(serving_dir: str | Path, model_name: str) -> dict | None:
+    """The pinned reference's eval rows, where its version recorded them: the model
+    gate's fixed second set of rows (components.reference_eval). A parameter of the
+    gate, so a re-pin re-judges."""
+    pinned = _pinned(serving_dir, model_name)
+    if not pinned or not pinned.get("examples_uri"):
+        return None
+    return {"name": f"version {pinned['version']}'s eval rows (the pinned drift reference)",
+            "version": pinned["version"], "examples_uri": pinned["examples_uri"]}

@@ -22,6 +22,7 @@ from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, Transfo
 
 from components import baseline as baseline_input
 from components import metrics, paired_test, tfx_layout
+from components import reference_eval as reference_eval_module
 from components.reports.kept import Kept
 from serving.model_format.layout import LABEL_KEY
 from serving.model_format.model import ServableModel
@@ -209,6 +210,7 @@ def evaluate(
     blessing: OutputArtifact[ModelBlessing],
     gate: Parameter[str],  # a ModelGate as JSON
     candidate_name: Parameter[str] = "",  # the config's name for it
+    reference_eval: Parameter[str] = "",  # the pinned reference's eval rows (components.reference_eval)
 ):
     """Scores the candidate and the baseline on the eval split; writes the blessing.
     A candidate whose training failed (trainers.module_contract) is not blessed, for
@@ -231,6 +233,16 @@ def evaluate(
     blessed, reasons, champion = judge_against(
         candidate, probs, scored.probabilities[1] if champion_model else None,
         str(champion_model.path) if champion_model else "", version, labels, model_gate)
+    reference = reference_eval_module.parse(reference_eval) if champion_model else None
+    if reference and reference["examples_uri"] != examples.uri:  # other rows than these
+        on_reference = score_eval_split(reference["examples_uri"], transform_graph.uri, columns,
+                                        models, [])
+        ok, more, reference = reference_eval_module.judge(
+            on_reference.labels, on_reference.probabilities[0], on_reference.probabilities[1],
+            version, reference, model_gate)
+        blessed, reasons = blessed and ok, reasons + more
+    else:
+        reference = None
     report = {
         "candidate": candidate_name or candidate_model.layout.candidate,
         "framework": candidate_model.layout.framework,
@@ -240,6 +252,7 @@ def evaluate(
         "baseline_version": version,
         "champion": champion,
         "primary_metric": model_gate.gate.primary_metric,
+        "reference_eval": reference,
     }
     Path(blessing.uri, EVALUATION_FILE).write_text(json.dumps(report, indent=2))
     Path(blessing.uri, "BLESSED" if blessed else "NOT_BLESSED").touch()

@@ -26,6 +26,7 @@ from tfx.types.standard_artifacts import (
 
 from components import baseline as baseline_input
 from components import metrics, paired_test, tfx_layout
+from components import reference_eval as reference_rows
 from components.candidate_slots import unpack, with_candidate_slots
 from components.evaluate import gate_columns, judge_against, read_evaluation, score_eval_split
 from components.infra_validate import read_results
@@ -60,7 +61,7 @@ def choose(candidates: list[dict], primary_metric: str) -> tuple[dict | None, st
 
 
 def rejudge(candidates: list[dict], examples_uri: str, transform_uri: str, model_gate: ModelGate,
-            serving_dir: str, model_name: str) -> int:
+            serving_dir: str, model_name: str, reference: dict | None = None) -> int:
     """Re-judges, in place, every blessed candidate whose blessing was judged against
     another version than the one serving now. Call under the push lock.
     -> the live version."""
@@ -88,6 +89,16 @@ def rejudge(candidates: list[dict], examples_uri: str, transform_uri: str, model
         c["rejudged"] = (f"judged against {_name(c['baseline_version'])} at the gate, but v{live} "
                          f"serves now: re-judged against v{live}: {'; '.join(reasons)}")
         c["blessed"], c["baseline_version"], c["reasons"] = blessed, live, reasons
+        c["reference_eval"] = None
+    if live_model and reference and reference["examples_uri"] != examples_uri:
+        on_reference = score_eval_split(reference["examples_uri"], transform_uri, columns,
+                                        [*models, live_model], [])
+        for c, probabilities in zip(stale, on_reference.probabilities):
+            ok, more, c["reference_eval"] = reference_rows.judge(
+                on_reference.labels, probabilities, on_reference.probabilities[-1], live,
+                reference, model_gate)
+            c["blessed"], c["reasons"] = c["blessed"] and ok, c["reasons"] + more
+            c["rejudged"] += "; " + "; ".join(more)
     return live
 
 
@@ -105,6 +116,13 @@ def promotion(winner: dict, live: int, gate) -> tuple[bool, str]:
         return True, "no champion yet"
     promoted, words = metrics.promotes(gate.primary_metric, winner["value"], winner["champion_value"],
                                        gate.min_improvement, gate.allow_equal)
+    reference = winner.get("reference_eval")
+    if reference_rows.worse_beyond_noise(reference):
+        return False, (f"worse than the champion on {reference['name']} beyond the noise "
+                       f"({paired_test.words(reference['improvement'])}), whatever the new rows "
+                       f"say; {words} (champion v{live})")
+    if reference and reference.get("improvement"):
+        words += f"; on {reference['name']}: {paired_test.words(reference['improvement'])}"
     interval = winner.get("improvement")
     if interval and not paired_test.beyond_noise(interval):
         if interval["high"] >= 0:  # better or worse, no telling on these rows
@@ -131,6 +149,7 @@ def push(
     model_name: Parameter[str],
     gate: Parameter[str],  # a ModelGate as JSON
     serving_state: Parameter[str],
+    reference_eval: Parameter[str] = "",  # the pinned reference's eval rows (components.reference_eval)
     **candidate_inputs,
 ):
     """Pushes the winner to <serving_dir>/<model_name>/<version>/ or records why not.
@@ -159,12 +178,13 @@ def push(
             "baseline_version": evaluation.get("baseline_version", 0),
             "champion_value": champion_value(evaluation.get("champion"), primary_metric),
             "improvement": (evaluation.get("champion") or {}).get("improvement"),
+            "reference_eval": evaluation.get("reference_eval"),
             "reasons": evaluation["reasons"],
             "infra_validation": served["reason"],
         })
     with push_target.push_lock(serving_dir, model_name):
         live = rejudge(candidates, examples.uri, transform_graph.uri, model_gate,
-                       serving_dir, model_name)
+                       serving_dir, model_name, reference_rows.parse(reference_eval))
         winner, reason = choose(candidates, primary_metric)
         if winner is None:
             reason += "".join(f"; {c['candidate']} was {c['rejudged']}" for c in candidates

@@ -101,6 +101,13 @@ def test_three_daily_spans_train_judge_stop_and_reproduce(tmp_path):
     assert {r["reference"] for r in table["rows"]} >= {"the previous span (span 1)"}
     assert not any(r["drifted"] for r in table["rows"])
     assert project.versions() == [1, 2], "more data and steps should beat day 1's model"
+    # Judged on the new rows and on the pinned reference's (span 1's) eval rows as well
+    blessings = sorted((project.home / "pipeline_root" / "evaluate_keras" / "blessing").iterdir(),
+                       key=lambda p: int(p.name))
+    judged = json.loads((blessings[-1] / "evaluation.json").read_text())
+    assert judged["reference_eval"]["version"] == 1
+    assert judged["reference_eval"]["improvement"]["high"] >= 0
+    assert any("on version 1's eval rows (the pinned drift reference)" in r for r in judged["reasons"])
     v2 = client().get_model_version(MODEL, "2")
     assert v2.tags["sluice.baseline_version"] == "1" and v2.tags["sluice.span_names"] == "span 1, span 2"
     recorded = recorded_spans(client(), v2.tags["sluice.run_id"])

@@ -103,7 +103,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
     from components.baseline import baseline_node
     from components.candidate_slots import wire
     from components.check_anomalies import check_anomalies
-    from components.drift_reference import references
+    from components.drift_reference import reference_eval, references
     from components.evaluate import evaluate
     from components.executors.bulk_statistics import BulkStatisticsGen
     from components.executors.bulk_transform import BulkTransform
@@ -164,6 +164,8 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
     transform.add_upstream_node(data_gate)
 
     gate = as_parameter(config.model_gate)
+    pinned = reference_eval(paths.serving_dir, config.model_name)
+    pinned_eval_rows = json.dumps(pinned, sort_keys=True) if pinned else ""
     components = [example_gen, statistics_gen, schema_gen, example_validator, baseline,
                   data_gate, transform]
     candidates = []  # (model, blessing) channels, in the config's order
@@ -186,6 +188,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
             baseline=baseline.outputs["result"],
             gate=gate,
             candidate_name=candidate.name,
+            reference_eval=pinned_eval_rows,
         ).with_id(step_ids.evaluate(candidate.name))
         components += [train, judge]
         candidates.append((train.outputs["model"], judge.outputs["blessing"]))
@@ -199,6 +202,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
         serving_dir=str(paths.serving_dir),
         model_name=config.model_name,
         gate=gate,
+        reference_eval=pinned_eval_rows,
         serving_state=push_target.state_digest(paths.serving_dir, config.model_name),
     ).with_id(step_ids.PUSH)
     components += [serves, pusher]
