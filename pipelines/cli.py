@@ -107,6 +107,8 @@ def cmd_spans(args) -> int:
         raise ConfigError(f"data: {config.data} is one file, not a pattern of spans "
                           "({SPAN}, {YYYY}-{MM}-{DD}, {VERSION}); see the README's 'Spans'.")
     found = spans.find(config.data)
+    if args.action == "accept":
+        return _accept_span(args, paths, found)
     if not args.new:
         for span in found:
             print(f"{span.name}: {', '.join(str(f) for f in span.files)}")
@@ -116,6 +118,28 @@ def cmd_spans(args) -> int:
         print(f"nothing new: {newest.name} was judged already", file=sys.stderr)
         return EXIT_NOTHING_NEW
     print(newest.number)
+    return 0
+
+
+def _accept_span(args, paths, found) -> int:
+    """`sluice spans accept N --reason`: a span that stopped at the data gate (or changed
+    in place) is taken as it is now, recorded with who and why."""
+    import getpass
+
+    from pipelines.run import span_ledger, span_window
+    from sluice_config.config import ConfigError
+
+    if args.number is None or not args.reason:
+        raise ConfigError("sluice spans accept N --reason \"...\": name the span and say why.")
+    span = next((s for s in found if s.number == args.number), None)
+    if span is None:
+        raise ConfigError(f"no span {args.number}; spans found: "
+                          f"{', '.join(str(s.number) for s in found[-10:])}.")
+    entry = span_ledger.accept(paths.home, span_window.record_of(paths.home, span), args.reason,
+                               args.by or getpass.getuser())
+    print(f"{span.name} accepted as it is (sha256 {entry['sha256'][:16]}…): later windows hold it "
+          "again (the data gate still measures it: where it drifts as the newest span, run "
+          "with --accept-drift)")
     return 0
 
 
@@ -508,6 +532,12 @@ def build_parser() -> argparse.ArgumentParser:
     spans_.add_argument("--data", help="a pattern of spans to use instead of the config's")
     spans_.add_argument("--new", action="store_true", help="print the newest span if it is new, "
                                                            "else exit 99 (a scheduler's check)")
+    spans_.add_argument("action", nargs="?", choices=("accept",),
+                        help="accept N: take span N as it is (it stopped at the data gate, or "
+                             "changed in place), recorded with --reason")
+    spans_.add_argument("number", nargs="?", type=int, help="the span's number")
+    spans_.add_argument("--reason", help="accept: why, recorded with it")
+    spans_.add_argument("--by", help="accept: who (default: the current user)")
     spans_.set_defaults(func=cmd_spans)
 
     lineage = sub.add_parser("lineage", help="show what produced the champion model and why it was blessed")

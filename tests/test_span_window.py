@@ -149,3 +149,44 @@ def test_a_span_of_small_part_files_is_judged_as_a_whole(tmp_path):
         (tmp_path / "trips" / "day-1" / f"part-{part}.csv").unlink()
     with pytest.raises(preflight.DataError, match=r"day-\{SPAN\}/part-\*\.csv \(span 1\): 30 rows; the eval split"):
         span_window.check_window(config, span_window.resolve(config), tmp_path / "inputs")
+
+
+def test_a_span_stopped_at_the_data_gate_is_left_out_until_redelivered_or_accepted(project):
+    from pipelines.run import span_ledger
+
+    config, staging = project
+    home = staging.parent
+    data = span_window.check_window(config, span_window.resolve(config, home=home), staging)
+    span_ledger.record_stopped(home, data.spans[-1], "the label temp drifted from the drift reference")
+    window = span_window.resolve(config, home=home)
+    assert [s.number for s in window.spans] == [1, 2] and window.previous.number == 1
+    assert "window leaves out span 3: it stopped at the data gate on" in window.notes[0]
+    assert "(the label temp drifted from the drift reference)" in window.notes[0]
+    assert "sluice spans accept 3" in window.notes[0]
+    assert window.notes[0] in span_window.check_window(config, window, staging).notes  # the step log
+    assert [s.number for s in span_window.resolve(config, "3", home).spans] == [2, 3]  # asked for
+    # re-delivered with other contents: in the window again
+    newest = span_window.resolve(config).newest.files[0]
+    newest.write_text(newest.read_text() + newest.read_text().splitlines(keepends=True)[-1])
+    assert [s.number for s in span_window.resolve(config, home=home).spans] == [2, 3]
+    # stopped again, then accepted as it is: in the window again
+    span_ledger.record_stopped(home, span_window.record_of(home, span_window.resolve(config).newest), "x")
+    assert [s.number for s in span_window.resolve(config, home=home).spans] == [1, 2]
+    span_ledger.accept(home, span_window.record_of(home, span_window.resolve(config).newest), "ok", "me")
+    assert [s.number for s in span_window.resolve(config, home=home).spans] == [2, 3]
+
+
+def test_a_span_trained_on_and_changed_in_place_is_refused_with_both_digests(project):
+    from pipelines.run import span_ledger
+
+    config, staging = project
+    home = staging.parent
+    data = span_window.check_window(config, span_window.resolve(config, home=home), staging)
+    span_ledger.record_trained(home, data.spans)
+    was = data.spans[0]["sha256"]
+    oldest = span_window.resolve(config).spans[0].files[0]
+    oldest.write_text(oldest.read_text().replace(",", ";", 1).replace(";", ",", 1) + "\n")
+    with pytest.raises(preflight.DataError) as err:
+        span_window.check_window(config, span_window.resolve(config, home=home), staging)
+    assert "span 2 changed in place since a run trained on it" in str(err.value)
+    assert f"sha256 {was[:16]}… then" in str(err.value) and "sluice spans accept 2" in str(err.value)

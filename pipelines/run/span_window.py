@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.run import preflight
+from pipelines.run import preflight, span_ledger
 from sluice_config import sources, spans
 from sluice_config.config import PipelineConfig
 
@@ -36,6 +36,7 @@ class Window:
     pattern: str
     spans: tuple[spans.Span, ...]
     previous: spans.Span | None
+    notes: tuple[str, ...] = ()  # the spans left out (pipelines.run.span_ledger), for the step log
 
     @property
     def newest(self) -> spans.Span:
@@ -46,13 +47,23 @@ class Window:
         return [f for s in self.spans for f in s.files]
 
 
-def resolve(config: PipelineConfig, wanted: str | None = None) -> Window | None:
-    """The window of config.data's spans (None: data is one file, not a pattern)."""
+def resolve(config: PipelineConfig, wanted: str | None = None, home: Path | None = None) -> Window | None:
+    """The window of config.data's spans (None: data is one file, not a pattern). With
+    the home, and no span asked for by number, a span that stopped at the data gate is
+    left out until re-delivered or accepted (pipelines.run.span_ledger)."""
     if not spans.is_pattern(config.data):
         return None
-    found = spans.find(config.data)
+    found, notes = spans.find(config.data), []
+    if home is not None and not wanted and found:
+        checked = _Checked(home / "inputs")
+        found, notes = span_ledger.left_out(
+            home, found, lambda s: spans.digest([checked.sha256(f) for f in s.files]))
+        checked.save()
+        if not found:
+            raise preflight.DataError(f"data: every span of {config.data} stopped at the data gate:\n"
+                                      + "\n".join(notes))
     chosen = spans.select(found, wanted, config.training.window, str(config.data))
-    return Window(str(config.data), tuple(chosen), spans.previous(found, chosen[-1]))
+    return Window(str(config.data), tuple(chosen), spans.previous(found, chosen[-1]), tuple(notes))
 
 
 class _Checked:
@@ -120,6 +131,11 @@ def digest(window: Window, staging_dir: Path) -> str:
     return window_digest(_identities(window.spans, staging_dir))
 
 
+def record_of(home: Path, span: spans.Span) -> dict:
+    """A span as the home's ledger records it: number, version, name, files, sha256."""
+    return {**span.key(), "name": span.name, "sha256": _identities((span,), home / "inputs")[0]["sha256"]}
+
+
 def is_new(home: Path, span: spans.Span) -> bool:
     """Has no run judged this span, at this version and with these contents
     (`sluice spans --new`)?"""
@@ -152,6 +168,7 @@ def check_window(config: PipelineConfig, window: Window, staging_dir: Path) -> p
         digest = spans.digest([results[f]["sha256"] for f in span.files])
         records.append({**span.key(), "name": span.name, "sha256": digest,
                         "rows": sum(results[f]["rows"] for f in span.files)})
+    span_ledger.check_unchanged(staging_dir.parent, records)  # staging_dir: <home>/inputs
     window_sha256 = window_digest(records)
     rows = sum(r["rows"] for r in records)
     filled, label_counts = Counter(), Counter()
@@ -161,7 +178,7 @@ def check_window(config: PipelineConfig, window: Window, staging_dir: Path) -> p
     label = spans.names_line([s.name for s in window.spans])
     preflight.check_whole(config, f"{window.pattern} ({label})", rows,
                           {c: filled[c] for c in config.feature_names}, dict(label_counts))
-    notes = [f"{label}: {rows:,} rows"]
+    notes = [f"{label}: {rows:,} rows", *window.notes]
     notes += [n for r in results.values() for n in r["notes"]]
     only = window.files[0]
     path = only if len(window.files) == 1 and results[only]["plain"] else _joined(

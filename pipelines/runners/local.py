@@ -14,7 +14,7 @@ import uuid
 from components.reports import step_reports
 from pipelines.definition.dag import Paths, create_pipeline
 from pipelines.lineage import mlmd
-from pipelines.run import run_log, span_window, step_log, up_to_date
+from pipelines.run import run_log, span_ledger, span_window, step_log, up_to_date
 from sluice_config import step_ids
 from sluice_config.config import PipelineConfig
 
@@ -118,7 +118,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     a pattern of spans, span picks them (`--span`: N, or FIRST..LAST; the newest by
     default) and the window's digest stands for the data (pipelines.run.span_window)."""
     whole_run = not (only or start_from or orchestrator_run_id)
-    window = span_window.resolve(config, span)
+    window = span_window.resolve(config, span, paths.home)
     if whole_run and not force:
         previous = up_to_date.last_run(paths)
         known = span_window.digest(window, paths.home / "inputs") if window else None
@@ -197,6 +197,8 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
             judged = bool(decision.get("blessed")) if push_step else whole_run
             if data.spans and judged:
                 span_window.remember_processed(paths.home, data.spans[-1])
+            if data.spans and (push_step or whole_run):
+                span_ledger.record_trained(paths.home, data.spans)
             _report(record, paths, version)
             record.end("FINISHED")
         else:  # an orchestrator's task: the next task carries on the same parent run
@@ -211,6 +213,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         run_log.write_traceback(log_file, traceback.format_exc())
         if data is not None and data.spans and span_window.stopped_at_data_gate(err):  # judged: not new any more
             span_window.remember_processed(paths.home, data.spans[-1])
+            span_ledger.record_stopped(paths.home, data.spans[-1], str(err))
         err.sluice_log = log_file  # the CLI's last line names it
         try:
             steps = steps or [s for s in mlmd.steps_of_run(paths.metadata, pipeline_run_id)
