@@ -23,6 +23,7 @@ from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, Transfo
 from components import baseline as baseline_input
 from components import metrics, paired_test, tfx_layout
 from components import reference_eval as reference_eval_module
+from components.evaluation_record import EVALUATION_FILE
 from components.reports.kept import Kept
 from serving.model_format.layout import LABEL_KEY
 from serving.model_format.model import ServableModel
@@ -30,7 +31,6 @@ from sluice_config import step_ids
 from sluice_config.config import ModelGate, from_parameter
 from trainers import module_contract
 
-EVALUATION_FILE = "evaluation.json"
 SAMPLES_FILE = "samples.json"  # eval rows + the gate's predictions, replayed by infra validation
 SAMPLE_ROWS = 32
 PREDICTIONS_FILE = "predictions.npz"  # labels + probabilities, for the run report's curves
@@ -302,10 +302,6 @@ def write_failed(blessing, model_uri: str, failure: dict) -> None:
     blessing.set_string_custom_property("framework", failure["framework"])
     blessing.set_string_custom_property("candidate", failure["candidate"])
     blessing.set_string_custom_property("training_failed", reason)
-
-
-def read_evaluation(blessing_uri: str) -> dict:
-    return json.loads(Path(blessing_uri, EVALUATION_FILE).read_text())
 
 
 def read_predictions(blessing_uri: str) -> tuple[np.ndarray, np.ndarray] | None:

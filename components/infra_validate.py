@@ -18,7 +18,8 @@ from tfx.types.standard_artifacts import InfraBlessing
 
 from components import tfx_layout
 from components.candidate_slots import unpack, with_candidate_slots
-from components.evaluate import read_evaluation, read_samples
+from components.evaluate import read_samples
+from components.evaluation_record import read_evaluation
 from components.reports.kept import Kept
 from serving.model_format import versions as push_target
 

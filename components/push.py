@@ -28,7 +28,8 @@ from components import baseline as baseline_input
 from components import metrics, paired_test, tfx_layout
 from components import reference_eval as reference_rows
 from components.candidate_slots import unpack, with_candidate_slots
-from components.evaluate import gate_columns, judge_against, read_evaluation, score_eval_split
+from components.evaluate import gate_columns, judge_against, score_eval_split
+from components.evaluation_record import read_evaluation
 from components.infra_validate import read_results
 from components.reports.kept import Kept
 from serving.model_format import versions as push_target

@@ -383,6 +383,7 @@ def _trained_schema(mv, config, paths) -> Path:
 
 
 def cmd_models(args) -> int:
+    from components import bounds_today
     from pipelines.lineage.mlflow_record import champion_version, registered_versions
     from serving.model_format import versions as push_target
 
@@ -410,6 +411,9 @@ def cmd_models(args) -> int:
         if mv and mv.tags.get("sluice.span_names"):
             lineage += f" on {mv.tags['sluice.span_names']}"
         why = f"  [{aside_since[version]['reason']}]" if version in aside_since else ""
+        failing = bounds_today.failing_checks(path, config.gate)
+        if failing:
+            why += f"  [fails today's bounds: {'; '.join(failing[:2])}]"
         made_by = f"{record.get('candidate', record.get('framework', '?'))} ({record.get('framework', '?')})"
         print(f"  {version:>3}  {state:<35} {made_by:<20} {lineage}  "
               f"{record.get('reason', '')}{why}")

@@ -191,6 +191,10 @@ class PipelineRunRecord:
                   "sluice.push_decision": decision})
         self.client.set_terminated(run.info.run_id, "FINISHED")
 
+    def note(self, key: str, value: str) -> None:
+        """A tag on the pipeline's parent run (what the console said at the start)."""
+        mlflow.set_tag(key, value[:5000])
+
     def fail(self, reason: str, log_file: Path | None = None) -> None:
         mlflow.set_tag("sluice.error", reason[:5000])
         mlflow.log_text(reason, "error.txt")
@@ -305,7 +309,7 @@ class PipelineRunRecord:
         logged = self.logged_models.get(model_uri) or self.log_model(
             self.run.info.run_id, model_uri, props["framework"])
         candidate = next(c for c in push_candidates(push_step) if c["model_uri"] == model_uri)
-        from components.evaluate import read_evaluation  # TFX: imported only when a push is recorded
+        from components.evaluation_record import read_evaluation
 
         blessing = read_evaluation(candidate["blessing_uri"])
         run = self.client.get_run(self.run.info.run_id)

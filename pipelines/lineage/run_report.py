@@ -18,7 +18,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from components import check_anomalies, evaluate, infra_validate
+from components import check_anomalies, evaluation_record, infra_validate
 from components.reports import tfx_steps
 from pipelines.lineage.mlflow_record import recorded_spans
 from sluice_config import step_ids
@@ -76,7 +76,7 @@ class RunReport:
     def evaluations(self) -> dict[str, dict]:
         found = {}
         for name in self.candidates:
-            evaluation = self.artifact_json(step_ids.evaluate(name), evaluate.EVALUATION_FILE)
+            evaluation = self.artifact_json(step_ids.evaluate(name), evaluation_record.EVALUATION_FILE)
             if evaluation is not None:
                 found[name] = evaluation
         return found

@@ -147,6 +147,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     record.mark_killed_runs()
     record.start(orchestrator_run_id, pipeline_run_id)
     log_file = run_log.start(paths.home, record.run.info.run_name)
+    _report_champion_bounds(config, paths, record)
     steps: list = []
     data = None  # the pre-flight's CheckedData
     chosen: set[str] | None = None  # the steps this run executes, once the graph is built
@@ -225,6 +226,22 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
             _report(record, paths, None)
             record.end("FAILED")
         raise
+
+
+def _report_champion_bounds(config: PipelineConfig, paths: Paths, record) -> None:
+    """Says, at the start, when the version serving fails the gate's bounds as the config
+    reads now (components.bounds_today): it stays until a blessed candidate beats it."""
+    from components import bounds_today
+    from serving.model_format import versions as push_target
+
+    champion = push_target.current_version(paths.serving_dir, config.model_name)
+    failing = bounds_today.failing_checks(champion, config.gate) if champion else []
+    if failing:
+        words = "; ".join(failing[:2]) + (f" (+{len(failing) - 2} more)" if len(failing) > 2 else "")
+        log.warning("the champion (version %s) fails this config's gate bounds on its own eval "
+                    "rows: %s. It serves until a blessed candidate replaces it.",
+                    push_target.version_number(champion), words)
+        record.note("sluice.champion_fails_bounds", words)
 
 
 def _report(record, paths: Paths, registered_version: str | None) -> None:

@@ -1,0 +1,34 @@
+"""Does a pushed version still pass the gate as the config reads today? Its own gate
+figures (evaluation.json of the blessing it was pushed with) against the current
+absolute, per-slice and per-class bounds.
+
+A team tightens a bound (adds `per_class: {recall: 0.1}`) after the champion was
+pushed; every later candidate is held to it, while the version serving may fail it
+itself. The run says so at its start and `sluice models` marks it, so nobody reads
+"the champion stays" as "the champion passes".
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from components import metrics
+from components.evaluation_record import EVALUATION_FILE, read_evaluation
+from serving.model_format import versions as push_target
+
+
+def failing_checks(version_dir: Path, gate) -> list[str]:
+    """The current bounds (a config's Gate) the version's own gate figures fail; [] when
+    it passes them or has no figures on disk (a version pushed by hand)."""
+    blessing = push_target.push_record(version_dir).get("blessing_uri")
+    if not blessing or not Path(blessing, EVALUATION_FILE).is_file():
+        return []
+    found = read_evaluation(blessing)["metrics"]
+    if not found.get("overall"):
+        return []
+    _, reasons = metrics.judge(found["overall"], None, gate.thresholds, {})
+    _, slice_reasons, _ = metrics.judge_slices(found.get("slices", {}), gate.slice_thresholds,
+                                               gate.min_slice_examples)
+    _, class_reasons = (metrics.judge_per_class(found["per_class"], gate.per_class,
+                                                gate.min_class_examples)
+                        if "per_class" in found else (True, []))
+    return [r for r in reasons + slice_reasons + class_reasons if "FAILED" in r]
