@@ -201,11 +201,16 @@ def cmd_ui(args) -> int:
 
 
 def cmd_schema_infer(args) -> int:
+    import tempfile
+
     from components.infer_schema import diff_schemas, infer_schema, load_schema, write_schema
+    from sluice_config import spans
 
     config = _load_config(args)
-    inferred = infer_schema(config.data, {f.name: f.buckets for f in config.features
-                                          if f.kind == "identity"})
+    with tempfile.TemporaryDirectory() as scratch:
+        data = _schema_data(config, args.span, Path(scratch))
+        inferred = infer_schema(data, {f.name: f.buckets for f in config.features
+                                       if f.kind == "identity"})
     curated = load_schema(config.schema) if config.schema.is_file() else None  # before writing
     if args.output:
         write_schema(inferred, Path(args.output))
@@ -215,9 +220,29 @@ def cmd_schema_infer(args) -> int:
               "inferred schema, save it there and check it in.")
         return 0
     lines = diff_schemas(curated, inferred)
-    print(f"{config.data} vs curated {config.schema} (as it was before this command):")
+    print(f"{data if not spans.is_pattern(config.data) else config.data} vs curated {config.schema} "
+          "(as it was before this command):")
     print("\n".join(lines) if lines else "  no differences")
     return 0
+
+
+def _schema_data(config, span: str | None, scratch: Path) -> Path:
+    """The file a schema is inferred from: the config's CSV; for a pattern of spans the
+    newest span (or --span N, or FIRST..LAST), its files joined under scratch."""
+    import csv
+
+    from pipelines.run import span_window
+    from sluice_config import spans
+
+    if not spans.is_pattern(config.data):
+        return config.data
+    chosen = spans.select(spans.find(config.data), span, 1, str(config.data))
+    files = [f for s in chosen for f in s.files]
+    if len(files) == 1:
+        return files[0]
+    with open(files[0], newline="") as handle:
+        header = next(csv.reader(handle))
+    return span_window.joined(files, header, scratch)
 
 
 def cmd_drift(args) -> int:
@@ -658,6 +683,8 @@ def build_parser() -> argparse.ArgumentParser:
     infer = schema_sub.add_parser("infer", help="infer a fresh schema and diff it with the curated one")
     common(infer)
     infer.add_argument("--data", help="CSV to infer from (default: the config's)")
+    infer.add_argument("--span", metavar="N|FIRST..LAST",
+                       help="where data is a pattern of spans: infer from these (default: the newest)")
     infer.add_argument("-o", "--output", help="also write the inferred schema here")
     infer.set_defaults(func=cmd_schema_infer)
     return parser

@@ -91,3 +91,20 @@ def test_infer_compares_with_the_curated_schema_as_it_was_before_writing(tmp_pat
     second = run_sluice("schema", "infer", "--config", tmp_path / "my.yaml", "--data",
                         tmp_path / "more.csv", "-o", curated)
     assert "+ surge: new column (FLOAT)" in second.stdout  # against the file before it was rewritten
+
+
+def test_infer_on_a_pattern_of_spans_reads_the_newest_or_the_span_asked_for(tmp_path, taxi_sample):
+    frame = pd.read_csv(taxi_sample)
+    for span, part in ((1, frame.iloc[:1000]), (2, frame.iloc[1000:].assign(payment_type="Bitcoin"))):
+        folder = tmp_path / "trips" / f"day-{span}"
+        folder.mkdir(parents=True)
+        half = len(part) // 2  # two part files: joined under one header
+        part.iloc[:half].to_csv(folder / "part-0.csv", index=False)
+        part.iloc[half:].to_csv(folder / "part-1.csv", index=False)
+    pattern = str(tmp_path / "trips" / "day-{SPAN}" / "*.csv")
+    newest = run_sluice("schema", "infer", "--data", pattern)
+    assert newest.returncode == 0, newest.stderr
+    assert "~ payment_type: new values ['Bitcoin']" in newest.stdout
+    first = run_sluice("schema", "infer", "--data", pattern, "--span", "1")
+    assert first.returncode == 0, first.stderr
+    assert "Bitcoin" not in first.stdout

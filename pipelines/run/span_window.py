@@ -181,12 +181,12 @@ def check_window(config: PipelineConfig, window: Window, staging_dir: Path) -> p
     notes = [f"{label}: {rows:,} rows", *window.notes]
     notes += [n for r in results.values() for n in r["notes"]]
     only = window.files[0]
-    path = only if len(window.files) == 1 and results[only]["plain"] else _joined(
+    path = only if len(window.files) == 1 and results[only]["plain"] else joined(
         window.files, header, staging_dir / f"window-{window_sha256[:16]}")
     return preflight.CheckedData(path, rows, notes, window_sha256, tuple(header), records, previous)
 
 
-def _joined(files: list[Path], header: list[str], folder: Path) -> Path:
+def joined(files: list[Path], header: list[str], folder: Path) -> Path:
     """folder/data.csv: one plain header line, then each file's rows byte for byte."""
     target = folder / "data.csv"
     if target.exists():
