@@ -131,3 +131,50 @@ def test_a_user_project_outside_the_checkout_is_reproduced_from_its_record(tmp_p
     assert result.returncode == 0, result.stderr
     outcome = client(home).get_model_version_by_alias(MODEL, "champion").tags["sluice.reproduction.result"]
     assert outcome == "exact" or outcome.startswith("reproduced: metrics within 0.005"), outcome
+
+
+def test_a_warm_started_champion_is_reproduced_from_the_same_weights(tmp_path_factory, taxi_sample):
+    """v2 starts from v1's weights (warm_start: champion): the registry and lineage say so,
+    reproduce serves v1 in its scratch home first and trains from it as the original
+    did, and refuses, naming the version, when v1 is gone."""
+    import yaml
+
+    from sluice_config import config as config_module
+
+    work = tmp_path_factory.mktemp("warm")
+    source, home = work / "source", work / "home"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(source)], check=True)
+    raw = yaml.safe_load((config_module.CONFIG_DIR / "taxi.yaml").read_text())
+    raw.update(data=str(taxi_sample), schema=str(config_module.load("taxi").schema),
+               candidates={"torch": {"framework": "torch", "warm_start": "champion"}},
+               gate={"primary_metric": "auc", "thresholds": {"auc": 0.5}, "max_regression": {"auc": 0.5},
+                     "min_improvement": -1.0, "allow_equal": True, "promotion": {"confidence": 0}})
+    config = work / "project" / "warm.yaml"
+    config.parent.mkdir()
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    for steps in (60, 80):
+        result = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "run", "--home", str(home), "--config", str(config),
+             "--steps", str(steps)],
+            cwd=source, env={**sluice_env(), "PYTHONPATH": str(source)}, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+    v2 = client(home).get_model_version(MODEL, "2")
+    assert v2.tags["sluice.warm_started_from"] == "1", v2.tags.get("sluice.warm_start")
+    lineage = run_sluice("lineage", "--home", home, "--config", config)
+    assert "warm start     from version 1's weights (warm-started from the champion (" in lineage.stdout
+    assert 'hyperparams    {}  (as given)' in lineage.stdout and '"hidden_units": [32, 16]' in lineage.stdout
+
+    result = run_sluice("reproduce", f"models:/{MODEL}/2", "--home", home, "--config", config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = client(home).get_model_version(MODEL, "2").tags["sluice.reproduction.result"]
+    assert outcome.startswith(("exact", "reproduced: metrics within")), outcome
+    assert outcome.endswith("; started from version 1's weights, as the original"), outcome
+
+    served = home / "serving" / MODEL / "1"
+    served.rename(work / "v1-away")
+    try:
+        gone = run_sluice("reproduce", f"models:/{MODEL}/2", "--home", home, "--config", config)
+    finally:
+        (work / "v1-away").rename(served)
+    assert gone.returncode == 2
+    assert "version 2 was warm-started from version 1's weights, and that version is gone" in gone.stderr

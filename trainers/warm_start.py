@@ -43,4 +43,17 @@ def source(fn_args, candidate, layout: FeatureLayout) -> tuple[Path | None, str]
         changed = sorted(set(champion.inputs) ^ set(layout.inputs), key=lambda i: i.name)
         named = ", ".join(f"{i.name} ({i.dtype}, {i.vocabulary_size})" for i in changed) or "the task"
         return None, f"the champion's inputs or outputs differ ({named}): trained from scratch"
-    return folder, f"warm-started from the champion ({folder})"
+    return folder, f"{STARTED} ({folder})"
+
+
+STARTED = "warm-started from the champion"
+
+
+def started_from(why: str) -> int | None:
+    """The serving version a model was warm-started from, read from source()'s reason
+    as the training history keeps it ("warm-started from the champion (<serving dir>/
+    <model>/<version>)"); None when it trained from scratch."""
+    if not why.startswith(STARTED):
+        return None
+    name = Path(why[len(STARTED):].strip().removeprefix("(").removesuffix(")")).name
+    return int(name) if name.isdigit() else None

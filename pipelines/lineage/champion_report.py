@@ -25,12 +25,14 @@ def champion_report(model_name: str, tracking_uri: str, version: str | None = No
         f"  serving path   {t.get('sluice.serving_path')}",
         f"  candidate      {t.get('sluice.candidate', t.get('sluice.trainer'))} "
         f"({t.get('sluice.trainer')}: {t.get('sluice.module') or 'built-in'})",
-        f"  hyperparams    {t.get('sluice.hyperparameters', '')}",
+        *hyperparameter_lines(t),
         f"  pipeline run   {t.get('sluice.run_id')}",
         f"  data           sha256 {t.get('sluice.data_sha256')}  (mlflow digest {t.get('sluice.data_digest')})",
         *span_lines(recorded_spans(client, t["sluice.run_id"]) if t.get("sluice.span_names") else []),
         f"  schema         {t.get('sluice.schema')}  sha256 {t.get('sluice.schema_sha256')}",
-        f"  code commit    {t.get('sluice.git_commit')}",
+        f"  code commit    {t.get('sluice.git_commit')}  (sluice)",
+        *([f"  project commit {t['sluice.project_commit']}  (the git repository holding the config)"]
+          if t.get("sluice.project_commit") else []),
         f"  config         {t.get('sluice.config')}",
         "  metrics        " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                        for k, v in metrics.items()),
@@ -48,6 +50,26 @@ def champion_report(model_name: str, tracking_uri: str, version: str | None = No
                      f"{t.get('sluice.rollback.reason')}")
     lines += _prediction_lines(model_name, mv.version)
     return "\n".join(lines)
+
+
+def hyperparameter_lines(tags: dict) -> list[str]:
+    """The candidate's hyperparameters as given, the training defaults it also received
+    apart, and where its weights started."""
+    ran = json.loads(tags.get("sluice.hyperparameters") or "{}")
+    lines = []
+    if "sluice.hyperparameters_given" in tags:
+        given = json.loads(tags["sluice.hyperparameters_given"] or "{}")
+        defaults = {k: v for k, v in ran.items() if k not in given}
+        lines += [f"  hyperparams    {json.dumps(given, sort_keys=True)}  (as given)",
+                  f"  defaults       {json.dumps(defaults, sort_keys=True)}  (training:, also passed)"]
+    else:  # a version registered before the two were told apart
+        lines.append(f"  hyperparams    {tags.get('sluice.hyperparameters', '')}")
+    if tags.get("sluice.warm_started_from"):
+        lines.append(f"  warm start     from version {tags['sluice.warm_started_from']}'s weights "
+                     f"({tags.get('sluice.warm_start', '')})")
+    elif tags.get("sluice.warm_start"):
+        lines.append(f"  warm start     {tags['sluice.warm_start']}")
+    return lines
 
 
 def _prediction_lines(model_name: str, version: str) -> list[str]:

@@ -139,7 +139,7 @@ class PipelineRunRecord:
             mlflow.log_dict(manifest, f"{PROJECT_FOLDER}/{MANIFEST}")
         if self.config.source is not None:
             commit = git_commit(self.config.source.parent)
-            if commit != git_commit():  # the user's own repository
+            if commit not in ("unknown", git_commit()):  # the user's own repository
                 mlflow.set_tag("sluice.project_commit", commit)
 
     def log_data(self, source: Path, sha256: str, rows: int, columns, spans=()) -> None:
@@ -291,10 +291,29 @@ class PipelineRunRecord:
     def _candidate_module(self, name: str | None) -> str:
         return self.config.candidate(name).module_name if name else ""
 
-    def _candidate_hparams(self, name: str | None) -> str:
+    def _candidate_hparams(self, name: str | None, given: bool = False) -> str:
+        """What the candidate's module received (training's network settings overridden
+        by its own), or with given only the candidate's own hyperparameters."""
         if not name:
             return ""
-        return json.dumps(self.config.candidate(name).hparams(self.config.training), sort_keys=True)
+        candidate = self.config.candidate(name)
+        found = candidate.hyperparameters if given else candidate.hparams(self.config.training)
+        return json.dumps(found, sort_keys=True)
+
+    @staticmethod
+    def _warm_start_tags(steps: list[Step], name: str | None) -> dict[str, str]:
+        """How the pushed candidate started: from scratch, or from a serving version's
+        weights (the training history's reason: trainers.warm_start)."""
+        from trainers.data import HISTORY_FILE, read_history
+        from trainers.warm_start import started_from
+
+        train = next((s for s in steps if name and s.node_id == step_ids.train(name)), None)
+        run_dir = train.output("model_run") if train else None
+        if run_dir is None or not Path(run_dir.uri, HISTORY_FILE).is_file():
+            return {}
+        why = read_history(run_dir.uri).get("warm_start", "")
+        base = started_from(why)
+        return {"sluice.warm_start": why, **({"sluice.warm_started_from": str(base)} if base else {})}
 
     def register_push(self, steps: list[Step]) -> str | None:
         """Registers the pushed model and points the champion alias at the version
@@ -319,6 +338,10 @@ class PipelineRunRecord:
             "sluice.candidate": props.get("candidate", props["framework"]),
             "sluice.module": self._candidate_module(props.get("candidate")),
             "sluice.hyperparameters": self._candidate_hparams(props.get("candidate")),
+            "sluice.hyperparameters_given": self._candidate_hparams(props.get("candidate"), given=True),
+            **self._warm_start_tags(steps, props.get("candidate")),
+            **({"sluice.project_commit": run.data.tags["sluice.project_commit"]}
+               if "sluice.project_commit" in run.data.tags else {}),
             "sluice.data_sha256": run.data.tags.get("sluice.data_sha256", ""),
             "sluice.data_digest": run.data.tags.get("sluice.data_digest", ""),
             **({"sluice.span_names": run.data.tags["sluice.span_names"]}

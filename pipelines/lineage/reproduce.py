@@ -57,6 +57,7 @@ class Record:
     serving_path: str
     metrics: dict
     spans: list  # where data is a pattern of spans: each span trained on (span_window's record)
+    warm_started_from: int | None = None  # the serving version whose weights training started from
 
     @property
     def span_range(self) -> str:
@@ -100,7 +101,26 @@ def read_record(client, mv) -> Record:
         serving_path=tags.get("sluice.serving_path", ""),
         metrics=json.loads(tags.get("sluice.metrics", "{}")),
         spans=recorded_spans(client, run.info.run_id) if tags.get("sluice.span_names") else [],
+        warm_started_from=int(tags["sluice.warm_started_from"]) if tags.get("sluice.warm_started_from") else None,
     )
+
+
+def base_model(record: Record) -> Path | None:
+    """The pushed version a warm-started model started from, where it still lies (in
+    service or rolled back); None for a model trained from scratch. Refuses when it is
+    gone: without the same starting weights the same model cannot come out."""
+    if record.warm_started_from is None:
+        return None
+    from components.drift_reference import version_dir
+
+    serving = Path(record.serving_path).parents[1]
+    found = version_dir(serving, record.model_name, record.warm_started_from)
+    if found is None:
+        raise ReproductionRefused(
+            f"version {record.version} was warm-started from version {record.warm_started_from}'s "
+            f"weights, and that version is gone from {serving / record.model_name} (in service and "
+            "rolled back): training cannot start from the same weights.")
+    return found
 
 
 def _git(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
@@ -229,12 +249,20 @@ def _config_yaml(config: dict, data: Path, schema: Path) -> dict:
     return raw
 
 
-def rerun(record: Record, data: Path, schema: Path, scratch: Path) -> Path:
+def rerun(record: Record, data: Path, schema: Path, scratch: Path, base: Path | None = None) -> Path:
     """Runs the recorded commit's pipeline in scratch/home, with the config written
     in scratch/project beside the user's restored modules (restore_project), so they
-    import as they did. schema: relative to the worktree, or restored (absolute).
-    -> the home."""
+    import as they did. schema: relative to the worktree, or restored (absolute). base:
+    the version a warm-started model started from, served in the scratch home first so
+    the candidate starts from the same weights (its drift is accepted: the original
+    run's data gate judged against another reference). -> the home."""
     source, home = scratch / "source", scratch / "home"
+    accept = []
+    if base is not None:
+        from serving.model_format import versions as push_target
+
+        push_target.push(base, home / "serving", record.model_name, push_target.push_record(base))
+        accept = ["--accept-drift"]
     added = _git("worktree", "add", "--detach", str(source), record.commit)
     if added.returncode != 0:
         raise RuntimeError(f"git worktree add failed: {added.stderr.strip()}")
@@ -249,7 +277,7 @@ def rerun(record: Record, data: Path, schema: Path, scratch: Path) -> Path:
         spans = ["--span", record.span_range] if record.spans else []
         result = subprocess.run(
             [sys.executable, "-m", "pipelines.cli", "run", "--config", str(config),
-             "--home", str(home), "--trainer", record.trainer, *spans],
+             "--home", str(home), "--trainer", record.trainer, *spans, *accept],
             cwd=source, env=env, capture_output=True, text=True)
         (scratch / "run.log").write_text(result.stdout + result.stderr)
         if result.returncode != 0:
@@ -302,8 +330,9 @@ def reproduce(target: str, tracking_uri: str, data: Path | None = None) -> dict:
     record = read_record(client, mv)
     data_path, schema = check(record, data)
     scratch = Path(tempfile.mkdtemp(prefix="sluice-reproduce-"))
+    base = base_model(record)
     restored = restore_project(client, record, scratch / "project", schema is not None)
-    home = rerun(record, data_path, schema or restored, scratch)
+    home = rerun(record, data_path, schema or restored, scratch, base)
     result = {**compare(record, home), "scratch": str(scratch), "version": record.version,
               "model": record.model_name, "commit": record.commit}
     metrics = ", ".join(f"{m} {d:.2e}" for m, d in result["metric_differences"].items())
@@ -313,7 +342,10 @@ def reproduce(target: str, tracking_uri: str, data: Path | None = None) -> dict:
         word = (f"reproduced: metrics within {METRIC_TOLERANCE} ({metrics}); model not identical: "
                 f"predictions differ by up to {result['max_prediction_difference']:.2e}")
     else:
-        word = f"differs: predictions up to {result['max_prediction_difference']:.2e}, metrics {metrics}"
+        word = (f"differs: predictions up to {result['max_prediction_difference']:.2e}, metrics "
+                f"{metrics} (more than {METRIC_TOLERANCE})")
+    if base is not None:
+        word += f"; started from version {record.warm_started_from}'s weights, as the original"
     for key, value in {"sluice.reproduced_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                        "sluice.reproduction.result": word,
                        "sluice.reproduction.tolerance": f"{TOLERANCE} exact, {METRIC_TOLERANCE} metrics",
