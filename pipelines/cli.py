@@ -18,8 +18,11 @@ EXIT_NOT_BLESSED = 5  # --strict: the run ended without a blessed candidate
 
 def _paths(args):
     from pipelines.definition.dag import Paths
+    from pipelines.run import home_place
 
-    return Paths(Path(args.home).resolve())
+    home = Path(args.home).resolve()
+    home_place.check(home)
+    return Paths(home)
 
 
 def _tracking_uri(args, paths) -> str:

@@ -14,7 +14,7 @@ import uuid
 from components.reports import step_reports
 from pipelines.definition.dag import Paths, create_pipeline
 from pipelines.lineage import mlmd
-from pipelines.run import run_log, span_ledger, span_window, step_log, up_to_date
+from pipelines.run import home_place, run_log, span_ledger, span_window, step_log, up_to_date
 from sluice_config import step_ids
 from sluice_config.config import PipelineConfig
 
@@ -130,7 +130,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     from pipelines.patches import speedups
     from pipelines.run import preflight
 
-    paths.home.mkdir(parents=True, exist_ok=True)
+    home_place.remember(paths.home)
     checked_data = (preflight.in_background(span_window.check_window, config, window, paths.home / "inputs")
                     if window else preflight.check_data_in_background(config, paths.home / "inputs"))
     store_creation = mlflow_store.create_in_background(tracking_uri)
