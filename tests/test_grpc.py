@@ -182,3 +182,44 @@ def test_no_value_for_a_required_feature_is_refused_alike_on_both_apis(server, s
     assert status == 400
     assert "inputs.fare[1]: 'fare' is required (the schema says it is always present), got null" \
         in body["error"]
+
+
+def test_out_of_domain_counted_and_refused_with_strict_inputs(server, stub, models, rows):  # noqa: F811
+    """trip_start_hour is an identity feature with 24 buckets: 99 is answered and counted
+    per feature by default, and refused alike over REST and gRPC with --strict-inputs,
+    for the Keras and the PyTorch model."""
+    import urllib.request
+
+    from serving.server.process import ServerProcess
+
+    few = {feature: values[:2] for feature, values in rows.items()}
+    few["trip_start_hour"] = [few["trip_start_hour"][0], 99]
+    for name in MODELS:
+        layout = ServableModel(models[name]).layout
+        assert layout.domains["trip_start_hour"]["max"] == 23
+        assert server.post(f"/v1/models/{name}:predict", {"inputs": few})[0] == 200
+        stub.Predict(predict_request(name, few, layout), timeout=30)
+    text = urllib.request.urlopen(server.url + "/metrics").read().decode()
+    for name in MODELS:
+        line = next(x for x in text.splitlines() if x.startswith("sluice_out_of_domain_values_total{")
+                    and f'model="{name}"' in x and 'feature="trip_start_hour"' in x)
+        assert float(line.rsplit(" ", 1)[1]) >= 2
+
+    message = "row 1: 'trip_start_hour' = 99"
+    with ServerProcess(server.serving_dir, "--strict-inputs") as strict:
+        strict.wait_ready({n: 1 for n in MODELS})
+        channel = grpc.insecure_channel(strict.grpc_target)
+        try:
+            for name in MODELS:
+                status, body = strict.post(f"/v1/models/{name}:predict", {"inputs": few})
+                assert status == 400 and body["error"].startswith(message), body
+                assert "is outside its domain, identity ids 0..23" in body["error"]
+                with pytest.raises(grpc.RpcError) as err:
+                    prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
+                        predict_request(name, few, ServableModel(models[name]).layout), timeout=30)
+                assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+                assert err.value.details() == body["error"]
+                ok = {feature: values[:1] for feature, values in rows.items()}
+                assert strict.post(f"/v1/models/{name}:predict", {"inputs": ok})[0] == 200
+        finally:
+            channel.close()

@@ -10,7 +10,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from serving.model_format.layout import ID, LABEL_KEY, NUMERIC, FeatureLayout, ModelInput
-from sluice_config.config import Candidate, PipelineConfig
+from sluice_config.config import Candidate, FeatureKind, PipelineConfig
 from trainers.module_contract import TrainerModuleError
 
 HISTORY_FILE = "history.json"
@@ -59,7 +59,47 @@ def feature_layout(config: PipelineConfig, tft_output: tft.TFTransformOutput,
         },
         required=tuple(f.name for f in config.features
                        if isinstance(raw_spec[f.name], tf.io.FixedLenFeature)),
+        domains=raw_domains(config, raw_spec),
     )
+
+
+def raw_domains(config: PipelineConfig, raw_spec: dict) -> dict[str, dict]:
+    """What each raw feature may hold: an integer where the schema types it INT, the ids
+    0..buckets-1 of an identity feature, and the schema's own domain (int or float
+    range, a string domain's values) where the curated schema gives one."""
+    from_schema = schema_domains(config.schema) if config.schema.is_file() else {}
+    domains = {}
+    for feature in config.features:
+        found = dict(from_schema.get(feature.name, {}))
+        if raw_spec[feature.name].dtype == tf.int64:
+            found["integer"] = True
+        if feature.kind == FeatureKind.IDENTITY:
+            found.update(integer=True, min=0, max=feature.buckets - 1,
+                         source=f"identity ids 0..{feature.buckets - 1}")
+        if found:
+            domains[feature.name] = found
+    return domains
+
+
+def schema_domains(schema_path: Path) -> dict[str, dict]:
+    """The curated schema's domains: {feature: {min, max} or {values}, source}."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = text_format.Parse(Path(schema_path).read_text(), schema_pb2.Schema())
+    named = {d.name: list(d.value) for d in schema.string_domain}
+    found = {}
+    for feature in schema.feature:
+        kind = feature.WhichOneof("domain_info")
+        if kind in ("int_domain", "float_domain"):
+            domain = getattr(feature, kind)
+            bounds = {k: getattr(domain, k) for k in ("min", "max") if domain.HasField(k)}
+            if bounds:
+                found[feature.name] = {**bounds, "source": f"the schema's {kind}"}
+        elif kind == "string_domain" or (kind == "domain" and feature.domain in named):
+            values = list(feature.string_domain.value) if kind == "string_domain" else named[feature.domain]
+            found[feature.name] = {"values": values, "source": "the schema's string domain"}
+    return found
 
 
 def curve_points(steps: int) -> int:

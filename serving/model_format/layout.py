@@ -45,6 +45,9 @@ class FeatureLayout:
     raw_features: dict[str, str] = field(default_factory=dict)  # name -> "string"|"number"
     required: tuple[str, ...] = ()  # raw features the schema says are always present
     candidate: str = ""  # the config's name for the model
+    # raw feature -> what the schema and the config allow: {integer, min, max, values,
+    # source} (serving.server.input_domains counts or refuses what lies outside)
+    domains: dict[str, dict] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:

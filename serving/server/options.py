@@ -40,6 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--request-log-rotate", type=_duration, default=300.0, metavar="DURATION",
                         help="with --request-log: complete a file after this long (default 5m) or "
                              "64 MiB, so `sluice monitor` sees a live server's rows")
+    parser.add_argument("--strict-inputs", action="store_true",
+                        help="refuse (400 / INVALID_ARGUMENT) a value outside its feature's domain "
+                             "(identity ids, INT features, the schema's ranges and values); "
+                             "default: answer, count it in /metrics and mark it in the request log")
     parser.add_argument("--poll-seconds", type=float, default=1.0,
                         help="how often to look for new, removed or rolled-back versions")
     parser.add_argument("--max-request-bytes", type=int, default=4 * 2**20,
@@ -57,4 +61,4 @@ def serve(serving_dir: Path, args: argparse.Namespace) -> None:
     rest.serve(serving_dir.resolve(), args.host, args.port, args.poll_seconds, args.max_request_bytes,
                args.threads, args.batch_timeout_ms / 1000, args.grpc_port,
                Path(args.request_log).resolve() if args.request_log else None, args.sample_rate,
-               args.request_log_rotate)
+               args.request_log_rotate, args.strict_inputs)

@@ -34,11 +34,12 @@ PART = ".part"
 QUEUE_REQUESTS = 100_000  # requests waiting to be written (a few MB at taxi sizes)
 FILE_BYTES = 64 * 2**20
 FILE_SECONDS = 300.0
+OUT_OF_DOMAIN = "out_of_domain"  # the row's features outside their domain (serving.server.input_domains)
 
 
 def columns_of(layout) -> list[str]:
     answers = ["prediction"] if layout.regression else ["prediction", *(f"p_{c}" for c in layout.classes)]
-    return [*layout.raw_features, *answers, "model", "version", "time"]
+    return [*layout.raw_features, *answers, "model", "version", "time", OUT_OF_DOMAIN]
 
 
 class RequestLog:
@@ -64,13 +65,14 @@ class RequestLog:
         self._thread.start()
         log.info("request log: %s of requests to %s", f"{self.sample_rate:.0%}", self.folder)
 
-    def offer(self, loaded, columns: dict[str, list], answers) -> None:
-        """On the request path: costs a random draw and a queue put."""
+    def offer(self, loaded, columns: dict[str, list], answers, outside: dict | None = None) -> None:
+        """On the request path: costs a random draw and a queue put. outside: feature ->
+        [(row, value)] outside its domain, marked on those rows."""
         if self.sample_rate < 1 and self._random.random() >= self.sample_rate:
             return
         try:
             self._queue.put_nowait((loaded.name, loaded.version, loaded.model.layout, columns, answers,
-                                    time.time()))
+                                    time.time(), outside or {}))
         except queue.Full:
             self.on_drop()
 
@@ -97,7 +99,8 @@ class RequestLog:
             open_file.close()
         self._files.clear()
 
-    def _write(self, name: str, version: int, layout, columns: dict, answers, when: float) -> None:
+    def _write(self, name: str, version: int, layout, columns: dict, answers, when: float,
+               outside: dict) -> None:
         header = columns_of(layout)
         current = self._files.get(name)
         if current is not None and (current.header != header or current.size >= self.file_bytes
@@ -109,11 +112,16 @@ class RequestLog:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{int(when % 1 * 1000):03d}Z"
         features = [columns[n] for n in layout.raw_features]
         answers = answers.tolist()
+        marks: dict[int, list[str]] = {}
+        for feature, found in outside.items():
+            for row, _ in found:
+                marks.setdefault(row, []).append(feature)
         rows = []
         for i, answer in enumerate(answers):
             predicted = answer[0] if layout.regression else layout.classes[max(range(len(answer)), key=answer.__getitem__)]
             rows.append([*("" if f[i] is None else f[i] for f in features), predicted,
-                         *([] if layout.regression else answer), name, version, stamp])
+                         *([] if layout.regression else answer), name, version, stamp,
+                         ";".join(marks.get(i, ()))])
         current.write(rows)
         self.on_rows(len(rows))
 

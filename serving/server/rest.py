@@ -24,6 +24,7 @@ import uvloop
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from serving.server import input_domains
 from serving.server import tf_serving_json as api
 from serving.server.batching import BATCH_TIMEOUT, Batcher
 from serving.server.repository import ModelRepository
@@ -51,6 +52,9 @@ class Metrics:
         self.log_dropped = Counter("sluice_request_log_dropped",
                                    "Sampled requests not logged (the log's queue was full)",
                                    registry=self.registry)
+        self.out_of_domain = Counter("sluice_out_of_domain_values",
+                                     "Values outside their feature's domain (schema, identity buckets)",
+                                     ["model", "version", "feature"], registry=self.registry)
         self.batch_rows = Histogram("sluice_batch_rows", "Rows per model call",
                                     registry=self.registry, buckets=(1, 2, 4, 8, 16, 32, 100, 512))
 
@@ -68,7 +72,8 @@ class ModelServer:
     def __init__(self, serving_dir: Path, poll_seconds: float = 1.0, max_request_bytes=MAX_REQUEST_BYTES,
                  batch_timeout: float = BATCH_TIMEOUT, grpc_address: tuple[str, int] | None = None,
                  request_log: Path | None = None, sample_rate: float = 1.0,
-                 request_log_rotate: float = 300.0):
+                 request_log_rotate: float = 300.0, strict_inputs: bool = False):
+        self.strict_inputs = strict_inputs
         self.repository = ModelRepository(serving_dir)
         self.grpc_address = grpc_address  # (host, port) for TF Serving's gRPC API, or None
         self.grpc_server = None
@@ -213,10 +218,17 @@ class ModelServer:
         return rows
 
     async def score(self, loaded, columns: dict[str, list], rows: int):
-        """The model's answer for checked feature columns (REST and gRPC alike)."""
+        """The model's answer for checked feature columns (REST and gRPC alike). Values
+        outside their domain are counted, marked in the request log, or refused with
+        --strict-inputs (serving.server.input_domains)."""
+        found = input_domains.outside(loaded.model.layout, columns) if loaded.model.layout.domains else {}
+        for feature, values in found.items():
+            self.metrics.out_of_domain.labels(loaded.name, str(loaded.version), feature).inc(len(values))
+        if found and self.strict_inputs:
+            raise api.RequestError(input_domains.refusal(loaded.model.layout, found))
         answers = await self.batcher.predict(loaded, columns, rows)
         if self.request_log is not None:
-            self.request_log.offer(loaded, columns, answers)
+            self.request_log.offer(loaded, columns, answers, found)
         return answers
 
     async def _infer(self, loaded, action: str, request: web.Request) -> web.Response:
@@ -264,11 +276,11 @@ def serve(serving_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
           poll_seconds: float = 1.0, max_request_bytes: int = MAX_REQUEST_BYTES,
           threads: int = 0, batch_timeout: float = BATCH_TIMEOUT, grpc_port: int = 0,
           request_log: Path | None = None, sample_rate: float = 1.0,
-          request_log_rotate: float = 300.0) -> None:
+          request_log_rotate: float = 300.0, strict_inputs: bool = False) -> None:
     limit_model_threads(threads)
     server = ModelServer(serving_dir, poll_seconds, max_request_bytes, batch_timeout,
                          (host, grpc_port) if grpc_port else None, request_log, sample_rate,
-                         request_log_rotate)
+                         request_log_rotate, strict_inputs)
     log.info("serving %s on http://%s:%s/v1/models/<name>", serving_dir, host, port)
     web.run_app(server.app(), host=host, port=port, print=None, access_log=None,
                 handle_signals=True, loop=uvloop.new_event_loop())
