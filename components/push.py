@@ -28,7 +28,7 @@ from components import baseline as baseline_input
 from components import metrics, paired_test, tfx_layout
 from components import reference_eval as reference_rows
 from components.candidate_slots import unpack, with_candidate_slots
-from components.evaluate import gate_columns, judge_against, score_eval_split
+from components.evaluate import failed_checks, gate_columns, judge_against, score_eval_split
 from components.evaluation_record import read_evaluation
 from components.infra_validate import read_results
 from components.reports.kept import Kept
@@ -44,7 +44,7 @@ def choose(candidates: list[dict], primary_metric: str) -> tuple[dict | None, st
     one listed first in the config, and the reason says so."""
     blessed = [c for c in candidates if c["blessed"]]
     if not blessed:
-        names = ", ".join(c["candidate"] for c in candidates)
+        names = "; ".join(f"{c['candidate']}: {why_not(c)}" for c in candidates)
         return None, f"not pushed: no candidate was blessed ({names})"
     best = blessed[0]
     for c in blessed[1:]:
@@ -59,6 +59,14 @@ def choose(candidates: list[dict], primary_metric: str) -> tuple[dict | None, st
     if tied:
         reason += f" (tied with {', '.join(tied)}: the first in the config's candidates wins)"
     return best, reason
+
+
+def why_not(candidate: dict) -> str:
+    """A candidate's first failing check (or failed training, or infra validation),
+    where the push line names it."""
+    reasons = candidate.get("reasons", [])
+    failed = failed_checks(reasons, 1) or next((r for r in reasons if r.startswith("training failed")), "")
+    return failed or f"infra validation: {candidate.get('infra_validation') or 'not run'}"
 
 
 def rejudge(candidates: list[dict], examples_uri: str, transform_uri: str, model_gate: ModelGate,

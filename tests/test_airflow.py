@@ -183,3 +183,22 @@ def test_a_scheduled_dag_trains_a_new_span_and_ends_in_seconds_when_nothing_new_
         assert airflow.task_states() == {"new_span": "skipped", **{s: "skipped" for s in steps}}
     assert push_target.versions(home / "serving", "sluice-taxi") == [1]
     assert len(runs()) == recorded and executions_per_step(home / "metadata.sqlite") == executed
+
+    # A span no candidate passes: the push task fails (--strict, exit 5), so the DAG run
+    # is marked failed, and the span stays new for the next scheduled run.
+    import csv
+
+    raw["gate"] = {"primary_metric": "auc", "thresholds": {"auc": 0.999}}
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with open(TAXI_CSV, newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    second = span.parent.parent / "day-2" / "trips.csv"
+    second.parent.mkdir()
+    with open(second, "w", newline="") as handle:
+        csv.writer(handle).writerows([header, *rows[600:1200]])
+    airflow.run("dags", "test", DAG_ID, "2026-12-04")
+    states = airflow.task_states()
+    assert states["evaluate_keras"] == "success" and states["push"] == "failed", states
+    assert push_target.versions(home / "serving", "sluice-taxi") == [1]
+    offered = run_sluice("spans", "--new", "--config", config, "--home", home)
+    assert offered.returncode == 0 and offered.stdout.strip() == "2", offered.stderr

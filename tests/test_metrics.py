@@ -54,8 +54,12 @@ def test_choose_prefers_better_blessed_candidate():
     cands[1]["blessed"] = False
     assert choose(cands, "auc")[0]["candidate"] == "keras"
     cands[0]["blessed"] = False
+    cands[0]["reasons"] = ["auc 0.8000 >= 0.9 FAILED", "accuracy 0.7000 >= 0.9 FAILED"]
+    cands[1].update(reasons=["auc 0.8200 >= 0.7 ok"], infra_validation="the server answered 500")
     best, reason = choose(cands, "auc")
-    assert best is None and "no candidate was blessed" in reason
+    assert best is None and reason == (
+        "not pushed: no candidate was blessed (keras: auc 0.8000 >= 0.9 FAILED (+1 more); "
+        "torch: infra validation: the server answered 500)")
 
 
 def test_a_tie_goes_to_the_first_candidate_in_the_config_and_says_so():

@@ -59,7 +59,7 @@ def test_not_blessed_names_its_checks_and_strict_exits_5(home, tmp_path_factory,
     line = next(x for x in result.stderr.splitlines() if "evaluate_torch" in x and "NOT blessed" in x)
     assert re.search(r"NOT blessed \(accuracy 0\.\d{4} >= 0\.999 FAILED; auc 0\.\d{4} >= 0\.999 "
                      r"FAILED \(\+1 more\)\)", line), line
-    assert "not pushed: no candidate was blessed" in result.stderr
+    assert "not pushed: no candidate was blessed (torch: accuracy 0." in result.stderr
     assert "--strict" in result.stderr and push.versions(home / "serving", MODEL) == [1, 2]
     without = run_sluice("run", "--home", home, "--config", impossible, "--steps", 30,
                          "--trainer", "torch")
