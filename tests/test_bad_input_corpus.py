@@ -184,6 +184,15 @@ def test_a_binary_label_flipped_on_30_percent_of_rows_stops_at_the_data_gate(hom
     assert "the label big_tipper drifted from the drift reference (pinned: the first champion's" in text
     assert "big_tipper (label)" in text and "infinity_norm" in text
     assert_unchanged(home, before)
+    # Let through anyway (--accept-drift), a candidate trained on these labels is judged on
+    # the pinned reference's eval rows too, where the champion's clean labels hold: it does
+    # not replace the champion.
+    code, text = run_cli(caplog, "run", "--home", home, "--data", tmp_path / "flipped.csv",
+                         "--accept-drift", "--trainer", "keras", "--steps", 60)
+    assert code == 0, text
+    assert "on version 1's eval rows (the pinned drift reference)" in text, text
+    after = state(home)
+    assert (after["serving"], after["champion"]) == (before["serving"], before["champion"]), text
 
 
 def test_a_regression_label_in_other_units_stops_at_the_data_gate(home, taxi_sample, tmp_path, caplog):
