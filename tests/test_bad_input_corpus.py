@@ -190,7 +190,11 @@ def test_a_binary_label_flipped_on_30_percent_of_rows_stops_at_the_data_gate(hom
     code, text = run_cli(caplog, "run", "--home", home, "--data", tmp_path / "flipped.csv",
                          "--accept-drift", "--trainer", "keras", "--steps", 60)
     assert code == 0, text
-    assert "on version 1's eval rows (the pinned drift reference)" in text, text
+    blessings = sorted((home / "pipeline_root" / "evaluate_keras" / "blessing").iterdir(),
+                       key=lambda p: int(p.name))
+    judged = json.loads((blessings[-1] / "evaluation.json").read_text())
+    assert judged["reference_eval"]["version"] == 1, judged
+    assert any("on version 1's eval rows (the pinned drift reference)" in r for r in judged["reasons"])
     after = state(home)
     assert (after["serving"], after["champion"]) == (before["serving"], before["champion"]), text
 
