@@ -127,6 +127,10 @@ def test_three_daily_spans_train_judge_stop_and_reproduce(tmp_path):
     assert project.versions() == [1, 2]
     assert client().get_model_version_by_alias(MODEL, "champion").version in ("2", 2)
     assert project.sluice("spans", "--new").returncode == 99  # judged: not retried every day
+    # The next run leaves the stopped span out of its window (spans 1-2: nothing changed)
+    after = project.sluice("run", "--trainer", "keras", "--steps", 400)
+    assert after.returncode == 0 and "window leaves out span 3: it stopped at the data gate" in after.stderr
+    assert "nothing changed since" in after.stderr
 
     # The span-2 champion, reproduced from its record with span 3 beside it.
     reproduced = project.sluice("reproduce", "models:/sluice-taxi/2")

@@ -124,6 +124,8 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         known = span_window.digest(window, paths.home / "inputs") if window else None
         if previous.get("fingerprint") == up_to_date.fingerprint(config, paths, trainers, beam_args,
                                                                  known):
+            for note in window.notes if window else ():
+                log.info("%s", note)
             return _record_up_to_date(config, paths, trainers, tracking_uri, previous)
 
     from pipelines.lineage import mlflow_store
