@@ -214,7 +214,8 @@ def test_a_regression_label_in_other_units_stops_at_the_data_gate(home, taxi_sam
     code, text = run_cli(caplog, "run", "--home", home, "--config", config)
     assert code == 3, text
     assert "the label tip drifted from the drift reference" in text
-    assert re.search(r"tip \(label\)\s+jensen_shannon_divergence\s+0\.[5-9]", text), text
+    # half the tips are 0 (cash) in either unit: the other half moves past every decile
+    assert re.search(r"tip \(label\)\s+jensen_shannon_divergence\s+0\.(1[1-9]|[2-9])", text), text
     assert_unchanged(home, before)
 
 
