@@ -25,9 +25,12 @@ def failing_checks(version_dir: Path, gate) -> list[str]:
     found = read_evaluation(blessing)["metrics"]
     if not found.get("overall"):
         return []
-    _, reasons = metrics.judge(found["overall"], None, gate.thresholds, {})
-    _, slice_reasons, _ = metrics.judge_slices(found.get("slices", {}), gate.slice_thresholds,
-                                               gate.min_slice_examples)
+    # a metric the version was not scored on (the config's task changed since) is no check
+    thresholds = {m: b for m, b in gate.thresholds.items() if m in found["overall"]}
+    _, reasons = metrics.judge(found["overall"], None, thresholds, {})
+    slices = {c: {v: m for v, m in values.items() if all(k in m for k in gate.slice_thresholds)}
+              for c, values in found.get("slices", {}).items()}
+    _, slice_reasons, _ = metrics.judge_slices(slices, gate.slice_thresholds, gate.min_slice_examples)
     _, class_reasons = (metrics.judge_per_class(found["per_class"], gate.per_class,
                                                 gate.min_class_examples)
                         if "per_class" in found else (True, []))

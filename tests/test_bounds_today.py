@@ -44,3 +44,9 @@ def test_a_multiclass_champion_that_never_finds_a_class_fails_the_default_per_cl
                           {"classes": classes, "macro_f1": 0.5})
     failing = bounds_today.failing_checks(version, Gate(thresholds={"accuracy": 0.7}))
     assert len(failing) == 1 and "b: recall 0.0000, never predicted right (13 rows" in failing[0]
+
+
+def test_a_bound_on_a_metric_the_version_was_not_scored_on_is_no_check(tmp_path):
+    """The config's task changed since (a classifier serving, a regression config)."""
+    version = pushed_with(tmp_path / "home", tmp_path, {"auc": 0.8, "example_count": 600})
+    assert bounds_today.failing_checks(version, Gate(thresholds={"rmse": 10.0})) == []

@@ -149,11 +149,11 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     record.mark_killed_runs()
     record.start(orchestrator_run_id, pipeline_run_id)
     log_file = run_log.start(paths.home, record.run.info.run_name)
-    _report_champion_bounds(config, paths, record)
     steps: list = []
     data = None  # the pre-flight's CheckedData
     chosen: set[str] | None = None  # the steps this run executes, once the graph is built
     try:
+        _report_champion_bounds(config, paths, record)
         data = checked_data.result()
         record.log_data(config.data, data.sha256, data.rows, data.columns, data.spans)
         beam = local_beam_args(data.rows, beam_args)
@@ -237,7 +237,11 @@ def _report_champion_bounds(config: PipelineConfig, paths: Paths, record) -> Non
     from serving.model_format import versions as push_target
 
     champion = push_target.current_version(paths.serving_dir, config.model_name)
-    failing = bounds_today.failing_checks(champion, config.gate) if champion else []
+    try:
+        failing = bounds_today.failing_checks(champion, config.gate) if champion else []
+    except Exception as err:  # a report on the champion must not fail the run
+        log.warning("could not judge the champion by today's bounds: %s: %s", type(err).__name__, err)
+        return
     if failing:
         words = "; ".join(failing[:2]) + (f" (+{len(failing) - 2} more)" if len(failing) > 2 else "")
         log.warning("the champion (version %s) fails this config's gate bounds on its own eval "
