@@ -189,6 +189,7 @@ def test_a_scheduled_dag_trains_a_new_span_and_ends_in_seconds_when_nothing_new_
     import csv
 
     raw["gate"] = {"primary_metric": "auc", "thresholds": {"auc": 0.999}}
+    raw["drift"] = {"accept": True}  # the file's next 600 rows are another part of the city
     config.write_text(yaml.safe_dump(raw, sort_keys=False))
     with open(TAXI_CSV, newline="") as handle:
         header, *rows = list(csv.reader(handle))
