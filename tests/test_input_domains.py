@@ -28,7 +28,7 @@ def test_values_outside_are_found_by_feature_and_row():
 
 
 def test_the_refusal_names_feature_value_and_domain():
-    found = input_domains.outside(LAYOUT, {"idp": [0, 7, 9], "disea": [1.0, 2.0, 1e9]})
+    found = input_domains.outside(LAYOUT, {"idp": [0, 7.0, 9], "disea": [1.0, 2.0, 1e9]})
     assert input_domains.refusal(LAYOUT, found) == (
         "row 1: 'idp' = 7 is outside its domain, identity ids 0..1 "
         "(3 value(s) outside their domains in this request)")

@@ -60,6 +60,8 @@ def refusal(layout, found: dict[str, list[tuple[int, object]]]) -> str:
     """The --strict-inputs message: the first value outside (its row in the request),
     and how many in all."""
     name, [(row, value), *_] = next(iter(found.items()))
+    if isinstance(value, float) and value.is_integer():  # gRPC's float tensors: 99.0 is REST's 99
+        value = int(value)
     total = sum(len(v) for v in found.values())
     more = f" ({total} value(s) outside their domains in this request)" if total > 1 else ""
     return (f"row {row}: '{name}' = {value!r} is outside its domain, "
