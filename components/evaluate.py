@@ -197,6 +197,20 @@ def judge_against(candidate: dict, candidate_probabilities: np.ndarray,
             champion)
 
 
+def judge_on_reference_rows(reference: dict | None, examples_uri: str, transform_uri: str, columns,
+                            candidates: list[ServableModel], champion: ServableModel | None,
+                            version: int, model_gate: ModelGate) -> list[tuple] | None:
+    """Each candidate against the champion on the pinned reference's eval rows
+    (components.reference_eval.judge: (ok, reasons, record) each); None where there is
+    no champion, no reference, or the reference's rows are these very rows."""
+    if champion is None or not reference or reference["examples_uri"] == examples_uri:
+        return None
+    scored = score_eval_split(reference["examples_uri"], transform_uri, columns, [*candidates, champion], [])
+    return [reference_eval_module.judge(scored.labels, probabilities, scored.probabilities[-1], version,
+                                        reference, model_gate)
+            for probabilities in scored.probabilities[:-1]]
+
+
 def gate_columns(model: ServableModel, model_gate: ModelGate) -> list[str]:
     return [*model.feature_names, *model_gate.label_columns, *model_gate.slices]
 
@@ -233,16 +247,13 @@ def evaluate(
     blessed, reasons, champion = judge_against(
         candidate, probs, scored.probabilities[1] if champion_model else None,
         str(champion_model.path) if champion_model else "", version, labels, model_gate)
-    reference = reference_eval_module.parse(reference_eval) if champion_model else None
-    if reference and reference["examples_uri"] != examples.uri:  # other rows than these
-        on_reference = score_eval_split(reference["examples_uri"], transform_graph.uri, columns,
-                                        models, [])
-        ok, more, reference = reference_eval_module.judge(
-            on_reference.labels, on_reference.probabilities[0], on_reference.probabilities[1],
-            version, reference, model_gate)
+    reference = None
+    judged = judge_on_reference_rows(reference_eval_module.parse(reference_eval), examples.uri,
+                                     transform_graph.uri, columns, [candidate_model], champion_model,
+                                     version, model_gate)
+    if judged:
+        (ok, more, reference), = judged
         blessed, reasons = blessed and ok, reasons + more
-    else:
-        reference = None
     report = {
         "candidate": candidate_name or candidate_model.layout.candidate,
         "framework": candidate_model.layout.framework,

@@ -28,7 +28,13 @@ from components import baseline as baseline_input
 from components import metrics, paired_test, tfx_layout
 from components import reference_eval as reference_rows
 from components.candidate_slots import unpack, with_candidate_slots
-from components.evaluate import failed_checks, gate_columns, judge_against, score_eval_split
+from components.evaluate import (
+    failed_checks,
+    gate_columns,
+    judge_against,
+    judge_on_reference_rows,
+    score_eval_split,
+)
 from components.evaluation_record import read_evaluation
 from components.infra_validate import read_results
 from components.reports.kept import Kept
@@ -99,15 +105,11 @@ def rejudge(candidates: list[dict], examples_uri: str, transform_uri: str, model
                          f"serves now: re-judged against v{live}: {'; '.join(reasons)}")
         c["blessed"], c["baseline_version"], c["reasons"] = blessed, live, reasons
         c["reference_eval"] = None
-    if live_model and reference and reference["examples_uri"] != examples_uri:
-        on_reference = score_eval_split(reference["examples_uri"], transform_uri, columns,
-                                        [*models, live_model], [])
-        for c, probabilities in zip(stale, on_reference.probabilities):
-            ok, more, c["reference_eval"] = reference_rows.judge(
-                on_reference.labels, probabilities, on_reference.probabilities[-1], live,
-                reference, model_gate)
-            c["blessed"], c["reasons"] = c["blessed"] and ok, c["reasons"] + more
-            c["rejudged"] += "; " + "; ".join(more)
+    judged = judge_on_reference_rows(reference, examples_uri, transform_uri, columns, models,
+                                     live_model, live, model_gate)
+    for c, (ok, more, record) in zip(stale, judged or []):
+        c["blessed"], c["reasons"], c["reference_eval"] = c["blessed"] and ok, c["reasons"] + more, record
+        c["rejudged"] += "; " + "; ".join(more)
     return live
 
 

@@ -69,6 +69,11 @@ def _same_delivery(entry: dict, version, sha256: str) -> bool:
     return entry.get("version") == version and entry.get("sha256") == sha256
 
 
+def any_stopped(home: Path) -> bool:
+    """Is any span held back? (Else a window need not digest its spans to find out.)"""
+    return any(e["state"] == STOPPED for e in read(home).values())
+
+
 def left_out(home: Path, found: list, digest_of) -> tuple[list, list[str]]:
     """found: spans (sluice_config.spans.Span), digest_of(span) -> sha256. -> (the spans
     a window may hold, one note per span left out: stopped at the data gate and not

@@ -54,7 +54,7 @@ def resolve(config: PipelineConfig, wanted: str | None = None, home: Path | None
     if not spans.is_pattern(config.data):
         return None
     found, notes = spans.find(config.data), []
-    if home is not None and not wanted and found:
+    if home is not None and not wanted and found and span_ledger.any_stopped(home):
         checked = _Checked(home / "inputs")
         found, notes = span_ledger.left_out(
             home, found, lambda s: spans.digest([checked.sha256(f) for f in s.files]))
