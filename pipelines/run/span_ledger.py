@@ -53,7 +53,7 @@ def record_stopped(home: Path, record: dict, reason: str) -> None:
     known = ledger.get(str(record["span"]), {})
     if known.get("state") == ACCEPTED and known.get("sha256") == record["sha256"]:
         return
-    ledger[str(record["span"])] = _entry(record, STOPPED, reason.splitlines()[0][:300])
+    ledger[str(record["span"])] = _entry(record, STOPPED, reason.splitlines()[0].rstrip(":")[:300])
     _write(home, ledger)
 
 
