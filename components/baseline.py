@@ -54,11 +54,3 @@ def version_of(baseline) -> int:
     if baseline is None:
         return 0
     return int(baseline.get_int_custom_property("serving_version"))
-
-
-def statistics_of(baseline) -> str | None:
-    """The statistics of the data that trained the baseline, if recorded."""
-    if baseline is None or not version_of(baseline):
-        return None
-    uri = baseline.get_string_custom_property("statistics_uri")
-    return None if uri in ("", NO_BASELINE) else uri

@@ -54,9 +54,6 @@ def compute(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     }
 
 
-PER_CLASS = ("precision", "recall", "f1")  # what gate.per_class can bound
-
-
 def per_class(labels: np.ndarray, probs: np.ndarray, classes) -> dict:
     """How the model does on each class (the predicted class is the most probable):
     {"classes": {name: {precision, recall, f1, support}}, "macro_f1",

@@ -103,7 +103,7 @@ def cmd_spans(args) -> int:
     else exits 99: the cheap first task of a scheduled DAG. Imports no TensorFlow."""
     from pipelines.run import span_window
     from sluice_config import spans
-    from sluice_config.config import ConfigError
+    from sluice_config.errors import ConfigError
 
     config, paths = _load_config(args), _paths(args)
     if not spans.is_pattern(config.data):
@@ -130,7 +130,7 @@ def _accept_span(args, paths, found) -> int:
     import getpass
 
     from pipelines.run import span_ledger, span_window
-    from sluice_config.config import ConfigError
+    from sluice_config.errors import ConfigError
 
     if args.number is None or not args.reason:
         raise ConfigError("sluice spans accept N --reason \"...\": name the span and say why.")
@@ -701,7 +701,7 @@ def _exit_code(err: Exception) -> int:
     from pipelines.lineage.batch_predictions import ModelNotFound
     from pipelines.lineage.reproduce import ReproductionRefused
     from pipelines.run.preflight import DataError
-    from sluice_config.config import ConfigError
+    from sluice_config.errors import ConfigError
 
     log = logging.getLogger("sluice")
     if isinstance(err, (ConfigError, DataError, ReproductionRefused, ModelNotFound)):

@@ -8,7 +8,6 @@ Relative paths are resolved against the directory of the config file.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import json
 import re
@@ -20,6 +19,10 @@ from typing import Any
 
 import yaml
 
+from sluice_config import spans
+from sluice_config.errors import ConfigError, did_you_mean
+from sluice_config.frameworks import FRAMEWORKS
+from sluice_config.frameworks import framework as framework_of
 from sluice_config.label_rule import parse_rule, rule_columns
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "pipelines" / "configs"  # the bundled configs
@@ -28,23 +31,11 @@ TASKS = ("binary", "multiclass", "regression")
 CLASSIFICATION_METRICS = ("auc", "accuracy", "loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
+PER_CLASS_METRICS = ("precision", "recall", "f1")  # what gate.per_class can bound, per class
 LOWER_IS_BETTER = frozenset({"loss", "rmse", "mae"})
 DRIFT_REFERENCES = ("pinned", "champion", "both")  # components.drift_reference resolves them
-# The frameworks a candidate may name, each with its built-in network: a module written
-# against the same public contract as a user's (trainers.frameworks holds the adapters).
-BUILTIN_MODULES = {"keras": "trainers.builtin.keras_mlp", "torch": "trainers.builtin.torch_mlp"}
-FRAMEWORKS = tuple(BUILTIN_MODULES)
 WARM_STARTS = ("", "champion")
 CANDIDATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # it names steps, runs and metrics
-
-
-class ConfigError(ValueError):
-    """A configuration file is invalid; the message says where and how to fix it."""
-
-
-def did_you_mean(name: str, choices) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f" Did you mean '{close[0]}'?" if close else ""
 
 
 class FeatureKind(str, enum.Enum):
@@ -136,7 +127,7 @@ class Candidate:
 
     @property
     def module_name(self) -> str:
-        return self.module or BUILTIN_MODULES[self.framework]
+        return self.module or framework_of(self.framework).builtin_module
 
     def hparams(self, training: Training) -> dict[str, Any]:
         """What build_model receives: training's network settings (learning_rate,
@@ -484,7 +475,7 @@ def _gate(raw: dict, task: str) -> Gate:
     _check_metrics("gate.primary_metric", {gate.primary_metric: 0}, metrics, task)
     if task == "regression" and gate.per_class:
         raise ConfigError("gate.per_class: a regression task has no classes to bound.")
-    _check_keys("gate.per_class", gate.per_class, ("precision", "recall", "f1"))
+    _check_keys("gate.per_class", gate.per_class, PER_CLASS_METRICS)
     return gate
 
 
@@ -576,7 +567,6 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path(".")) -> PipelineConfig
         gate=_gate(dict(raw.get("gate") or {}), str(raw.get("task"))),
     )
     _check_keys("drift.features", config.drift.features, config.feature_names)
-    from sluice_config import spans  # it reads ConfigError from here
 
     if spans.is_pattern(config.data):
         spans.check_pattern(config.data)

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sluice_config.config import ConfigError
+from sluice_config.errors import ConfigError
 
 PLACEHOLDER = re.compile(r"\{(SPAN|VERSION|YYYY|MM|DD)\}")
 _DIGITS = {"SPAN": r"\d+", "VERSION": r"\d+", "YYYY": r"\d{4}", "MM": r"\d{2}", "DD": r"\d{2}"}

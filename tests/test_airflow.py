@@ -84,7 +84,8 @@ def executions_per_step(metadata: Path) -> dict[str, int]:
     from pipelines.lineage import mlmd
 
     counts: dict[str, int] = {}
-    for step in mlmd.steps_since(metadata, 0):
+    store = mlmd.open_store(metadata)
+    for step in mlmd.steps_of(store, store.get_executions()):
         if step.state != "CACHED":
             counts[step.node_id] = counts.get(step.node_id, 0) + 1
     return counts

@@ -58,7 +58,7 @@ def state(home):
         "serving": sorted(p.name for p in (home / "serving" / MODEL).iterdir()),
         "champion": client.get_model_version_by_alias(MODEL, "champion").version,
         "runs": {r.info.run_id for r in client.search_runs([experiment.experiment_id])},
-        "executions": {s.execution_id for s in mlmd.steps_since(home / "metadata.sqlite", 0)},
+        "executions": {e.id for e in mlmd.open_store(home / "metadata.sqlite").get_executions()},
     }
 
 

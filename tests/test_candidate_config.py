@@ -6,7 +6,7 @@ import textwrap
 import pytest
 
 from sluice_config import config as config_module
-from sluice_config.config import ConfigError
+from sluice_config.errors import ConfigError
 from tests.test_config import write
 from trainers import module_contract
 

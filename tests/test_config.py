@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from sluice_config import config as config_module
-from sluice_config.config import ConfigError
+from sluice_config.errors import ConfigError
 
 pytestmark = pytest.mark.unit
 

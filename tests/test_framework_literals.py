@@ -1,5 +1,5 @@
 """What a framework means lives in its adapter (trainers.frameworks), its serving
-flavor (serving.model_format.flavors) and the config's defaults: no other module of
+flavor (serving.model_format.flavors) and the registry of frameworks (sluice_config.frameworks): no other module of
 the pipeline, its steps, the record or the server names a framework as a string, so
 adding a framework or a candidate touches nothing downstream."""
 import ast
@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from sluice_config.packages import code_packages
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.unit
 FRAMEWORK_NAMES = {"keras", "torch"}
-ALLOWED = {"sluice_config/config.py", "trainers", "serving/model_format/flavors"}
+ALLOWED = {"sluice_config/frameworks.py", "trainers", "serving/model_format/flavors"}
 
 
 def literals(path: Path) -> list[tuple[int, str]]:
@@ -25,7 +26,7 @@ def literals(path: Path) -> list[tuple[int, str]]:
 
 def test_no_framework_is_named_outside_its_adapter_flavor_and_the_config_defaults():
     found = []
-    for package in ("pipelines", "components", "serving", "trainers"):
+    for package in code_packages(ROOT):
         for path in sorted((ROOT / package).rglob("*.py")):
             relative = path.relative_to(ROOT).as_posix()
             if any(relative == a or relative.startswith(a + "/") for a in ALLOWED):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from sluice_config import spans
-from sluice_config.config import ConfigError
+from sluice_config.errors import ConfigError
 
 pytestmark = pytest.mark.unit
 

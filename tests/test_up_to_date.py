@@ -34,3 +34,22 @@ def test_fingerprint_changes_with_every_input(tmp_path):
     model.mkdir()
     push_target.push(model, paths.serving_dir, config.model_name, {"model_uri": "m"})
     assert fingerprint(config, paths, ("keras",), ()) != changed_data  # the champion changed
+
+
+@pytest.mark.unit
+def test_every_package_with_code_is_in_the_fingerprint():
+    """A package the fingerprint misses lets a change there be skipped as "nothing
+    changed" (sluice_config/ was missed once): every folder at the top of the project
+    with an __init__.py must be one of the packages pyproject.toml installs, and the
+    import contracts must cover the same packages."""
+    import tomli
+
+    from pipelines.definition.dag import PROJECT_ROOT
+    from sluice_config.packages import code_packages
+
+    on_disk = {p.parent.name for p in PROJECT_ROOT.glob("*/__init__.py")} - {"tests"}
+    assert on_disk <= set(code_packages(PROJECT_ROOT)), on_disk - set(code_packages(PROJECT_ROOT))
+    assert {"sluice_config", "pipelines", "components", "trainers", "serving"} <= set(code_packages(PROJECT_ROOT))
+    with open(PROJECT_ROOT / "pyproject.toml", "rb") as handle:
+        linted = tomli.load(handle)["tool"]["importlinter"]["root_packages"]
+    assert sorted(linted) == sorted(code_packages(PROJECT_ROOT))

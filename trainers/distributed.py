@@ -74,14 +74,14 @@ def rendezvous(framework: str, rank: int, ports: list[int]) -> dict[str, str]:
 
 
 def train_or_launch(framework: str, fn_args, train) -> None:
-    """A trainer's run_fn: train(fn_args, config, worker) here, as one worker or as the
+    """A trainer's run_fn: train(fn_args, worker) here, as one worker or as the
     worker the environment names, or start training.workers workers that each do."""
     config, _ = module_contract.candidate_of(fn_args)
     worker = joined(framework)
     if worker is None and config.training.workers > 1:
         launch(framework, fn_args, config.training.workers)
     else:
-        train(fn_args, config, worker or Worker())
+        train(fn_args, worker or Worker())
 
 
 def launch(framework: str, fn_args, workers: int) -> None:
@@ -117,9 +117,9 @@ def launch(framework: str, fn_args, workers: int) -> None:
 
 def main(framework: str, args_file: str) -> None:
     """One worker: the trainer's run_fn, which finds its place in the environment."""
-    from trainers.frameworks import adapter
+    from sluice_config.frameworks import framework as registered
 
-    adapter(framework).run_fn(SimpleNamespace(**json.loads(Path(args_file).read_text())))
+    registered(framework).adapter().run_fn(SimpleNamespace(**json.loads(Path(args_file).read_text())))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ from pathlib import Path
 from types import ModuleType
 
 from sluice_config import sources
-from sluice_config.config import Candidate, ConfigError, PipelineConfig
+from sluice_config.config import Candidate, PipelineConfig
+from sluice_config.errors import ConfigError
 
 ENTRY_POINTS = ("build_model", "run_fn")
 FAILURE_FILE = "TRAINING_FAILED.json"  # in the candidate's model dir, instead of a model

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sluice_config import sources, spans, step_ids
-from sluice_config.config import ConfigError, PipelineConfig, as_parameter, to_json
+from sluice_config.config import PipelineConfig, as_parameter, to_json
+from sluice_config.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the repository: code, lock, git
 

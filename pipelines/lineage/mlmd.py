@@ -46,18 +46,10 @@ def steps_of_run(path: Path, pipeline_run_id: str) -> list[Step]:
     context = store.get_context_by_type_and_name("pipeline_run", pipeline_run_id)
     if context is None:
         return []
-    return _steps(store, store.get_executions_by_context(context.id))
+    return steps_of(store, store.get_executions_by_context(context.id))
 
 
-def steps_since(path: Path, since_ms: int) -> list[Step]:
-    """Executions created at or after since_ms, in the order they ran."""
-    if not path.exists():
-        return []
-    store = open_store(path)
-    return _steps(store, [e for e in store.get_executions() if e.create_time_since_epoch >= since_ms])
-
-
-def _steps(store, executions) -> list[Step]:
+def steps_of(store, executions) -> list[Step]:
     from ml_metadata.proto import metadata_store_pb2 as pb
 
     node_types = {t.id: t.name for t in store.get_context_types()}

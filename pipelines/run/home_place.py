@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sluice_config.config import ConfigError
+from sluice_config.errors import ConfigError
 
 PLACE_FILE = "home.json"
 

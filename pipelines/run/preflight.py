@@ -28,7 +28,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sluice_config.config import ConfigError, PipelineConfig, did_you_mean
+from sluice_config.config import PipelineConfig
+from sluice_config.errors import ConfigError, did_you_mean
 from sluice_config.label_rule import parse_rule
 
 BOM = b"\xef\xbb\xbf"

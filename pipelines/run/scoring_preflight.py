@@ -19,7 +19,7 @@ from pyarrow import csv as arrow_csv
 
 from pipelines.run.preflight import DataError, _check_header, _Hashing, _is_number, _sniff, not_utf8, records
 from serving.batch import csv_table
-from sluice_config.config import did_you_mean
+from sluice_config.errors import did_you_mean
 
 
 @dataclass(frozen=True)

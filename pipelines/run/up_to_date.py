@@ -17,8 +17,8 @@ from pathlib import Path
 from pipelines.definition.dag import PROJECT_ROOT, Paths
 from sluice_config import sources
 from sluice_config.config import PipelineConfig
+from sluice_config.packages import code_packages
 
-CODE_DIRS = ("components", "pipelines", "serving", "trainers")
 STATE_FILE = "last_run.json"
 
 
@@ -34,7 +34,7 @@ def fingerprint(config: PipelineConfig, paths: Paths, trainers, beam_args,
                             push_target.rolled_back(paths.serving_dir, config.model_name)]}
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     files = [config.data, config.schema, PROJECT_ROOT / "requirements.lock"]
-    files += sorted(p for d in CODE_DIRS for p in (PROJECT_ROOT / d).rglob("*.py"))
+    files += sorted(p for d in code_packages(PROJECT_ROOT) for p in (PROJECT_ROOT / d).rglob("*.py"))
     if config.source:
         sources.on_import_path(config.source.parent)
     modules = [config.preprocessing_fn.rpartition(".")[0], *(c.module_name for c in config.candidates)]

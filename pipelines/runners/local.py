@@ -68,7 +68,7 @@ def partial_run_options(pipeline, only: str | None, start_from: str | None):
     """RunOptions for `--only STEP` / `--from STEP`, or None for a whole run."""
     from tfx.orchestration.pipeline import RunOptions
 
-    from sluice_config.config import ConfigError, did_you_mean
+    from sluice_config.errors import ConfigError, did_you_mean
 
     step = only or start_from
     if step is None:

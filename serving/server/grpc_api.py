@@ -32,7 +32,6 @@ from tensorflow_serving.apis import (
 from serving.server import tf_serving_json as api
 
 log = logging.getLogger("sluice.serving")
-DEFAULT_GRPC_PORT = 8500  # TF Serving's gRPC port
 CODES = {400: grpc.StatusCode.INVALID_ARGUMENT, 404: grpc.StatusCode.NOT_FOUND,
          413: grpc.StatusCode.RESOURCE_EXHAUSTED}
 STATES = {"AVAILABLE": get_model_status_pb2.ModelVersionStatus.AVAILABLE,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+DEFAULT_GRPC_PORT = 8500  # TF Serving's gRPC port
+
 
 def _rate(text: str) -> float:
     rate = float(text)
@@ -29,7 +31,7 @@ def _duration(text: str) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=8501, help="port (default: 8501, as TF Serving)")
-    parser.add_argument("--grpc-port", type=int, default=8500,
+    parser.add_argument("--grpc-port", type=int, default=DEFAULT_GRPC_PORT,
                         help="port of TF Serving's gRPC API, on the same --host (default: 8500, as "
                              "TF Serving; 0: REST only)")
     parser.add_argument("--request-log", metavar="DIR",

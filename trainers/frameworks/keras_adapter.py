@@ -136,7 +136,7 @@ def check_output(model, inputs: dict, layout: FeatureLayout, candidate) -> None:
                                  f"for {rows} rows; expected {(rows, layout.output_size)}: {what}.")
 
 
-def train(fn_args, config, worker: distributed.Worker) -> None:
+def train(fn_args, worker: distributed.Worker) -> None:
     """This worker's part of training; worker 0 writes the history and the model."""
     # MultiWorkerMirroredStrategy must exist before any other TensorFlow op runs.
     strategy = (tf.distribute.MultiWorkerMirroredStrategy() if worker.count > 1

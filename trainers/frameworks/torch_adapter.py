@@ -152,7 +152,7 @@ def check_output(logits: PositionalInputs, args, layout: FeatureLayout, candidat
                                  f"for {rows} rows; expected {(rows, layout.output_size)}: {what}.")
 
 
-def train(fn_args, config, worker: distributed.Worker) -> None:
+def train(fn_args, worker: distributed.Worker) -> None:
     """This worker's part of training; worker 0 writes the history and the model."""
     config, candidate = module_contract.candidate_of(fn_args)
     module = module_contract.load(candidate)

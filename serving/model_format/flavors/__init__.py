@@ -5,13 +5,9 @@ its inputs are packed by, the TensorFlow part of a prediction (raw columns in) a
 the rest (that part's outputs in, probabilities out)."""
 from __future__ import annotations
 
-import importlib
-
-FLAVORS = {"keras": "serving.model_format.flavors.keras_flavor",
-           "torch": "serving.model_format.flavors.torch_flavor"}
+from sluice_config.frameworks import framework as registered
 
 
 def flavor(framework: str):
-    if framework not in FLAVORS:
-        raise ValueError(f"no serving flavor for framework {framework!r} (known: {', '.join(FLAVORS)})")
-    return importlib.import_module(FLAVORS[framework])
+    """The flavor module of a framework named in the registry (sluice_config.frameworks)."""
+    return registered(framework).flavor()
