@@ -58,7 +58,8 @@ def state(home):
         "serving": sorted(p.name for p in (home / "serving" / MODEL).iterdir()),
         "champion": client.get_model_version_by_alias(MODEL, "champion").version,
         "runs": {r.info.run_id for r in client.search_runs([experiment.experiment_id])},
-        "executions": {e.id for e in mlmd.open_store(home / "metadata.sqlite").get_executions()},
+        "executions": ({e.id for e in mlmd.open_store(home / "metadata.sqlite").get_executions()}
+                       if (home / "metadata.sqlite").exists() else set()),
     }
 
 
