@@ -43,7 +43,7 @@ import http_load  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from serving.model_format import versions as push_target  # noqa: E402
+from serving.model_format import push_target
 from serving.model_format.model import ServableModel  # noqa: E402
 from serving.server.process import ServerProcess, free_port, wait_until_up  # noqa: E402
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from serving.model_format import versions as push_target
+from serving.model_format import push_target
 from sluice_config import step_ids
 
 NODE_ID = step_ids.BASELINE

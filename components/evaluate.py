@@ -1,7 +1,7 @@
 """The model gate, identical for Keras and PyTorch.
 
 The candidate is loaded as it will serve (serving.model_format.model), predicts on the raw eval
-split, and components.metrics scores it overall and per slice. Blessing needs every
+split, and components.gates.metrics scores it overall and per slice. Blessing needs every
 absolute threshold, every slice threshold (if configured), AND no regression beyond
 the tolerance against the baseline: the version serving when the pipeline was built,
 a declared input (components.baseline), re-scored on the same eval data; none on the
@@ -21,10 +21,11 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, TransformGraph
 
 from components import baseline as baseline_input
-from components import metrics, paired_test, tfx_layout
-from components import reference_eval as reference_eval_module
-from components.evaluation_record import EVALUATION_FILE
-from components.reports.kept import Kept
+from components.artifacts import tfx_layout
+from components.artifacts.evaluation_record import EVALUATION_FILE
+from components.artifacts.kept import Kept
+from components.gates import metrics, paired_test
+from components.gates import reference_eval as reference_eval_module
 from serving.model_format.layout import LABEL_KEY
 from serving.model_format.model import ServableModel
 from sluice_config import step_ids
@@ -173,7 +174,7 @@ def judge_against(candidate: dict, candidate_probabilities: np.ndarray,
     """The blessing rule for candidate metrics ({overall, slices}) against the version
     serving (its probabilities on the same eval rows; none when version is 0). The
     champion's report carries the paired test of the primary metric's improvement on
-    these rows (components.paired_test), which promotion reads.
+    these rows (components.gates.paired_test), which promotion reads.
     -> (blessed, reasons, the champion's report or None)."""
     champion = None
     gate = model_gate.gate
@@ -201,7 +202,7 @@ def judge_on_reference_rows(reference: dict | None, examples_uri: str, transform
                             candidates: list[ServableModel], champion: ServableModel | None,
                             version: int, model_gate: ModelGate) -> list[tuple] | None:
     """Each candidate against the champion on the pinned reference's eval rows
-    (components.reference_eval.judge: (ok, reasons, record) each); None where there is
+    (components.gates.reference_eval.judge: (ok, reasons, record) each); None where there is
     no champion, no reference, or the reference's rows are these very rows."""
     if champion is None or not reference or reference["examples_uri"] == examples_uri:
         return None
@@ -224,7 +225,7 @@ def evaluate(
     blessing: OutputArtifact[ModelBlessing],
     gate: Parameter[str],  # a ModelGate as JSON
     candidate_name: Parameter[str] = "",  # the config's name for it
-    reference_eval: Parameter[str] = "",  # the pinned reference's eval rows (components.reference_eval)
+    reference_eval: Parameter[str] = "",  # the pinned reference's eval rows (components.gates.reference_eval)
 ):
     """Scores the candidate and the baseline on the eval split; writes the blessing.
     A candidate whose training failed (trainers.module_contract) is not blessed, for

@@ -16,12 +16,12 @@ from tfx.dsl.component.experimental.annotations import OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import InfraBlessing
 
-from components import tfx_layout
+from components.artifacts import tfx_layout
+from components.artifacts.evaluation_record import read_evaluation
+from components.artifacts.kept import Kept
 from components.candidate_slots import unpack, with_candidate_slots
 from components.evaluate import read_samples
-from components.evaluation_record import read_evaluation
-from components.reports.kept import Kept
-from serving.model_format import versions as push_target
+from serving.model_format import push_target
 
 RESULTS_FILE = "infra_validation.json"
 

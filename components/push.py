@@ -25,8 +25,9 @@ from tfx.types.standard_artifacts import (
 )
 
 from components import baseline as baseline_input
-from components import metrics, paired_test, tfx_layout
-from components import reference_eval as reference_rows
+from components.artifacts import tfx_layout
+from components.artifacts.evaluation_record import read_evaluation
+from components.artifacts.kept import Kept
 from components.candidate_slots import unpack, with_candidate_slots
 from components.evaluate import (
     failed_checks,
@@ -35,10 +36,10 @@ from components.evaluate import (
     judge_on_reference_rows,
     score_eval_split,
 )
-from components.evaluation_record import read_evaluation
+from components.gates import metrics, paired_test
+from components.gates import reference_eval as reference_rows
 from components.infra_validate import read_results
-from components.reports.kept import Kept
-from serving.model_format import versions as push_target
+from serving.model_format import push_target
 from sluice_config.config import ModelGate, from_parameter
 
 DECISION_FILE = "decision.json"
@@ -120,9 +121,9 @@ def champion_value(champion: dict | None, metric: str) -> float | None:
 
 def promotion(winner: dict, live: int, gate) -> tuple[bool, str]:
     """Promotion, apart from blessing: the blessed winner replaces the champion only
-    when its primary metric beats the champion's on the same rows (components.metrics.
+    when its primary metric beats the champion's on the same rows (components.gates.metrics.
     promotes) and the improvement lies beyond the noise of those rows (a paired test at
-    gate.promotion.confidence, components.paired_test). -> (promoted, why)."""
+    gate.promotion.confidence, components.gates.paired_test). -> (promoted, why)."""
     if not live:
         return True, "no champion yet"
     promoted, words = metrics.promotes(gate.primary_metric, winner["value"], winner["champion_value"],
@@ -160,12 +161,12 @@ def push(
     model_name: Parameter[str],
     gate: Parameter[str],  # a ModelGate as JSON
     serving_state: Parameter[str],
-    reference_eval: Parameter[str] = "",  # the pinned reference's eval rows (components.reference_eval)
+    reference_eval: Parameter[str] = "",  # the pinned reference's eval rows (components.gates.reference_eval)
     **candidate_inputs,
 ):
     """Pushes the winner to <serving_dir>/<model_name>/<version>/ or records why not.
 
-    gate: a ModelGate as JSON. serving_state (serving.model_format.versions.state_digest
+    gate: a ModelGate as JSON. serving_state (serving.model_format.push_target.state_digest
     when the pipeline was built) is not read: it puts the serving dir's versions and
     rollbacks into the cache key, because the decision depends on them. The candidates
     arrive in slots (components.candidate_slots), in the config's order."""

@@ -27,19 +27,19 @@ from sluice_config.label_rule import parse_rule, rule_columns
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "pipelines" / "configs"  # the bundled configs
 TASKS = ("binary", "multiclass", "regression")
-# What the gate can bound, per kind of task (components.metrics computes them).
+# What the gate can bound, per kind of task (components.gates.metrics computes them).
 CLASSIFICATION_METRICS = ("auc", "accuracy", "loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
 PER_CLASS_METRICS = ("precision", "recall", "f1")  # what gate.per_class can bound, per class
 LOWER_IS_BETTER = frozenset({"loss", "rmse", "mae"})
-DRIFT_REFERENCES = ("pinned", "champion", "both")  # components.drift_reference resolves them
+DRIFT_REFERENCES = ("pinned", "champion", "both")  # components.gates.drift_reference resolves them
 WARM_STARTS = ("", "champion")
 CANDIDATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # it names steps, runs and metrics
 
 
 class FeatureKind(str, enum.Enum):
-    """How a CSV column becomes a model input (components.preprocessing), the one list
+    """How a CSV column becomes a model input (trainers.builtin.default_preprocessing), the one list
     of kinds every module reads."""
 
     NUMERIC = "numeric"  # z-scored float
@@ -144,7 +144,7 @@ DEFAULT_CANDIDATES = tuple(Candidate(name, name) for name in FRAMEWORKS)
 class Promotion:
     """When a blessed candidate replaces the champion: its primary metric's improvement
     on the same eval rows lies beyond the noise of those rows, by a paired test at this
-    confidence (components.paired_test; 0 turns the test off)."""
+    confidence (components.gates.paired_test; 0 turns the test off)."""
 
     confidence: float = 0.95
 
@@ -180,19 +180,19 @@ class Gate:
 
 @dataclass(frozen=True)
 class Drift:
-    """The drift gate (components.drift): the new data's statistics against a
+    """The drift gate (components.gates.drift): the new data's statistics against a
     reference's. numeric: bound of the Jensen-Shannon divergence on the reference's
     decile bins, for numeric, bucketized and identity features; categorical: bound of
     TFDV's L-infinity distance; features: a bound per feature, overriding both.
     reference: pinned (the first champion's data until `sluice drift pin` re-pins it),
-    champion (the serving version's data) or both (components.drift_reference).
+    champion (the serving version's data) or both (components.gates.drift_reference).
     accept: let drift beyond a bound through (recorded in MLflow with the run's config;
     `--accept-drift` sets it)."""
 
     numeric: float = 0.1
     categorical: float = 0.3
     features: dict[str, float] = field(default_factory=dict)
-    # The label's own bound (components.label_drift): the Jensen-Shannon divergence for a
+    # The label's own bound (components.gates.label_drift): the Jensen-Shannon divergence for a
     # regression label, the largest change of a class's share for a classification one.
     label: float = 0.1
     reference: str = "pinned"
@@ -214,7 +214,7 @@ class PipelineConfig:
     gate: Gate = Gate()
     drift: Drift = Drift()
     # Dotted path of the tf.Transform function; replace it to customise features.
-    preprocessing_fn: str = "components.preprocessing.preprocessing_fn"
+    preprocessing_fn: str = "trainers.builtin.default_preprocessing.preprocessing_fn"
     # The models trained and judged side by side; the best blessed one is pushed.
     candidates: tuple[Candidate, ...] = DEFAULT_CANDIDATES
     source: Path | None = None  # the YAML file this was read from
@@ -265,6 +265,11 @@ class PipelineConfig:
             default = self.drift.categorical if categorical else self.drift.numeric
             bounds[feature.name] = (measure, self.drift.features.get(feature.name, default))
         return bounds
+
+    @property
+    def experiment_name(self) -> str:
+        """The MLflow experiment of this config's runs, and its TFX pipeline's name."""
+        return f"sluice-{self.name}"
 
     def replace(self, **changes) -> PipelineConfig:
         return dataclasses.replace(self, **changes)

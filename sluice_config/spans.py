@@ -10,7 +10,7 @@ the newest `training.window` spans up to it (TFX's RollingRange), or the spans a
 
 This module only finds and selects spans (a glob, no file is read); the pre-flight
 checks them (pipelines/run/span_window.py) and the data gate compares the newest with
-the previous one (components/check_anomalies.py).
+the previous one (components/data_gate.py).
 """
 from __future__ import annotations
 

@@ -76,8 +76,10 @@ def upstream(tmp_path_factory):
     upstream outputs of the component tests."""
     from tfx.orchestration.pipeline import RunOptions
 
-    from pipelines.definition.dag import Paths, create_pipeline
-    from pipelines.runners.local import IN_MEMORY_BEAM, named_runner
+    from pipelines.definition.dag import create_pipeline
+    from pipelines.definition.home_layout import Paths
+    from pipelines.run.beam_args import IN_MEMORY_BEAM
+    from pipelines.runners.local import named_runner
     from sluice_config import config as config_module
 
     home = tmp_path_factory.mktemp("upstream")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from serving.model_format import versions as push_target
+from serving.model_format import push_target
 from tests.conftest import ROOT, run_sluice
 
 pytestmark = pytest.mark.e2e

@@ -8,10 +8,11 @@ import json
 
 import pytest
 
-from components import baseline, tfx_layout
+from components import baseline
+from components.artifacts import tfx_layout
 from pipelines.lineage import mlmd
 from pipelines.runners.local import named_runner
-from serving.model_format import versions as push
+from serving.model_format import push_target as push
 
 pytestmark = pytest.mark.component
 

@@ -1,11 +1,11 @@
-"""A champion judged by today's bounds (components.bounds_today): its own gate figures
+"""A champion judged by today's bounds (components.gates.bounds_today): its own gate figures
 against the config as it reads now; `sluice models` marks a version that fails them."""
 import json
 
 import pytest
 
-from components import bounds_today
-from serving.model_format import versions as push_target
+from components.gates import bounds_today
+from serving.model_format import push_target
 from sluice_config.config import Gate
 from tests.conftest import run_sluice
 

@@ -25,7 +25,7 @@ PREPROCESSING = f'''
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.preprocessing import fill_in_missing, preprocessing_fn as default_fn
+from trainers.builtin.default_preprocessing import fill_in_missing, preprocessing_fn as default_fn
 
 
 def preprocessing_fn(inputs, custom_config):
@@ -107,7 +107,7 @@ def test_every_candidate_reads_the_cross_the_preprocessing_fn_adds(ran):
     import tensorflow as tf
     import torch
 
-    from components import tfx_layout
+    from components.artifacts import tfx_layout
     from serving.model_format.layout import FeatureLayout
 
     home, _ = ran

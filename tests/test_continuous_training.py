@@ -64,7 +64,7 @@ class Project:
         return result
 
     def versions(self) -> list[int]:
-        from serving.model_format import versions as push_target
+        from serving.model_format import push_target
 
         return push_target.versions(self.home / "serving", MODEL)
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components import drift, drift_reference
-from serving.model_format import versions as push_target
+from components.gates import drift, drift_reference
+from serving.model_format import push_target
 from sluice_config import config as config_module
 from tests.conftest import TAXI_CSV
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from components import drift_reference
-from serving.model_format import versions as push_target
+from components.gates import drift_reference
+from serving.model_format import push_target
 from tests.conftest import run_sluice
 
 pytestmark = pytest.mark.component

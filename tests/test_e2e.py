@@ -12,7 +12,7 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from serving.model_format import versions as push
+from serving.model_format import push_target as push
 from serving.model_format.model import ServableModel
 from sluice_config import config as config_module
 from tests.conftest import raw_rows, run_sluice

@@ -5,7 +5,8 @@ and floats."""
 import pytest
 import tensorflow as tf
 
-from components import evaluate, tfx_layout
+from components import evaluate
+from components.artifacts import tfx_layout
 from components.evaluate import read_raw_split
 
 pytestmark = pytest.mark.component

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from serving.model_format import versions as push
+from serving.model_format import push_target as push
 from sluice_config import config as config_module
 from tests.conftest import SLUICE, run_sluice, sluice_env
 from tests.test_preflight import rows_of, write_rows
@@ -158,7 +158,7 @@ def test_drift_from_the_serving_models_data_stops_before_transform(home, lenient
 def test_failed_run_leaves_its_traceback_and_a_killed_run_is_found(home, lenient_config, tmp_path):
     bad = tmp_path / "bad.yaml"
     raw = yaml.safe_load(lenient_config.read_text())
-    raw["preprocessing_fn"] = "components.preprocessing.no_such_fn"
+    raw["preprocessing_fn"] = "trainers.builtin.default_preprocessing.no_such_fn"
     bad.write_text(yaml.safe_dump(raw))
     failed = run_sluice("run", "--home", home, "--config", bad)
     assert failed.returncode == 2

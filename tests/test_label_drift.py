@@ -1,11 +1,11 @@
-"""The label is data too (components.label_drift): a label in other units and a
+"""The label is data too (components.gates.label_drift): a label in other units and a
 binary label flipped on 30% of the rows drift beyond the default bound; two halves of
 the same data do not."""
 import numpy as np
 import pytest
 
-from components import label_drift
-from components.drift import DataDriftError
+from components.gates import label_drift
+from components.gates.drift import DataDriftError
 from sluice_config.config import DriftGate, Label
 
 pytestmark = pytest.mark.unit

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from pipelines.runners.local import IN_MEMORY_BEAM, LARGE_INPUT_ROWS, MIN_CORES_FOR_WORKERS, local_beam_args
+from pipelines.run.beam_args import IN_MEMORY_BEAM, LARGE_INPUT_ROWS, MIN_CORES_FOR_WORKERS, local_beam_args
 
 pytestmark = pytest.mark.unit
 

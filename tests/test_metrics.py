@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from components import metrics
+from components.gates import metrics
 from components.push import choose
 
 pytestmark = pytest.mark.unit
@@ -108,7 +108,7 @@ def test_slice_gate_names_the_failing_slices():
 def test_a_blessed_candidate_replaces_the_champion_only_when_it_is_better():
     """The measured case: accuracy 0.6836 against the champion's 0.6970 is within a
     0.02 tolerance (blessed) but worse: not promoted; a tie is not promoted either."""
-    from components.metrics import promotes
+    from components.gates.metrics import promotes
 
     worse, words = promotes("accuracy", 0.6836, 0.6970, 0.0, False)
     assert not worse and "0.6836 vs the champion's 0.6970" in words and "-0.0134" in words

@@ -1,10 +1,10 @@
 """The promotion test: a paired interval of the primary metric's improvement on the
-same eval rows (components.paired_test)."""
+same eval rows (components.gates.paired_test)."""
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from components import paired_test
+from components.gates import paired_test
 
 pytestmark = pytest.mark.unit
 

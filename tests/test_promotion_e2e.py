@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.model_format import versions as push
+from serving.model_format import push_target as push
 from tests.conftest import run_sluice
 from tests.test_gates_e2e import MODEL, gate_config, last_parent
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from serving.model_format import versions as push
+from serving.model_format import push_target as push
 
 pytestmark = pytest.mark.unit
 

@@ -1,10 +1,10 @@
-"""The model gate's fixed second set of rows (components.reference_eval): a candidate
+"""The model gate's fixed second set of rows (components.gates.reference_eval): a candidate
 trained on corrupted labels wins on the new rows but regresses on the pinned
 reference's rows, and is neither blessed nor promoted."""
 import numpy as np
 import pytest
 
-from components import reference_eval
+from components.gates import reference_eval
 from sluice_config.config import Gate, ModelGate
 
 pytestmark = pytest.mark.unit

@@ -52,7 +52,7 @@ def test_files_rotate_by_age_and_a_live_part_file_is_read_to_its_last_whole_line
     being written up to its last whole line, and names what it skipped."""
     import time
 
-    from pipelines.run import served_rows
+    from pipelines.jobs import served_rows
     from pipelines.run.preflight import DataError
 
     log = RequestLog(tmp_path, rotate_seconds=0.2)
@@ -111,7 +111,7 @@ def test_every_answered_request_is_logged_and_tfdv_reads_the_log(first_run, tmp_
     import tensorflow_data_validation as tfdv
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-    from serving.model_format import versions as push_target
+    from serving.model_format import push_target
     from serving.model_format.model import ServableModel
     from serving.server.process import ServerProcess
     from tests.test_serving import trained_model_dir

@@ -4,7 +4,7 @@ import json
 import pytest
 from mlflow.tracking import MlflowClient
 
-from serving.model_format import versions as push_target
+from serving.model_format import push_target
 from tests.conftest import run_sluice
 
 pytestmark = pytest.mark.component

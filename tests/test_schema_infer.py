@@ -26,7 +26,7 @@ def test_infer_writes_a_schema_and_reports_what_changed(tmp_path, taxi_sample):
 
 
 def test_inferred_schema_has_value_ranges_where_the_data_supports_them(taxi_sample):
-    from components.infer_schema import infer_schema
+    from pipelines.jobs.schema_inference import infer_schema
 
     schema = infer_schema(taxi_sample, {"trip_start_hour": 24})
     features = {f.name: f for f in schema.feature}
@@ -41,9 +41,11 @@ def _anomalies_with(config, schema, home):
     """The real pipeline up to ExampleValidator with this schema -> its anomalies."""
     from tfx.orchestration.pipeline import RunOptions
 
-    from components.anomalies import read_anomalies
-    from pipelines.definition.dag import Paths, create_pipeline
-    from pipelines.runners.local import IN_MEMORY_BEAM, named_runner
+    from components.gates.anomalies import read_anomalies
+    from pipelines.definition.dag import create_pipeline
+    from pipelines.definition.home_layout import Paths
+    from pipelines.run.beam_args import IN_MEMORY_BEAM
+    from pipelines.runners.local import named_runner
 
     pipeline = create_pipeline(config.replace(schema=schema), Paths(home), ("keras",), IN_MEMORY_BEAM)
     named_runner(home.name).run(pipeline, run_options=RunOptions(to_nodes=["ExampleValidator"]))
@@ -54,7 +56,7 @@ def _anomalies_with(config, schema, home):
 def test_every_bundled_table_passes_the_data_gate_with_its_own_inferred_schema(tmp_path, taxi_sample):
     """Including a table with missing values in numeric and text columns (the cars
     table's case): inferred presence is optional, not `value_count {min: 1}`."""
-    from components.infer_schema import infer_schema, write_schema
+    from pipelines.jobs.schema_inference import infer_schema, write_schema
     from sluice_config import config as config_module
 
     frame = pd.read_csv(taxi_sample)

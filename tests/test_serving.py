@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.model_format import versions as push_target
+from serving.model_format import push_target
 from serving.model_format.model import ServableModel
 from serving.server.process import ServerProcess
 

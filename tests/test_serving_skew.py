@@ -3,9 +3,9 @@ divergence, --since, and the SERVING environment of the schema."""
 import numpy as np
 import pytest
 
-from components.serving_skew import binned_jsd, score_of, serving_schema
+from components.gates.serving_skew import binned_jsd, score_of, serving_schema
+from pipelines.jobs.served_rows import since_epoch
 from pipelines.run.preflight import DataError
-from pipelines.run.served_rows import since_epoch
 from sluice_config import config as config_module
 
 pytestmark = pytest.mark.unit
@@ -44,7 +44,7 @@ def test_serving_schema_expects_only_what_the_model_reads():
 
 
 def test_served_rows_are_typed_filtered_and_keep_logged_answers(tmp_path):
-    from pipelines.run.served_rows import load
+    from pipelines.jobs.served_rows import load
 
     folder = tmp_path / "log" / "taxi"
     folder.mkdir(parents=True)

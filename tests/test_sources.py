@@ -50,7 +50,8 @@ def test_the_compiled_steps_carry_the_contents_they_read(tmp_path):
     read them, where TFX's cache key includes them."""
     import shutil
 
-    from pipelines.definition.dag import CONTENT_KEY, Paths, create_pipeline
+    from pipelines.definition.dag import CONTENT_KEY, create_pipeline
+    from pipelines.definition.home_layout import Paths
     from sluice_config import config as config_module
 
     taxi = config_module.load("taxi")

@@ -1,4 +1,4 @@
-"""TFX's artifact layout, as components.tfx_layout reads it, checked against the real
+"""TFX's artifact layout, as components.artifacts.tfx_layout reads it, checked against the real
 executors on a few rows: StatisticsGen's statistics, ImportSchemaGen's schema and an
 anomaly that ExampleValidator really writes are read back, and the Trainer's model
 folder is where TFX puts it. If TFX moves a file, this fails here (naming the TFX
@@ -8,8 +8,8 @@ import tensorflow as tf
 import tfx
 from tfx.types import standard_artifacts
 
-from components import tfx_layout
-from components.anomalies import read_anomalies
+from components.artifacts import tfx_layout
+from components.gates.anomalies import read_anomalies
 from components.reports.tfx_steps import split_rows
 
 pytestmark = pytest.mark.component

@@ -3,10 +3,10 @@ import dataclasses
 
 import pytest
 
-from pipelines.definition.dag import Paths
+from pipelines.definition.home_layout import Paths
 from pipelines.lineage.mlflow_record import file_digest
 from pipelines.run.up_to_date import fingerprint
-from serving.model_format import versions as push_target
+from serving.model_format import push_target
 from sluice_config import config as config_module
 from tests.conftest import TAXI_CSV, head_csv
 
@@ -44,7 +44,7 @@ def test_every_package_with_code_is_in_the_fingerprint():
     import contracts must cover the same packages."""
     import tomli
 
-    from pipelines.definition.dag import PROJECT_ROOT
+    from pipelines.definition.home_layout import PROJECT_ROOT
     from sluice_config.packages import code_packages
 
     on_disk = {p.parent.name for p in PROJECT_ROOT.glob("*/__init__.py")} - {"tests"}

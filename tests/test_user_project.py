@@ -27,7 +27,7 @@ def project(tmp_path_factory, taxi_sample):
     (folder / "my_features" / "__init__.py").write_text("")
     (folder / "my_features" / "helpers.py").write_text("LABEL_OFFSET = 0\n")
     (folder / "my_features" / "prep.py").write_text(
-        "from components.preprocessing import preprocessing_fn as default_fn\n"
+        "from trainers.builtin.default_preprocessing import preprocessing_fn as default_fn\n"
         "from my_features.helpers import LABEL_OFFSET\n\n\n"
         "def preprocessing_fn(inputs, custom_config):\n"
         "    outputs = default_fn(inputs, custom_config)\n"

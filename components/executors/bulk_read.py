@@ -18,7 +18,7 @@ import pyarrow as pa
 from tfx_bsl.tfxio import record_based_tfxio
 from tfx_bsl.tfxio.tf_example_record import TFExampleRecord
 
-from components import tfx_layout
+from components.artifacts import tfx_layout
 
 ROWS_PER_BATCH = 8192  # per Arrow batch: ~1 MB of taxi rows
 

@@ -30,7 +30,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, json_utils
 
-from components import tfx_layout
+from components.artifacts import tfx_layout
 from components.executors.bulk_read import ROWS_PER_BATCH, record_batches
 
 

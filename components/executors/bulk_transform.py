@@ -37,7 +37,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_component_specs
 from tfx_bsl.tfxio.tf_example_record import TFExampleRecord
 
-from components import tfx_layout
+from components.artifacts import tfx_layout
 from components.executors import example_encoding
 from components.executors.bulk_read import ROWS_PER_BATCH, FileAtATimeTFExampleRecord
 

@@ -47,7 +47,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 from tfx_bsl.coders import csv_decoder
 
-from components import tfx_layout
+from components.artifacts import tfx_layout
 from components.executors import example_encoding
 
 ColumnType = csv_decoder.ColumnType

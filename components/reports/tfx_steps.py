@@ -1,12 +1,12 @@
 """What sluice reports of TFX's stock steps (StatisticsGen, ExampleValidator,
-ImportSchemaGen), reading their artifacts through components.tfx_layout."""
+ImportSchemaGen), reading their artifacts through components.artifacts.tfx_layout."""
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from components import tfx_layout
-from components.anomalies import read_anomalies
-from components.reports.kept import Kept
+from components.artifacts import tfx_layout
+from components.artifacts.kept import Kept
+from components.gates.anomalies import read_anomalies
 
 ANOMALIES_REPORT = "anomalies.json"  # ExampleValidator's findings, as the MLflow record keeps them
 

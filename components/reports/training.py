@@ -1,13 +1,13 @@
 """What a candidate's Trainer step (train_<candidate>) reports: final loss, training
 time, model size, the loss curve, and the model to log; or why training failed. The
 framework adapters write the history (trainers.data.write_history) or the failure
-(trainers.module_contract); TFX writes the model (components.tfx_layout)."""
+(trainers.module_contract); TFX writes the model (components.artifacts.tfx_layout)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from components import tfx_layout
-from components.reports.kept import Kept
+from components.artifacts import tfx_layout
+from components.artifacts.kept import Kept
 from trainers.data import HISTORY_FILE, read_history
 from trainers.module_contract import read_failure
 

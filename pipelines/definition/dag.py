@@ -13,39 +13,12 @@ from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.definition.home_layout import Paths
 from sluice_config import sources, spans, step_ids
 from sluice_config.config import PipelineConfig, as_parameter, to_json
 from sluice_config.errors import ConfigError
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the repository: code, lock, git
-
-
-@dataclass(frozen=True)
-class Paths:
-    """Where a pipeline keeps its state, all under one home folder."""
-
-    home: Path
-
-    @property
-    def pipeline_root(self) -> Path:
-        return self.home / "pipeline_root"
-
-    @property
-    def metadata(self) -> Path:
-        return self.home / "metadata.sqlite"
-
-    @property
-    def serving_dir(self) -> Path:
-        return self.home / "serving"
-
-    @property
-    def tracking_uri(self) -> str:
-        """The local MLflow store, used unless --tracking-uri / MLFLOW_TRACKING_URI say otherwise."""
-        return f"sqlite:///{self.home.resolve() / 'mlflow.db'}"
-
 
 SPAN_PARAMETER = "span"  # the compiled spec's runtime parameter (create_pipeline's span_parameter)
 CONTENT_KEY = "sluice_content_sha256"  # the step parameter that holds what it reads, by content
@@ -103,15 +76,15 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
 
     from components.baseline import baseline_node
     from components.candidate_slots import wire
-    from components.check_anomalies import check_anomalies
-    from components.drift_reference import reference_eval, references
+    from components.data_gate import check_anomalies
     from components.evaluate import evaluate
     from components.executors.bulk_statistics import BulkStatisticsGen
     from components.executors.bulk_transform import BulkTransform
     from components.executors.csv_examples import ColumnarCsvExampleGen
+    from components.gates.drift_reference import reference_eval, references
     from components.infra_validate import infra_validate
     from components.push import push
-    from serving.model_format import versions as push_target
+    from serving.model_format import push_target
     from trainers import frameworks, module_contract
 
     config = config.select(trainers)
@@ -211,7 +184,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
         if component.id in digests:
             component.exec_properties[CONTENT_KEY] = digests[component.id]
     return Pipeline(
-        pipeline_name=f"sluice-{config.name}",
+        pipeline_name=config.experiment_name,
         pipeline_root=pipeline_root or str(paths.pipeline_root),
         components=components,
         enable_cache=enable_cache,

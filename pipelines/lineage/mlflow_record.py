@@ -18,9 +18,9 @@ from pathlib import Path
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from components import tfx_layout
+from components.artifacts import tfx_layout
 from components.reports import step_reports
-from pipelines.definition.dag import PROJECT_ROOT, Paths
+from pipelines.definition.home_layout import PROJECT_ROOT, Paths
 from pipelines.lineage import shared_writes
 from pipelines.lineage.mlmd import Step
 from pipelines.patches.quiet import prints_silenced
@@ -68,7 +68,7 @@ class PipelineRunRecord:
         self.tracking_uri = tracking_uri
         mlflow.set_tracking_uri(tracking_uri)
         self.client = MlflowClient()
-        name = f"sluice-{config.name}"
+        name = config.experiment_name
         self.experiment_id, _ = shared_writes.experiment_id(
             self.client, name, (paths.home.resolve() / "mlartifacts").as_uri())
         if EXPERIMENT_KIND not in self.client.get_experiment(self.experiment_id).tags:
@@ -328,7 +328,7 @@ class PipelineRunRecord:
         logged = self.logged_models.get(model_uri) or self.log_model(
             self.run.info.run_id, model_uri, props["framework"])
         candidate = next(c for c in push_candidates(push_step) if c["model_uri"] == model_uri)
-        from components.evaluation_record import read_evaluation
+        from components.artifacts.evaluation_record import read_evaluation
 
         blessing = read_evaluation(candidate["blessing_uri"])
         run = self.client.get_run(self.run.info.run_id)
@@ -359,7 +359,7 @@ class PipelineRunRecord:
             "sluice.push_decision": props["reason"],
             "sluice.metrics": json.dumps(blessing["metrics"]["overall"]),
         }
-        from serving.model_format import versions as push_target
+        from serving.model_format import push_target
 
         serving_dir, name = self.paths.serving_dir, self.config.model_name
         with push_target.push_lock(serving_dir, name), prints_silenced():
@@ -407,7 +407,7 @@ def point_champion_at_serving(model_name: str, tracking_uri: str, serving_dir: P
     (call under the push lock). Two runs that push at once may register in either
     order; the alias still names what is served. -> the MLflow version, or None if the
     serving version is not registered (yet)."""
-    from serving.model_format import versions as push_target
+    from serving.model_format import push_target
 
     current = push_target.current_version(serving_dir, model_name)
     target = registered_versions(model_name, tracking_uri).get(str(current)) if current else None

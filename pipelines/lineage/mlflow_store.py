@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _CREATE = ("import sys; from pathlib import Path; from mlflow.tracking import MlflowClient\n"
-           "from serving.model_format.versions import file_lock\n"
+           "from serving.model_format.push_target import file_lock\n"
            "with file_lock(Path(sys.argv[2])):\n"
            "    MlflowClient(sys.argv[1]).search_experiments(max_results=1)")
 
@@ -52,7 +52,7 @@ def wait_for(creation: StoreCreation | None) -> None:
     if creation.process is not None:
         creation.process.wait()
     if creation.lock.exists():
-        from serving.model_format.versions import file_lock
+        from serving.model_format.push_target import file_lock
 
         with file_lock(creation.lock):
             pass

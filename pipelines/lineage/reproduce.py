@@ -28,8 +28,8 @@ from pathlib import Path
 
 import yaml
 
-from components import tfx_layout
-from pipelines.definition.dag import PROJECT_ROOT
+from components.artifacts import tfx_layout
+from pipelines.definition.home_layout import PROJECT_ROOT
 from pipelines.lineage.mlflow_record import file_digest, recorded_spans
 from sluice_config import step_ids
 from sluice_config.config import METRICS
@@ -111,7 +111,7 @@ def base_model(record: Record) -> Path | None:
     gone: without the same starting weights the same model cannot come out."""
     if record.warm_started_from is None:
         return None
-    from components.drift_reference import version_dir
+    from components.gates.drift_reference import version_dir
 
     serving = Path(record.serving_path).parents[1]
     found = version_dir(serving, record.model_name, record.warm_started_from)
@@ -259,7 +259,7 @@ def rerun(record: Record, data: Path, schema: Path, scratch: Path, base: Path | 
     source, home = scratch / "source", scratch / "home"
     accept = []
     if base is not None:
-        from serving.model_format import versions as push_target
+        from serving.model_format import push_target
 
         push_target.push(base, home / "serving", record.model_name, push_target.push_record(base))
         accept = ["--accept-drift"]

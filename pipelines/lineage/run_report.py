@@ -18,7 +18,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from components import check_anomalies, evaluation_record, infra_validate
+from components import data_gate, infra_validate
+from components.artifacts import evaluation_record
 from components.reports import tfx_steps
 from pipelines.lineage.mlflow_record import recorded_spans
 from sluice_config import step_ids
@@ -100,7 +101,7 @@ class RunReport:
         if anomalies:
             parts.append(html_table(["split", "feature", "anomaly", "details"],
                                 [[a["split"], a["feature"], a["anomaly"], a["details"]] for a in anomalies]))
-        drift = self.artifact_json(step_ids.DATA_GATE, check_anomalies.DRIFT_FILE) or {"rows": []}
+        drift = self.artifact_json(step_ids.DATA_GATE, data_gate.DRIFT_FILE) or {"rows": []}
         against = [r["name"] for r in drift.get("references", [])]
         if drift.get("spans"):
             against.append(f"the previous span ({drift['spans']['previous']['name']})")
@@ -221,7 +222,7 @@ class RunReport:
     def _curves(self, evaluations: dict, plt) -> str:
         from sklearn.metrics import roc_curve
 
-        from components.metrics import is_regression
+        from components.gates.metrics import is_regression
 
         scored = self._predictions(evaluations)
         if scored and all(is_regression(p) for _, p in scored.values()):

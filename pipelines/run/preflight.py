@@ -58,7 +58,7 @@ class CheckedData:
     label_counts: dict[str, int] = field(default_factory=dict)
 
 
-class _Hashing(io.RawIOBase):
+class Hashing(io.RawIOBase):
     """A binary file that hashes what is read through it, so the checks and the digest
     share one pass over the data."""
 
@@ -101,7 +101,7 @@ def number_columns(config: PipelineConfig) -> dict[str, str]:
     return why
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
     try:
         float(text)
     except ValueError:
@@ -148,7 +148,7 @@ def not_utf8(path: Path) -> DataError:
                      "file may be Latin-1 or Windows-1252). Save it as UTF-8.")
 
 
-def _sniff(path: Path) -> bool:
+def sniff(path: Path) -> bool:
     """Refuses binary and UTF-16 files by their first bytes; -> has a UTF-8 BOM."""
     with open(path, "rb") as raw:
         head = raw.read(8192)
@@ -161,7 +161,7 @@ def _sniff(path: Path) -> bool:
     return head.startswith(BOM)
 
 
-def _check_header(path: Path, header: list[str]) -> None:
+def check_header(path: Path, header: list[str]) -> None:
     if len(header) == 1:
         for delimiter, name in DELIMITERS.items():
             if delimiter in header[0]:
@@ -206,7 +206,7 @@ class _Label:
                     self.counts[value] = self.counts.get(value, 0) + 1
                 return
             classes = self.config.label.classes
-            if not classes and value not in self.text_values and not _is_number(value):
+            if not classes and value not in self.text_values and not is_number(value):
                 self.text_values[value] = line
             if classes and value not in classes:
                 raise DataError(
@@ -217,7 +217,7 @@ class _Label:
         else:
             left = row[self.left]
             right = row[self.right] if self.right is not None else self.rule["other"]
-            if not (_is_number(left) and _is_number(right)):
+            if not (is_number(left) and is_number(right)):
                 return
             ops = {">": float.__gt__, ">=": float.__ge__, "<": float.__lt__, "<=": float.__le__}
             value = ops[self.rule["op"]](float(left), self.rule["scale"] * float(right))
@@ -304,18 +304,18 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None,
         raise DataError(f"data file {path} not found (config key 'data' or --data).")
     if path.stat().st_size == 0:
         raise DataError(f"data file {path} is empty.")
-    _sniff(path)
+    sniff(path)
     numeric = number_columns(config)
     rows, blank, row_hashes = 0, 0, array.array("q")  # 8 bytes a row: a set took ~80
     try:
         with open(path, "rb") as raw, io.TextIOWrapper(
-                io.BufferedReader(hashing := _Hashing(raw), 1 << 20), encoding="utf-8-sig",
+                io.BufferedReader(hashing := Hashing(raw), 1 << 20), encoding="utf-8-sig",
                 newline="") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None:
                 raise DataError(f"data file {path} is empty.")
-            _check_header(path, header)
+            check_header(path, header)
             index = {name: i for i, name in enumerate(header)}
             for column in config.raw_columns:
                 if column not in index:
@@ -331,7 +331,7 @@ def check_data(config: PipelineConfig, staging_dir: Path | None = None,
                 rows += 1
                 for i, column in checked:
                     value = row[i]
-                    if value != "" and not _is_number(value):
+                    if value != "" and not is_number(value):
                         raise DataError(
                             f"{path}: column '{column}' must be numeric, but line {line} "
                             f"(column {i + 1}) holds {value!r} ({numeric[column]}). Fix the "

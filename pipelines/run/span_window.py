@@ -219,8 +219,8 @@ def newest_against_previous(data: preflight.CheckedData) -> str:
 
 
 def stopped_at_data_gate(err: BaseException) -> bool:
-    from components.anomalies import DataAnomaliesError
-    from components.drift import DataDriftError
+    from components.gates.anomalies import DataAnomaliesError
+    from components.gates.drift import DataDriftError
 
     return isinstance(err, (DataAnomaliesError, DataDriftError))
 

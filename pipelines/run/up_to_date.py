@@ -14,7 +14,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from pipelines.definition.dag import PROJECT_ROOT, Paths
+from pipelines.definition.home_layout import PROJECT_ROOT, Paths
 from sluice_config import sources
 from sluice_config.config import PipelineConfig
 from sluice_config.packages import code_packages
@@ -26,7 +26,7 @@ def fingerprint(config: PipelineConfig, paths: Paths, trainers, beam_args,
                 data_sha256: str | None = None) -> str:
     """data_sha256: the data's digest when already known (the pre-flight's, at the end of
     a run: the bytes the run used, without reading the file once more)."""
-    from serving.model_format import versions as push_target
+    from serving.model_format import push_target
 
     digest = hashlib.sha256()
     settings = {"config": config.to_dict(), "trainers": list(trainers), "beam_args": list(beam_args),

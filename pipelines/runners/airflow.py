@@ -16,7 +16,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from pipelines.definition.dag import Paths, create_pipeline
+from pipelines.definition.dag import create_pipeline
+from pipelines.definition.home_layout import Paths
 from sluice_config import spans
 from sluice_config.config import PipelineConfig
 

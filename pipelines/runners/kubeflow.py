@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipelines.definition.dag import SPAN_PARAMETER, Paths, create_pipeline
+from pipelines.definition.dag import SPAN_PARAMETER, create_pipeline
+from pipelines.definition.home_layout import Paths
 from sluice_config.config import PipelineConfig
 
 

@@ -7,42 +7,19 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 import traceback
 import uuid
 
 from components.reports import step_reports
-from pipelines.definition.dag import Paths, create_pipeline
+from pipelines.definition.dag import create_pipeline
+from pipelines.definition.home_layout import Paths
 from pipelines.lineage import mlmd
 from pipelines.run import home_place, run_log, span_ledger, span_window, step_log, up_to_date
+from pipelines.run.beam_args import local_beam_args
 from sluice_config import step_ids
 from sluice_config.config import PipelineConfig
 
 log = logging.getLogger("sluice")
-IN_MEMORY_BEAM = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
-# From here on the data steps use every core, where there are cores to spare. On 2 cores
-# it does not pay: bench/scale.py at 1M rows with the columnar ExampleGen and the bulk
-# Transform, multi_processing took 186.7 s / 4.36 GB against in_memory's 203.7 s /
-# 2.14 GB (process tree): 8% faster for twice the memory, as each worker loads its own
-# TensorFlow. multi_threading (2 threads) did not pay either: 122.3 s / 2.46 GB against
-# in_memory's 119.3 s / 2.15 GB, the bulk steps being mostly held by the GIL. 4 cores
-# and more are not measured here. --beam-arg overrides it.
-LARGE_INPUT_ROWS = 500_000
-MIN_CORES_FOR_WORKERS = 4
-
-
-def local_beam_args(rows: int, given=(), cores: int | None = None) -> tuple[str, ...]:
-    """The user's --beam-arg always wins. Otherwise Beam's DirectRunner in_memory for
-    small inputs (no worker processes to start) and on 2 cores, and multi_processing with
-    one worker per core for large inputs on a larger machine."""
-    if given:
-        return tuple(given)
-    cores = cores or os.cpu_count() or 1
-    if rows >= LARGE_INPUT_ROWS and cores >= MIN_CORES_FOR_WORKERS:
-        return ("--direct_running_mode=multi_processing", f"--direct_num_workers={cores}")
-    return IN_MEMORY_BEAM
-
-
 class PipelineFailed(RuntimeError):
     """The pipeline stopped; the message says which step and why."""
 
@@ -232,9 +209,9 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
 
 def _report_champion_bounds(config: PipelineConfig, paths: Paths, record) -> None:
     """Says, at the start, when the version serving fails the gate's bounds as the config
-    reads now (components.bounds_today): it stays until a blessed candidate beats it."""
-    from components import bounds_today
-    from serving.model_format import versions as push_target
+    reads now (components.gates.bounds_today): it stays until a blessed candidate beats it."""
+    from components.gates import bounds_today
+    from serving.model_format import push_target
 
     champion = push_target.current_version(paths.serving_dir, config.model_name)
     try:

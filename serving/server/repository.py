@@ -1,6 +1,6 @@
 """The models a server holds, under TF Serving's default version policy.
 
-Each folder of the serving dir is a model; its newest complete version (serving.model_format.versions
+Each folder of the serving dir is a model; its newest complete version (serving.model_format.push_target
 marks complete ones) is the one served. A newer version, or an older one after a
 rollback or removal, is loaded off the request path, answers a warm-up request, and
 only then replaces the served one; until then the old version keeps serving, so a swap
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.model_format import versions as push_target
+from serving.model_format import push_target
 from serving.model_format.model import ServableModel
 
 log = logging.getLogger("sluice.serving")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import norm, rankdata
 
-from components.metrics import compute, is_regression
+from components.gates.metrics import compute, is_regression
 from sluice_config.config import LOWER_IS_BETTER
 
 TESTS = {"auc": "DeLong", "accuracy": "McNemar (paired, normal)", "loss": "paired t (per-row loss)",

@@ -3,7 +3,7 @@ gate raises. Free of TFX imports, so the CLI can catch the error without loading
 stack."""
 from __future__ import annotations
 
-from components import tfx_layout
+from components.artifacts import tfx_layout
 
 
 class DataAnomaliesError(RuntimeError):

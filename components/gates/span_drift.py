@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 
-from components import drift, label_drift
-from components.serving_skew import frame_statistics
+from components.gates import drift, label_drift
+from components.gates.serving_skew import frame_statistics
 from sluice_config.config import DriftGate
 
 

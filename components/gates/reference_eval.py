@@ -1,5 +1,5 @@
 """The model gate's second set of rows: the eval rows of the pinned drift reference
-(components.drift_reference), fixed until the user re-pins it.
+(components.gates.drift_reference), fixed until the user re-pins it.
 
 The gate scores the candidate and the champion on the new data's eval rows. When the
 new data's labels are wrong (a label delivered in other units), the champion fails on
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from components import metrics, paired_test
+from components.gates import metrics, paired_test
 
 
 def parse(parameter: str) -> dict | None:

@@ -1,5 +1,5 @@
 """The drift gate's measure: the new data's statistics against a reference's (the data
-of a pinned version, of the champion, or both: components.drift_reference), one bound
+of a pinned version, of the champion, or both: components.gates.drift_reference), one bound
 per feature from the config (PipelineConfig.drift_bounds).
 
 - categorical features: TFDV's L-infinity distance between the value frequencies;
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from components import tfx_layout
+from components.artifacts import tfx_layout
 
 L_INFINITY = "infinity_norm"
 JENSEN_SHANNON = "jensen_shannon_divergence"

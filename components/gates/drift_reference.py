@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from serving.model_format import versions as push_target
+from serving.model_format import push_target
 
 PIN_FILE = "drift_reference.json"
 
@@ -99,7 +99,7 @@ def references(serving_dir: str | Path, model_name: str, mode: str) -> list[dict
 
 def reference_eval(serving_dir: str | Path, model_name: str) -> dict | None:
     """The pinned reference's eval rows, where its version recorded them: the model
-    gate's fixed second set of rows (components.reference_eval). A parameter of the
+    gate's fixed second set of rows (components.gates.reference_eval). A parameter of the
     gate, so a re-pin re-judges."""
     pinned = _pinned(serving_dir, model_name)
     if not pinned or not pinned.get("examples_uri"):

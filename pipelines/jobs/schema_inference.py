@@ -101,3 +101,47 @@ def diff_schemas(curated: schema_pb2.Schema, inferred: schema_pb2.Schema) -> lis
         if added := sorted(b["domain"] - a["domain"]):
             lines.append(f"~ {name}: new values {added[:10]}")
     return lines
+
+
+def infer_for(config, span: str | None, output: Path | None) -> list[str]:
+    """`sluice schema infer`: infers a schema from the config's data (for a pattern of
+    spans, the newest span or --span), writes it to output if given, and -> the lines
+    that compare it with the curated schema as it was before this call."""
+    import tempfile
+
+    from sluice_config import spans
+
+    with tempfile.TemporaryDirectory() as scratch:
+        data = _data_file(config, span, Path(scratch))
+        inferred = infer_schema(data, {f.name: f.buckets for f in config.features if f.kind == "identity"})
+    curated = load_schema(config.schema) if config.schema.is_file() else None  # before writing
+    lines = []
+    if output:
+        write_schema(inferred, output)
+        lines.append(f"wrote {output}")
+    if curated is None:
+        return lines + [f"no curated schema at {config.schema} yet: nothing to compare with. Review the "
+                        "inferred schema, save it there and check it in."]
+    diff = diff_schemas(curated, inferred)
+    return lines + [f"{data if not spans.is_pattern(config.data) else config.data} vs curated "
+                    f"{config.schema} (as it was before this command):",
+                    *(diff or ["  no differences"])]
+
+
+def _data_file(config, span: str | None, scratch: Path) -> Path:
+    """The file a schema is inferred from: the config's CSV; for a pattern of spans the
+    newest span (or --span N, or FIRST..LAST), its files joined under scratch."""
+    import csv
+
+    from pipelines.run import span_window
+    from sluice_config import spans
+
+    if not spans.is_pattern(config.data):
+        return config.data
+    chosen = spans.select(spans.find(config.data), span, 1, str(config.data))
+    files = [f for s in chosen for f in s.files]
+    if len(files) == 1:
+        return files[0]
+    with open(files[0], newline="") as handle:
+        header = next(csv.reader(handle))
+    return span_window.joined(files, header, scratch)

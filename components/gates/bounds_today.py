@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components import metrics
-from components.evaluation_record import EVALUATION_FILE, read_evaluation
-from serving.model_format import versions as push_target
+from components.artifacts.evaluation_record import EVALUATION_FILE, read_evaluation
+from components.gates import metrics
+from serving.model_format import push_target
 
 
 def failing_checks(version_dir: Path, gate) -> list[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 from pyarrow import csv as arrow_csv
 
-from pipelines.run.preflight import DataError, _check_header, _Hashing, _is_number, _sniff, not_utf8, records
+from pipelines.run.preflight import DataError, Hashing, check_header, is_number, not_utf8, records, sniff
 from serving.batch import csv_table
 from sluice_config.errors import did_you_mean
 
@@ -64,7 +64,7 @@ def check(pattern: str, raw_features: dict[str, str], keep: tuple[str, ...] = ()
 def _header(path: Path) -> list[str]:
     if path.stat().st_size == 0:
         raise DataError(f"data file {path} is empty.")
-    _sniff(path)
+    sniff(path)
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             header = next(csv.reader(handle), None)
@@ -72,7 +72,7 @@ def _header(path: Path) -> list[str]:
         raise not_utf8(path) from None
     if not header:
         raise DataError(f"data file {path} is empty.")
-    _check_header(path, header)
+    check_header(path, header)
     return header
 
 
@@ -95,7 +95,7 @@ def _count_checked(path: Path, types: dict[str, pa.DataType], raw_features: dict
     rows = 0
     try:
         with open(path, "rb") as raw:
-            hashing = _Hashing(raw, digest)
+            hashing = Hashing(raw, digest)
             reader = arrow_csv.open_csv(io.BufferedReader(hashing, 1 << 22),
                                         read_options=csv_table.read_options(None, use_threads=True),
                                         convert_options=csv_table.convert_options(types))
@@ -119,7 +119,7 @@ def _locate(path: Path, raw_features: dict[str, str]) -> None:
             checked = [(header.index(n), n) for n in numeric]
             for line, row in records(reader, path, len(header)):
                 for i, name in checked:
-                    if row[i] != "" and not _is_number(row[i]):
+                    if row[i] != "" and not is_number(row[i]):
                         raise DataError(f"{path}: column '{name}' must be numeric (the model reads "
                                         f"it as a number), but line {line} (column {i + 1}) holds "
                                         f"{row[i]!r}. Fix the data.")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from components.serving_skew import PREDICTION, SkewReport
+from components.gates.serving_skew import PREDICTION, SkewReport
 from pipelines.lineage.run_report import html_table, png
 
 KIND = "monitor"
@@ -33,7 +33,7 @@ def _plot(report: SkewReport, frame, name: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from components import drift
+    from components.gates import drift
 
     figure, axis = plt.subplots(figsize=(4.2, 2.6))
     buckets = drift.quantile_buckets(report.training_statistics, name)
@@ -111,12 +111,14 @@ def render(report: SkewReport, frame, model: str, version: str, sources: list[Pa
             f"<div class='plots'>{plots}</div></body></html>")
 
 
-def record(model_name: str, version: str, experiment_id: str, report: SkewReport, data: str,
+def record(tracking_uri: str, config, model_name: str, version: str, report: SkewReport, data: str,
            since: str | None, report_path: Path) -> str:
+    """One MLflow run for the comparison, in the config's experiment; -> its run id."""
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient()
-    run = client.create_run(experiment_id, run_name=f"monitor {model_name} v{version}", tags={
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(config.experiment_name)
+    run = client.create_run(experiment.experiment_id if experiment else "0", run_name=f"monitor {model_name} v{version}", tags={
         "sluice.kind": KIND, "sluice.model_name": model_name, "sluice.model_version": str(version),
         "sluice.crossed": ", ".join(report.crossed)})
     run_id = run.info.run_id

@@ -7,7 +7,7 @@ gate, which scores the champion on the new eval rows, then sees the champion fai
 the corrupted labels and the bad candidate win. So the label is read from the raw rows
 (a derived label is computed by the config's rule, as Transform does) and measured:
 - regression: the Jensen-Shannon divergence over the reference's deciles (the numeric
-  features' measure, components.drift);
+  features' measure, components.gates.drift);
 - classification: the largest change of one class's share of the rows (L-infinity).
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import operator
 
 import numpy as np
 
-from components import drift
+from components.gates import drift
 from sluice_config.config import DriftGate
 from sluice_config.label_rule import parse_rule
 
@@ -64,7 +64,7 @@ def _largest_share_change(reference: np.ndarray, new: np.ndarray) -> float:
 
 def measure(new: np.ndarray, reference: np.ndarray, settings: DriftGate, reference_name: str) -> dict:
     """One drift row for the label ({feature, measure, value, threshold, drifted,
-    reference, label: True}), the shape of components.drift's rows."""
+    reference, label: True}), the shape of components.gates.drift's rows."""
     kind = MEASURES.get(settings.task, drift.L_INFINITY)
     value = (_decile_jsd(reference, new) if kind == drift.JENSEN_SHANNON
              else _largest_share_change(reference, new))

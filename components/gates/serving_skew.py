@@ -3,7 +3,7 @@ it scored, or any CSV of served rows) against the data it was trained on.
 
 - TFDV statistics of the served rows, and the schema's anomalies in the SERVING
   environment (the label is not expected there);
-- per feature, the drift gate's measures (components.drift) against the training
+- per feature, the drift gate's measures (components.gates.drift) against the training
   split's statistics: L-infinity for categorical features, Jensen-Shannon divergence on
   the training data's deciles for the others, with the config's drift bounds;
 - the shift of the predictions: the served rows' predicted probability of the positive
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from components import drift
+from components.gates import drift
 
 PREDICTION = "prediction (model output)"
 

@@ -1,11 +1,13 @@
 """The data gate: stops the run when ExampleValidator found anomalies, or when the data
-drifted from the drift reference (components.drift_reference: a pinned version's data,
+drifted from the drift reference (components.gates.drift_reference: a pinned version's data,
 the champion's, or both).
 
 ExampleValidator only writes its findings; this component turns them into a hard stop
 before Transform, with a list a person can act on (feature, anomaly, details). The
 references, the bounds and the accept switch are parameters, so the cache sees a new
 champion or a re-pin; the baseline stays a declared input for ML Metadata's lineage.
+The step keeps its id, check_anomalies (sluice_config.step_ids.DATA_GATE), which every
+run's record names.
 """
 import json
 from pathlib import Path
@@ -15,10 +17,11 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import ExampleAnomalies, Examples, ExampleStatistics, Model, Schema
 
 from components import baseline as baseline_input
-from components import drift as drift_measure
-from components import label_drift, span_drift, tfx_layout
-from components.anomalies import DataAnomaliesError, read_anomalies
-from components.reports.kept import Kept
+from components.artifacts import tfx_layout
+from components.artifacts.kept import Kept
+from components.gates import drift as drift_measure
+from components.gates import label_drift, span_drift
+from components.gates.anomalies import DataAnomaliesError, read_anomalies
 from sluice_config.config import DriftGate, from_parameter
 
 DRIFT_FILE = "drift.json"
@@ -33,8 +36,8 @@ def check_anomalies(
     baseline: InputArtifact[Model],
     report: OutputArtifact[ExampleAnomalies],
     drift: Parameter[str],  # a DriftGate as JSON
-    references: Parameter[str] = "[]",  # components.drift_reference.references as JSON
-    spans: Parameter[str] = "",  # the newest span and the previous one (components.span_drift)
+    references: Parameter[str] = "[]",  # components.gates.drift_reference.references as JSON
+    spans: Parameter[str] = "",  # the newest span and the previous one (components.gates.span_drift)
 ):
     """Fails the run (and so everything downstream) if any anomaly was found, or drift
     beyond a bound unless accepted: from the drift references, and where data comes in
