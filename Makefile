@@ -6,7 +6,7 @@ AIRFLOW_VENV ?= .venv-airflow
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: run test test-fast lint venv airflow-venv lock bench clean
+.PHONY: run test test-fast lint docs venv airflow-venv lock bench clean
 
 run: $(VENV)/.installed
 	$(VENV)/bin/sluice run $(ARGS)
@@ -22,10 +22,12 @@ test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed lint
 test-fast: $(VENV)/.installed lint
 	$(PY) -m pytest -q $(PARALLEL) -m "not e2e" tests $(ARGS)
 
-# ruff (pyflakes, syntax, import order) and the layering contracts in pyproject.toml
+# ruff (pyflakes, syntax, import order), the layering contracts in pyproject.toml, and
+# the docs built in strict mode (a broken link or a page missing from the nav fails)
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check -q .
 	$(VENV)/bin/lint-imports --no-cache > /dev/null || $(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mkdocs build --strict 2>&1 | grep -v '^INFO'; exit $${PIPESTATUS[0]}
 
 venv: $(VENV)/.installed
 

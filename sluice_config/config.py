@@ -497,7 +497,7 @@ def _candidates(raw: Any) -> tuple[Candidate, ...]:
         return DEFAULT_CANDIDATES
     if not isinstance(raw, dict) or not raw:
         raise ConfigError("candidates: expected a mapping of candidate names to {framework, "
-                          "module, hyperparameters} (see the README's 'Your own model').")
+                          "module, hyperparameters} (see docs/your-model.md).")
     candidates = []
     for name, spec in raw.items():
         where = f"candidates.{name}"

@@ -46,12 +46,12 @@ def test_push_lock_serializes_processes_and_dies_with_its_holder(tmp_path):
 
     serving = tmp_path / "serving"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from serving.model_format import versions as push\n"
+        "import sys, time; from serving.model_format import push_target as push\n"
         f"with push.push_lock({str(serving)!r}, 'm'):\n"
         "    print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     waiter = subprocess.Popen([sys.executable, "-c", (
-        "from serving.model_format import versions as push\n"
+        "from serving.model_format import push_target as push\n"
         f"with push.push_lock({str(serving)!r}, 'm'):\n    print('got it')")],
         stdout=subprocess.PIPE, text=True)
     time.sleep(1)

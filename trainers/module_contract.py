@@ -55,8 +55,7 @@ def load(candidate: Candidate) -> ModuleType:
     found = [name for name in ENTRY_POINTS if callable(getattr(module, name, None))]
     if not found:
         raise ConfigError(f"{where}: {candidate.module_name} ({module.__file__}) defines neither "
-                          "build_model(features, hparams) nor run_fn(fn_args); see the README's "
-                          "'Your own model'.")
+                          "build_model(features, hparams) nor run_fn(fn_args); see docs/your-model.md.")
     expected = {"build_model": 2, "run_fn": 1}[found[0]]
     try:
         parameters = inspect.signature(getattr(module, found[0])).parameters

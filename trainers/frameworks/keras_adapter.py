@@ -25,6 +25,7 @@ import tensorflow_transform as tft
 from tensorflow_transform.saved.saved_transform_io_v2 import SavedModelLoader
 
 from serving.model_format import raw_features
+from serving.model_format.flavors import keras_flavor
 from serving.model_format.layout import FeatureLayout
 from trainers import distributed, module_contract, warm_start
 from trainers.batches import training_batches
@@ -192,5 +193,4 @@ def export(model: tf.keras.Model, tft_output, layout: FeatureLayout, serving_mod
     module.weights = list(model.variables)
     module.transform = transform.__dict__  # tracks the loaded graph, as TFT's layer does
     module.serve = serving_function(model, transform, tft_output.raw_feature_spec(), layout)
-    tf.saved_model.save(module, serving_model_dir, signatures={"serving_default": module.serve})
-    layout.save(serving_model_dir)
+    keras_flavor.save(serving_model_dir, layout, module, module.serve)

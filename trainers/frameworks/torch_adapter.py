@@ -14,7 +14,6 @@ model with the probabilities on top as TorchScript (model.pt) and an ONNX copy
 """
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from serving.model_format.flavors import torch_flavor
 from serving.model_format.layout import FeatureLayout
 from trainers import distributed, module_contract, warm_start
 from trainers.batches import training_batches
@@ -82,19 +82,18 @@ def export(model: nn.Module, layout: FeatureLayout, example: dict[str, np.ndarra
     served = Probabilities(PositionalInputs(model, layout.input_names), layout.task).eval()
     args = as_tensors({k: v[:8] for k, v in example.items()}, layout, "cpu")
     scripted = torch.jit.trace(served, args)
-    scripted.save(str(out_dir / "model.pt"))
     names = list(layout.input_names)
-    torch.onnx.export(served, args, str(out_dir / "model.onnx"), dynamo=False,
+    onnx_file = out_dir / torch_flavor.ONNX_FILE
+    torch.onnx.export(served, args, str(onnx_file), dynamo=False,
                       input_names=names, output_names=[layout.output_key],
                       dynamic_axes={name: {0: "batch"} for name in names})
-    session = onnxruntime.InferenceSession(str(out_dir / "model.onnx"))
+    session = onnxruntime.InferenceSession(str(onnx_file))
     feed = {i.name: example[i.name][:8] for i in session.get_inputs()}
     onnx_probs = session.run(None, feed)[0]
     torch_probs = scripted(*args).detach().numpy()
     if not np.allclose(onnx_probs, torch_probs, atol=ONNX_TOLERANCE):
         raise RuntimeError("ONNX export disagrees with TorchScript; not exporting.")
-    shutil.copytree(transform_output, out_dir / "transform")
-    layout.save(out_dir)
+    torch_flavor.save(out_dir, layout, scripted, transform_output)
 
 
 def run_fn(fn_args) -> None:
@@ -128,7 +127,7 @@ def warm_start_from(model: nn.Module, fn_args, candidate, layout: FeatureLayout)
     folder, why = warm_start.source(fn_args, candidate, layout)
     if folder is None:
         return why
-    served = torch.jit.load(str(folder / "model.pt")).state_dict()
+    served = torch_flavor.load_torchscript(folder).state_dict()
     weights = {k[len(SERVED_PREFIX):]: v for k, v in served.items() if k.startswith(SERVED_PREFIX)}
     try:
         model.load_state_dict(weights)
