@@ -40,6 +40,7 @@ from components.gates import metrics, paired_test
 from components.gates import reference_eval as reference_rows
 from components.infra_validate import read_results
 from serving.model_format import push_target
+from sluice_config import run_context
 from sluice_config.config import ModelGate, from_parameter
 
 DECISION_FILE = "decision.json"
@@ -228,7 +229,7 @@ def push(
                     "candidate": winner["candidate"],
                     "blessing_uri": winner["blessing_uri"], "reason": reason,
                     "baseline_version": live, "statistics_uri": statistics.uri,
-                    "examples_uri": examples.uri,
+                    "examples_uri": examples.uri, "mlflow_run_id": run_context.mlflow_run_id(),
                 })
                 reason += f"; pushed as version {version} (judged against {_name(live)}" + (
                     ", re-judged at push time)" if winner.get("rejudged") else ")")

@@ -4,6 +4,7 @@ training data)."""
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from pipelines.cli.common import EXIT_ANOMALIES, add_common, load_config, paths, tracking_uri
@@ -13,7 +14,21 @@ log = logging.getLogger("sluice")
 
 
 def cmd_serve(args) -> int:
-    serving_dir = Path(args.serving_dir) if args.serving_dir else paths(args).serving_dir
+    """A home's versions about to answer traffic are first made to have their registered
+    versions (pipelines.lineage.push_recovery); a --serving-dir is checked only against
+    a store named with --tracking-uri or MLFLOW_TRACKING_URI. A failing registry delays
+    nothing: serving starts, and the warning says why the registry lags."""
+    if args.serving_dir and not (args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")):
+        serving_options.serve(Path(args.serving_dir), args)
+        return 0
+    home = paths(args)
+    serving_dir = Path(args.serving_dir) if args.serving_dir else home.serving_dir
+    try:
+        from pipelines.lineage import push_recovery
+
+        push_recovery.recover(serving_dir, tracking_uri(args, home), "sluice serve")
+    except Exception as err:  # noqa: BLE001 - serving starts regardless
+        log.warning("registry: pushed versions not checked against MLflow: %s: %s", type(err).__name__, err)
     serving_options.serve(serving_dir, args)
     return 0
 

@@ -12,10 +12,12 @@ from sluice_config.config import PipelineConfig
 def version_table(config: PipelineConfig, paths: Paths, tracking_uri: str) -> list[str]:
     """-> the lines to print, one per version, oldest first."""
     from components.gates import bounds_today
+    from pipelines.lineage import push_recovery
     from pipelines.lineage.mlflow_record import champion_version, registered_versions
     from serving.model_format import push_target
 
     name, serving_dir = config.model_name, paths.serving_dir
+    push_recovery.recover(serving_dir, tracking_uri, "sluice models", [name])
     live = push_target.versions(serving_dir, name)
     registered = registered_versions(name, tracking_uri)
     champion = champion_version(name, tracking_uri)

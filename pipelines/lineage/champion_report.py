@@ -43,6 +43,8 @@ def champion_report(model_name: str, tracking_uri: str, version: str | None = No
         f"  infra validated {t.get('sluice.infra_validation')}",
         f"  pushed because  {t.get('sluice.push_decision')}",
     ]
+    if t.get("sluice.registered_after_recovery"):
+        lines.append(f"  registered      after recovery: {t['sluice.registered_after_recovery']}")
     if t.get("sluice.rejudged"):
         lines.append(f"  re-judged       {t['sluice.rejudged']}")
     if t.get("sluice.rollback.by"):

@@ -210,7 +210,7 @@ class PipelineRunRecord:
         for run in self.client.search_runs([self.experiment_id], "attributes.status = 'RUNNING'"):
             owner = run.data.tags.get("sluice.pid", "")
             owner_host, _, pid = owner.rpartition(":")
-            if owner_host != host or not pid.isdigit() or _alive(int(pid)):
+            if owner_host != host or not pid.isdigit() or alive(int(pid)):
                 continue
             from pipelines.lineage.mlmd import steps_of_run
 
@@ -392,7 +392,7 @@ class PipelineRunRecord:
         self.client.update_run(run_id, status="RUNNING")
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

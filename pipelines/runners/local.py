@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 import traceback
 import uuid
 
@@ -16,7 +17,7 @@ from pipelines.definition.home_layout import Paths
 from pipelines.lineage import mlmd
 from pipelines.run import home_place, run_log, span_ledger, span_window, step_log, up_to_date
 from pipelines.run.beam_args import local_beam_args
-from sluice_config import step_ids
+from sluice_config import run_context, step_ids
 from sluice_config.config import PipelineConfig
 
 log = logging.getLogger("sluice")
@@ -115,6 +116,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     store_creation = mlflow_store.create_in_background(tracking_uri)
     speedups.install()
 
+    from pipelines.lineage import push_recovery
     from pipelines.lineage.mlflow_record import PipelineRunRecord
     from pipelines.patches.quiet import quiet_loggers
 
@@ -124,7 +126,9 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     pipeline_run_id = f"{datetime.datetime.now().isoformat()}-{uuid.uuid4().hex[:6]}"
     record = PipelineRunRecord(config, paths, tracking_uri, trainers)
     record.mark_killed_runs()
+    push_recovery.recover(paths.serving_dir, tracking_uri, "the next sluice run", [config.model_name])
     record.start(orchestrator_run_id, pipeline_run_id)
+    os.environ[run_context.MLFLOW_RUN_ENV] = record.run.info.run_id  # the push record names it
     log_file = run_log.start(paths.home, record.run.info.run_name)
     steps: list = []
     data = None  # the pre-flight's CheckedData
@@ -188,6 +192,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
                                                               data.sha256),
                                 record.run.info.run_id, decision.get("decision", ""))
         run_log.stop(log_file)
+        os.environ.pop(run_context.MLFLOW_RUN_ENV, None)
         return {**decision, "registered_version": version, "failed_candidates": failed_training(steps)}
     except BaseException as err:
         run_log.write_traceback(log_file, traceback.format_exc())
@@ -201,6 +206,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
             record.record_steps(steps)
         finally:
             run_log.stop(log_file)
+            os.environ.pop(run_context.MLFLOW_RUN_ENV, None)
             record.fail(f"{type(err).__name__}: {err}", log_file)
             _report(record, paths, None)
             record.end("FAILED")
