@@ -16,8 +16,11 @@ def infer_schema(csv_path: Path, identity_buckets: dict[str, int] | None = None
     """TFDV's inferred schema plus value ranges for numeric features where the data
     supports them (see add_value_ranges)."""
     import tensorflow_data_validation as tfdv
+    from apache_beam.options.pipeline_options import PipelineOptions
 
-    stats = tfdv.generate_statistics_from_csv(str(csv_path))
+    from pipelines.run.beam_args import IN_MEMORY_BEAM
+
+    stats = tfdv.generate_statistics_from_csv(str(csv_path), pipeline_options=PipelineOptions(list(IN_MEMORY_BEAM)))
     schema = tfdv.infer_schema(stats)
     allow_missing_values(schema)
     add_value_ranges(schema, stats, identity_buckets or {})

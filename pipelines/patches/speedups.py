@@ -71,8 +71,9 @@ def skip_tfx_packaging_for_direct_runner() -> None:
     """Before every Beam step TFX copies its own install dir and builds an sdist of it for
     remote Beam workers, unless a dependency flag is given: 3 times per run, ~2 s each,
     and each leaves a ~50 MB copy of TFX in the temp dir. Beam's DirectRunner runs its
-    workers on this machine, where tfx is installed, so for it the step is skipped; any
-    other runner still gets the package."""
+    workers on this machine, where tfx is installed, so for it (and the other local
+    runners: the FnApiRunner sluice names) the step is skipped; any other runner still
+    gets the package."""
     from tfx.utils import dependency_utils
 
     if getattr(dependency_utils.make_beam_dependency_flags, "direct_runner_skips", False):
@@ -83,7 +84,7 @@ def skip_tfx_packaging_for_direct_runner() -> None:
         from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
         runner = PipelineOptions(flags=list(beam_pipeline_args)).view_as(StandardOptions).runner
-        if runner is None or "direct" in str(runner).lower():
+        if runner is None or runner in StandardOptions.LOCAL_RUNNERS or "direct" in str(runner).lower():
             return list(beam_pipeline_args)
         return package_for_workers(beam_pipeline_args)
 

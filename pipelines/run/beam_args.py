@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 
-IN_MEMORY_BEAM = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+# Every pipeline names its runner. Beam 2.74's default DirectRunner first tries to download
+# and start the Prism runner (on every pipeline; ~1 s where the download fails, another
+# engine where it works), then falls back to the FnApiRunner: the runner named here, the
+# one every test ran. It reads the --direct_* options as the DirectRunner does.
+LOCAL_RUNNER = "--runner=FnApiRunner"
+IN_MEMORY_BEAM = (LOCAL_RUNNER, "--direct_running_mode=in_memory", "--direct_num_workers=1")
 # From here on the data steps use every core, where there are cores to spare. On 2 cores
 # it does not pay: bench/scale.py at 1M rows with the columnar ExampleGen and the bulk
 # Transform, multi_processing took 186.7 s / 4.36 GB against in_memory's 203.7 s /
@@ -17,12 +22,19 @@ MIN_CORES_FOR_WORKERS = 4
 
 
 def local_beam_args(rows: int, given=(), cores: int | None = None) -> tuple[str, ...]:
-    """The user's --beam-arg always wins. Otherwise Beam's DirectRunner in_memory for
-    small inputs (no worker processes to start) and on 2 cores, and multi_processing with
-    one worker per core for large inputs on a larger machine."""
+    """The user's --beam-arg always wins (with the local runner named where they name
+    none). Otherwise in_memory for small inputs (no worker processes to start) and on 2
+    cores, and multi_processing with one worker per core for large inputs on a larger
+    machine."""
     if given:
-        return tuple(given)
+        return named(given)
     cores = cores or os.cpu_count() or 1
     if rows >= LARGE_INPUT_ROWS and cores >= MIN_CORES_FOR_WORKERS:
-        return ("--direct_running_mode=multi_processing", f"--direct_num_workers={cores}")
+        return (LOCAL_RUNNER, "--direct_running_mode=multi_processing", f"--direct_num_workers={cores}")
     return IN_MEMORY_BEAM
+
+
+def named(beam_args) -> tuple[str, ...]:
+    """beam_args with the local runner first where they name no runner."""
+    beam_args = tuple(beam_args)
+    return beam_args if any(a.startswith("--runner") for a in beam_args) else (LOCAL_RUNNER, *beam_args)

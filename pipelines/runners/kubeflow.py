@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pipelines.definition.dag import SPAN_PARAMETER, create_pipeline
 from pipelines.definition.home_layout import Paths
+from pipelines.run import beam_args as beam_args_module
 from sluice_config.config import PipelineConfig
 
 
@@ -24,7 +25,7 @@ def compile_job(config: PipelineConfig, paths: Paths, trainers, output: Path, *,
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfp_runner
 
     # KFP brings its own ML Metadata; the pipeline root is where the cluster can write.
-    pipeline = create_pipeline(config, paths, trainers, beam_args, pipeline_root=pipeline_root,
+    pipeline = create_pipeline(config, paths, trainers, beam_args_module.named(beam_args), pipeline_root=pipeline_root,
                                with_metadata=False, span_parameter=True)
     output.parent.mkdir(parents=True, exist_ok=True)
     runner = kfp_runner.KubeflowV2DagRunner(
