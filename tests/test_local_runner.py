@@ -4,8 +4,13 @@ import os
 
 import pytest
 
-from pipelines.run.beam_args import (IN_MEMORY_BEAM, LARGE_INPUT_ROWS, LOCAL_RUNNER, MIN_CORES_FOR_WORKERS,
-                                     local_beam_args)
+from pipelines.run.beam_args import (
+    IN_MEMORY_BEAM,
+    LARGE_INPUT_ROWS,
+    LOCAL_RUNNER,
+    MIN_CORES_FOR_WORKERS,
+    local_beam_args,
+)
 
 pytestmark = pytest.mark.unit
 

@@ -29,7 +29,6 @@ class ModelVersion:
 
 
 def resolve(target: str, tracking_uri: str, cache_dir: Path) -> ModelVersion:
-    import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
@@ -38,8 +37,7 @@ def resolve(target: str, tracking_uri: str, cache_dir: Path) -> ModelVersion:
         raise ModelNotFound(f"model {target!r}: write MODEL@ALIAS or MODEL/VERSION, e.g. "
                             "models:/sluice-taxi@champion or sluice-taxi/3.")
     name, alias = match["name"], match["alias"] or ("" if match["version"] else "champion")
-    mlflow.set_tracking_uri(tracking_uri)
-    client = MlflowClient()
+    client = MlflowClient(tracking_uri)
     try:
         registered = client.get_registered_model(name)
     except MlflowException:
@@ -58,12 +56,12 @@ def resolve(target: str, tracking_uri: str, cache_dir: Path) -> ModelVersion:
     run = client.get_run(mv.run_id) if mv.run_id else None
     version = str(mv.version)
     registry = hashlib.sha256(tracking_uri.encode()).hexdigest()[:12]  # another registry, other files
-    return ModelVersion(name, version, _fetched(name, version, cache_dir / registry),
+    return ModelVersion(name, version, _fetched(name, version, cache_dir / registry, tracking_uri),
                         mv.tags.get("sluice.run_id", mv.run_id or ""),
                         run.info.experiment_id if run else "0")
 
 
-def _fetched(name: str, version: str, cache_dir: Path) -> Path:
+def _fetched(name: str, version: str, cache_dir: Path, tracking_uri: str) -> Path:
     """The version's servable folder, downloaded from its MLflow artifacts on first use
     (a version's files never change)."""
     import mlflow
@@ -79,7 +77,8 @@ def _fetched(name: str, version: str, cache_dir: Path) -> Path:
     try:
         with prints_silenced():
             mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}",
-                                                dst_path=str(partial))
+                                                dst_path=str(partial), tracking_uri=tracking_uri,
+                                                registry_uri=tracking_uri)
         shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)
     finally:

@@ -34,11 +34,8 @@ def record_predictions(tracking_uri: str, model, data: str, scoring, output: Pat
     return run_id
 
 
-def predictions_of(name: str, version: str, limit: int = 5) -> list:
+def predictions_of(client, name: str, version: str, limit: int = 5) -> list:
     """The latest prediction runs made with this version (newest first)."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient()
     experiments = [e.experiment_id for e in client.search_experiments()]
     return client.search_runs(
         experiments, f"tags.`sluice.kind` = '{KIND}' and tags.`sluice.model_name` = '{name}' "

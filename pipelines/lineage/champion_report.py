@@ -5,14 +5,12 @@ import json
 
 
 def champion_report(model_name: str, tracking_uri: str, version: str | None = None) -> str:
-    import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     from pipelines.lineage.mlflow_record import recorded_spans
 
-    mlflow.set_tracking_uri(tracking_uri)
-    client = MlflowClient()
+    client = MlflowClient(tracking_uri)
     try:
         mv = (client.get_model_version(model_name, version) if version
               else client.get_model_version_by_alias(model_name, "champion"))
@@ -50,7 +48,7 @@ def champion_report(model_name: str, tracking_uri: str, version: str | None = No
     if t.get("sluice.rollback.by"):
         lines.append(f"  rolled back to by {t['sluice.rollback.by']} at {t.get('sluice.rollback.at')}: "
                      f"{t.get('sluice.rollback.reason')}")
-    lines += _prediction_lines(model_name, mv.version)
+    lines += _prediction_lines(client, model_name, mv.version)
     return "\n".join(lines)
 
 
@@ -74,12 +72,12 @@ def hyperparameter_lines(tags: dict) -> list[str]:
     return lines
 
 
-def _prediction_lines(model_name: str, version: str) -> list[str]:
+def _prediction_lines(client, model_name: str, version: str) -> list[str]:
     import time
 
     from pipelines.lineage.batch_predictions import predictions_of
 
-    runs = predictions_of(model_name, version)
+    runs = predictions_of(client, model_name, version)
     lines = [f"  batch predictions with this version (latest {len(runs)}):"] if runs else []
     for run in runs:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.info.start_time / 1000))

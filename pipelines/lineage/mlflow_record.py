@@ -462,8 +462,7 @@ def recorded_schema(client: MlflowClient, run_id: str, schema_path: str, sha256:
 
 def registered_versions(model_name: str, tracking_uri: str) -> dict[str, object]:
     """Serving path -> the MLflow model version registered for it."""
-    mlflow.set_tracking_uri(tracking_uri)
-    found = MlflowClient().search_model_versions(f"name = '{model_name}'")
+    found = MlflowClient(tracking_uri).search_model_versions(f"name = '{model_name}'")
     return {mv.tags.get("sluice.serving_path"): mv for mv in found}
 
 
