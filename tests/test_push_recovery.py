@@ -3,6 +3,7 @@ run killed between the push into the serving dir and the registration leaves a v
 that answers traffic; `sluice models` (or the next run, or `sluice serve`) registers it
 from its push record, marked as such, with its lineage."""
 import json
+from pathlib import Path
 import signal
 import subprocess
 import time
@@ -13,7 +14,6 @@ from mlflow.tracking import MlflowClient
 from serving.model_format import push_target
 from tests.conftest import ROOT, SLUICE, run_sluice, sluice_env
 
-pytestmark = pytest.mark.e2e
 MODEL = "sluice-taxi"
 
 
@@ -35,6 +35,7 @@ def run_killed_at_push(home, taxi_sample) -> int:
     return 1
 
 
+@pytest.mark.e2e
 def test_a_version_pushed_by_a_killed_run_is_registered_from_its_push_record(tmp_path, taxi_sample):
     home = tmp_path / "home"
     version = run_killed_at_push(home, taxi_sample)
@@ -66,3 +67,34 @@ def test_a_version_pushed_by_a_killed_run_is_registered_from_its_push_record(tmp
     again = run_sluice("models", "--home", home)
     assert "registered as" not in again.stderr
     assert len(client.search_model_versions(f"name = '{MODEL}'")) == 1
+
+
+@pytest.mark.component
+def test_what_counts_as_unregistered(tmp_path, monkeypatch):
+    """By the path a version served at: a rolled-back version keeps its registration, a
+    relative serving dir finds it too, another home's version of the same number does not
+    count, and with nothing pushed the store is not even opened."""
+    from pipelines.lineage.push_recovery import unregistered
+
+    store = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{store}"
+    serving = tmp_path / "serving"
+    assert unregistered(serving, MODEL, uri) == [] and not store.exists()
+
+    for name in ("a", "b", "c"):
+        model_dir = tmp_path / "trained" / name
+        model_dir.mkdir(parents=True)
+        push_target.push(model_dir, serving, MODEL, {"model_uri": name})
+    client = MlflowClient(uri)
+    client.create_registered_model(MODEL)
+    for version in (1, 2):
+        client.create_model_version(MODEL, source=str(tmp_path / "trained"),
+                                    tags={"sluice.serving_path": str(serving / MODEL / str(version))})
+    client.create_model_version(MODEL, source=str(tmp_path / "trained"),  # another home's version 3
+                                tags={"sluice.serving_path": "/elsewhere/serving/sluice-taxi/3",
+                                      "sluice.serving_version": "3"})
+    push_target.roll_back(serving, MODEL, 1, "test", "test")  # 2 and 3 move aside
+    assert push_target.rolled_back(serving, MODEL) == [2, 3]
+    assert unregistered(serving, MODEL, uri) == [serving / MODEL / push_target.ROLLED_BACK / "3"]
+    monkeypatch.chdir(tmp_path)
+    assert [p.name for p in unregistered(Path("serving").resolve(), MODEL, uri)] == ["3"]

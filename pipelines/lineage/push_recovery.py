@@ -35,12 +35,20 @@ def unregistered(serving_dir: Path, model_name: str, tracking_uri: str) -> list[
     folders = [serving_dir / model_name / str(v) for v in push_target.versions(serving_dir, model_name)]
     folders += [serving_dir / model_name / push_target.ROLLED_BACK / str(v)
                 for v in push_target.rolled_back(serving_dir, model_name)]
-    registered = mlflow_record.registered_versions(model_name, tracking_uri)
-    by_version = {mv.tags.get("sluice.serving_version") for mv in registered.values()}
-    missing = [f for f in folders if (f / push_target.PUSH_MARKER).is_file()
-               and str(f) not in registered and f.name not in by_version]
+    folders = [f for f in folders if (f / push_target.PUSH_MARKER).is_file()]
+    if not folders:  # nothing pushed: the store is not even opened
+        return []
+    registered = mlflow_record.registered_versions(model_name, tracking_uri)  # by serving path: homes
+    missing = [f for f in folders  # sharing one server hold other paths; a rolled-back version keeps
+               if str(serving_path(serving_dir, model_name, f)) not in registered]  # the path it served at
     client = MlflowClient(tracking_uri)
     return [f for f in missing if not _still_registering(client, push_target.push_record(f))]
+
+
+def serving_path(serving_dir: Path, model_name: str, folder: Path) -> Path:
+    """Where the version in folder served: a rolled-back version is registered under the
+    path it was pushed to, not the folder it was moved aside to."""
+    return serving_dir / model_name / folder.name
 
 
 def _still_registering(client: MlflowClient, record: dict) -> bool:
@@ -61,7 +69,7 @@ def recover(serving_dir: Path, tracking_uri: str, by: str, model_names=None) -> 
     model_names), under each model's push lock; -> (serving version, MLflow version)."""
     from serving.model_format import push_target
 
-    serving_dir = Path(serving_dir)
+    serving_dir = Path(serving_dir).resolve()  # registered versions name absolute paths
     names = model_names or ([p.name for p in serving_dir.iterdir() if p.is_dir()] if serving_dir.is_dir() else [])
     done = []
     for name in names:
@@ -70,7 +78,8 @@ def recover(serving_dir: Path, tracking_uri: str, by: str, model_names=None) -> 
         with push_target.push_lock(serving_dir, name):
             for folder in unregistered(serving_dir, name, tracking_uri):  # again, under the lock
                 try:
-                    done.append((int(folder.name), _register(folder, name, tracking_uri, by)))
+                    done.append((int(folder.name), _register(folder, serving_path(serving_dir, name, folder),
+                                                             name, tracking_uri, by)))
                 except Exception as err:  # noqa: BLE001 - the others still get their record
                     log.warning("registry: %s version %s has no registered version and could not be "
                                 "registered from its push record: %s: %s", name, folder.name,
@@ -80,7 +89,7 @@ def recover(serving_dir: Path, tracking_uri: str, by: str, model_names=None) -> 
     return done
 
 
-def _register(folder: Path, model_name: str, tracking_uri: str, by: str) -> str:
+def _register(folder: Path, served_at: Path, model_name: str, tracking_uri: str, by: str) -> str:
     from serving.model_format import push_target
     from serving.model_format.layout import FeatureLayout
     from serving.model_format.mlflow_model import log_servable
@@ -94,7 +103,7 @@ def _register(folder: Path, model_name: str, tracking_uri: str, by: str) -> str:
               f"{'was killed' if parent is None or parent.info.status != 'FINISHED' else 'did not register it'}); "
               f"registered from its push record by {by} at {time.strftime('%Y-%m-%d %H:%M:%S')}")
     tags = {**({k: parent.data.tags[k] for k in COPIED_FROM_RUN if k in parent.data.tags} if parent else {}),
-            **_record_tags(record, folder), RECOVERED_TAG: reason,
+            **_record_tags(record, served_at), RECOVERED_TAG: reason,
             "sluice.run_id": parent.info.run_id if parent else ""}
     mlflow.set_tracking_uri(tracking_uri)  # the fluent API logs the model (as register_push does)
     run_tags = {"sluice.kind": "registration_recovery", RECOVERED_TAG: reason,
@@ -108,13 +117,13 @@ def _register(folder: Path, model_name: str, tracking_uri: str, by: str) -> str:
     return version.version
 
 
-def _record_tags(record: dict, folder: Path) -> dict[str, str]:
+def _record_tags(record: dict, served_at: Path) -> dict[str, str]:
     """What the push record says of the version, as register_push tags it."""
     from components.artifacts.evaluation_record import read_evaluation
 
     tags = {"sluice.trainer": record.get("framework", ""),
             "sluice.candidate": record.get("candidate", record.get("framework", "")),
-            "sluice.serving_path": str(folder), "sluice.serving_version": folder.name,
+            "sluice.serving_path": str(served_at), "sluice.serving_version": served_at.name,
             "sluice.baseline_version": str(record.get("baseline_version", 0)),
             "sluice.push_decision": record.get("reason", "")}
     try:
