@@ -3,10 +3,10 @@ run killed between the push into the serving dir and the registration leaves a v
 that answers traffic; `sluice models` (or the next run, or `sluice serve`) registers it
 from its push record, marked as such, with its lineage."""
 import json
-from pathlib import Path
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient

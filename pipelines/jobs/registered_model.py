@@ -75,10 +75,12 @@ def _fetched(name: str, version: str, cache_dir: Path, tracking_uri: str) -> Pat
     partial = cache_dir / name / f".{version}.{time.time_ns()}"
     partial.mkdir(parents=True)
     try:
+        # MLflow 3.17 resolves a models:/ URI through the global registry URI, whatever
+        # tracking_uri/registry_uri say ("Registered Model ... not found" otherwise).
+        mlflow.set_tracking_uri(tracking_uri)
         with prints_silenced():
             mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}",
-                                                dst_path=str(partial), tracking_uri=tracking_uri,
-                                                registry_uri=tracking_uri)
+                                                dst_path=str(partial))
         shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)
     finally:
