@@ -3,6 +3,7 @@ run killed between the push into the serving dir and the registration leaves a v
 that answers traffic; `sluice models` (or the next run, or `sluice serve`) registers it
 from its push record, marked as such, with its lineage."""
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -71,9 +72,10 @@ def test_a_version_pushed_by_a_killed_run_is_registered_from_its_push_record(tmp
 
 @pytest.mark.component
 def test_what_counts_as_unregistered(tmp_path, monkeypatch):
-    """By the path a version served at: a rolled-back version keeps its registration, a
-    relative serving dir finds it too, another home's version of the same number does not
-    count, and with nothing pushed the store is not even opened."""
+    """By the path a version served at, or by the run that pushed it: a rolled-back
+    version keeps its registration, a relative serving dir finds it too, a copy of the
+    home finds its versions registered, another home's version of the same number does
+    not count, and with nothing pushed the store is not even opened."""
     from pipelines.lineage.push_recovery import unregistered
 
     store = tmp_path / "mlflow.db"
@@ -84,17 +86,25 @@ def test_what_counts_as_unregistered(tmp_path, monkeypatch):
     for name in ("a", "b", "c"):
         model_dir = tmp_path / "trained" / name
         model_dir.mkdir(parents=True)
-        push_target.push(model_dir, serving, MODEL, {"model_uri": name})
+        push_target.push(model_dir, serving, MODEL, {"model_uri": name, "mlflow_run_id": f"run-{name}"})
     client = MlflowClient(uri)
     client.create_registered_model(MODEL)
-    for version in (1, 2):
+    for version, name in ((1, "a"), (2, "b")):
         client.create_model_version(MODEL, source=str(tmp_path / "trained"),
-                                    tags={"sluice.serving_path": str(serving / MODEL / str(version))})
+                                    tags={"sluice.serving_path": str(serving / MODEL / str(version)),
+                                          "sluice.serving_version": str(version), "sluice.run_id": f"run-{name}"})
     client.create_model_version(MODEL, source=str(tmp_path / "trained"),  # another home's version 3
                                 tags={"sluice.serving_path": "/elsewhere/serving/sluice-taxi/3",
-                                      "sluice.serving_version": "3"})
+                                      "sluice.serving_version": "3", "sluice.run_id": "another run"})
     push_target.roll_back(serving, MODEL, 1, "test", "test")  # 2 and 3 move aside
     assert push_target.rolled_back(serving, MODEL) == [2, 3]
     assert unregistered(serving, MODEL, uri) == [serving / MODEL / push_target.ROLLED_BACK / "3"]
     monkeypatch.chdir(tmp_path)
     assert [p.name for p in unregistered(Path("serving").resolve(), MODEL, uri)] == ["3"]
+
+    copy = tmp_path / "copy" / "serving"  # the home copied: version 3 registered by its run there
+    shutil.copytree(serving, copy)
+    client.create_model_version(MODEL, source=str(tmp_path / "trained"),
+                                tags={"sluice.serving_path": str(serving / MODEL / "3"),
+                                      "sluice.serving_version": "3", "sluice.run_id": "run-c"})
+    assert unregistered(serving, MODEL, uri) == [] and unregistered(copy, MODEL, uri) == []

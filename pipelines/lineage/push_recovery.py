@@ -38,11 +38,27 @@ def unregistered(serving_dir: Path, model_name: str, tracking_uri: str) -> list[
     folders = [f for f in folders if (f / push_target.PUSH_MARKER).is_file()]
     if not folders:  # nothing pushed: the store is not even opened
         return []
-    registered = mlflow_record.registered_versions(model_name, tracking_uri)  # by serving path: homes
-    missing = [f for f in folders  # sharing one server hold other paths; a rolled-back version keeps
-               if str(serving_path(serving_dir, model_name, f)) not in registered]  # the path it served at
+    registered = list(mlflow_record.registered_versions(model_name, tracking_uri).values())
     client = MlflowClient(tracking_uri)
-    return [f for f in missing if not _still_registering(client, push_target.push_record(f))]
+    return [f for f in folders if not _is_registered(f, serving_path(serving_dir, model_name, f), registered)
+            and not _still_registering(client, push_target.push_record(f))]
+
+
+def _is_registered(folder: Path, served_at: Path, registered: list) -> bool:
+    """Whether a registered version stands for the version in folder: the one registered
+    for the path it served at, or the one its pushing run registered for its number (the
+    same home copied or moved elsewhere; homes sharing one server hold other runs). A push
+    record from before records named their run is matched by the number alone."""
+    from serving.model_format import push_target
+
+    run_id = push_target.push_record(folder).get("mlflow_run_id", "")
+    for mv in registered:
+        if mv.tags.get("sluice.serving_path") == str(served_at):
+            return True
+        if mv.tags.get("sluice.serving_version") == served_at.name and (
+                not run_id or mv.tags.get("sluice.run_id") == run_id):
+            return True
+    return False
 
 
 def serving_path(serving_dir: Path, model_name: str, folder: Path) -> Path:
