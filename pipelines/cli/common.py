@@ -23,6 +23,12 @@ def add_common(parser) -> None:
                                                "else a SQLite store in --home)")
 
 
+def add_who_and_why(parser, why: str, who: str = "who (default: the current user)") -> None:
+    """--reason and --by: a decision a person makes is recorded with who and why."""
+    parser.add_argument("--reason", help=why)
+    parser.add_argument("--by", help=who)
+
+
 def paths(args):
     """The home's layout; a home moved from where it was made is refused (home_place)."""
     from pipelines.definition.home_layout import Paths

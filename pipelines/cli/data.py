@@ -5,7 +5,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from pipelines.cli.common import EXIT_NOTHING_NEW, add_common, load_config, paths
+from pipelines.cli.common import EXIT_NOTHING_NEW, add_common, add_who_and_why, load_config, paths
 
 
 def cmd_spans(args) -> int:
@@ -73,8 +73,7 @@ def add_commands(sub) -> None:
                        help="accept N: take span N as it is (it stopped at the data gate, or "
                             "changed in place), recorded with --reason")
     spans.add_argument("number", nargs="?", type=int, help="the span's number")
-    spans.add_argument("--reason", help="accept: why, recorded with it")
-    spans.add_argument("--by", help="accept: who (default: the current user)")
+    add_who_and_why(spans, "accept: why, recorded with it", "accept: who (default: the current user)")
     spans.set_defaults(func=cmd_spans)
 
     drift = sub.add_parser("drift", help="the drift gate's reference data: show it, pin it")
@@ -86,8 +85,7 @@ def add_commands(sub) -> None:
     add_common(pin)
     pin.add_argument("--to", type=int, help="version whose training data becomes the reference "
                                             "(default: the version serving now)")
-    pin.add_argument("--reason", help="why, recorded with the pin")
-    pin.add_argument("--by", help="who (default: the current user)")
+    add_who_and_why(pin, "why, recorded with the pin")
     pin.set_defaults(func=cmd_drift)
 
     schema = sub.add_parser("schema", help="schema tools")

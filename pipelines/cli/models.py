@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipelines.cli.common import EXIT_FAILED, add_common, load_config, paths, tracking_uri
+from pipelines.cli.common import EXIT_FAILED, add_common, add_who_and_why, load_config, paths, tracking_uri
 
 log = logging.getLogger("sluice")
 
@@ -95,9 +95,8 @@ def add_commands(sub) -> None:
     rollback.add_argument("--to", type=int, help="version to serve: any pushed version still on "
                                                  "disk, older or newer, in service or rolled "
                                                  "back (default: the one before the newest)")
-    rollback.add_argument("--reason", help="why, recorded in MLflow and rollbacks.jsonl "
-                                           "(required when it moves the champion alias)")
-    rollback.add_argument("--by", help="who, recorded in MLflow (default: the current user)")
+    add_who_and_why(rollback, "why, recorded in MLflow and rollbacks.jsonl (required when it moves "
+                              "the champion alias)", "who, recorded in MLflow (default: the current user)")
     rollback.set_defaults(func=cmd_rollback)
 
     lineage = sub.add_parser("lineage", help="show what produced the champion model and why it was blessed")

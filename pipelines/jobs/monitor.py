@@ -65,7 +65,7 @@ def monitor(job: MonitorJob, config: PipelineConfig, paths: Paths, tracking_uri:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(monitor_report.render(report, frame, name, str(pushed.get("version", "")), sources,
                                             job.since))
-    run_id = monitor_report.record(tracking_uri, config, name,
+    run_id = monitor_report.record(tracking_uri, config.experiment_name, name,
                                    mv.version if mv else f"serving {version_dir.name}", report,
                                    job.data, job.since, output)
     log.info("monitor: %s served rows against version %s's training data; report %s; MLflow run %s",

@@ -111,13 +111,13 @@ def render(report: SkewReport, frame, model: str, version: str, sources: list[Pa
             f"<div class='plots'>{plots}</div></body></html>")
 
 
-def record(tracking_uri: str, config, model_name: str, version: str, report: SkewReport, data: str,
+def record(tracking_uri: str, experiment_name: str, model_name: str, version: str, report: SkewReport, data: str,
            since: str | None, report_path: Path) -> str:
-    """One MLflow run for the comparison, in the config's experiment; -> its run id."""
+    """One MLflow run for the comparison, in the pipeline's experiment; -> its run id."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri)
-    experiment = client.get_experiment_by_name(config.experiment_name)
+    experiment = client.get_experiment_by_name(experiment_name)
     run = client.create_run(experiment.experiment_id if experiment else "0", run_name=f"monitor {model_name} v{version}", tags={
         "sluice.kind": KIND, "sluice.model_name": model_name, "sluice.model_version": str(version),
         "sluice.crossed": ", ".join(report.crossed)})

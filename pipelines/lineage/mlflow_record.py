@@ -205,12 +205,10 @@ class PipelineRunRecord:
     def mark_killed_runs(self) -> list[str]:
         """Marks KILLED the parent runs still RUNNING whose process on this host is
         gone (killed, power loss), with the last step they reached. -> their run ids."""
-        host = socket.gethostname()
         killed = []
         for run in self.client.search_runs([self.experiment_id], "attributes.status = 'RUNNING'"):
             owner = run.data.tags.get("sluice.pid", "")
-            owner_host, _, pid = owner.rpartition(":")
-            if owner_host != host or not pid.isdigit() or alive(int(pid)):
+            if not owner_gone(owner):
                 continue
             from pipelines.lineage.mlmd import steps_of_run
 
@@ -392,7 +390,14 @@ class PipelineRunRecord:
         self.client.update_run(run_id, status="RUNNING")
 
 
-def alive(pid: int) -> bool:
+def owner_gone(owner: str) -> bool:
+    """Whether the process a run's sluice.pid tag names ("host:pid") is a process of
+    this host that no longer exists; a run of another host is taken at its word."""
+    host, _, pid = owner.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
+
+
+def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

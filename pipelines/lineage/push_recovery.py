@@ -40,18 +40,18 @@ def unregistered(serving_dir: Path, model_name: str, tracking_uri: str) -> list[
         return []
     registered = list(mlflow_record.registered_versions(model_name, tracking_uri).values())
     client = MlflowClient(tracking_uri)
-    return [f for f in folders if not _is_registered(f, serving_path(serving_dir, model_name, f), registered)
-            and not _still_registering(client, push_target.push_record(f))]
+    records = {f: push_target.push_record(f) for f in folders}
+    return [f for f in folders if not _is_registered(records[f], serving_path(serving_dir, model_name, f),
+                                                     registered)
+            and not _still_registering(client, records[f])]
 
 
-def _is_registered(folder: Path, served_at: Path, registered: list) -> bool:
-    """Whether a registered version stands for the version in folder: the one registered
+def _is_registered(record: dict, served_at: Path, registered: list) -> bool:
+    """Whether a registered version stands for the pushed version: the one registered
     for the path it served at, or the one its pushing run registered for its number (the
     same home copied or moved elsewhere; homes sharing one server hold other runs). A push
     record from before records named their run is matched by the number alone."""
-    from serving.model_format import push_target
-
-    run_id = push_target.push_record(folder).get("mlflow_run_id", "")
+    run_id = record.get("mlflow_run_id", "")
     for mv in registered:
         if mv.tags.get("sluice.serving_path") == str(served_at):
             return True
@@ -71,13 +71,10 @@ def _still_registering(client: MlflowClient, record: dict) -> bool:
     """Whether the run that pushed is still going (it registers its push itself, after
     the push step): RUNNING, and not a process of this host that is gone. A run of
     another host is taken at its word until that host's next run marks it killed."""
-    import socket
-
     parent = _run_or_none(client, record.get("mlflow_run_id", ""))
     if parent is None or parent.info.status != "RUNNING":
         return False
-    host, _, pid = parent.data.tags.get("sluice.pid", "").rpartition(":")
-    return not (host == socket.gethostname() and pid.isdigit() and not mlflow_record.alive(int(pid)))
+    return not mlflow_record.owner_gone(parent.data.tags.get("sluice.pid", ""))
 
 
 def recover(serving_dir: Path, tracking_uri: str, by: str, model_names=None) -> list[tuple[int, str]]:
