@@ -12,3 +12,11 @@ MLFLOW_RUN_ENV = "SLUICE_MLFLOW_RUN_ID"
 def mlflow_run_id() -> str:
     """The pipeline run's MLflow run id, or "" where no runner handed one down."""
     return os.environ.get(MLFLOW_RUN_ENV, "")
+
+
+TRACKING_URI_ENV = "SLUICE_TRACKING_URI"
+
+
+def tracking_uri() -> str:
+    """The store of that run, handed down beside its id."""
+    return os.environ.get(TRACKING_URI_ENV, "")

@@ -10,7 +10,8 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from pipelines.lineage import mlflow_record, shared_writes
+from components.recording import registry, shared_writes
+from pipelines.lineage import mlflow_record
 from tests.conftest import SLUICE, sluice_env
 
 STEPS = 13  # child runs of a whole run with both trainers
@@ -50,9 +51,9 @@ def test_runs_that_set_the_champion_at_once_all_succeed(tmp_path, shared_mlflow_
         client.create_registered_model(name)
         versions = [client.create_model_version(name, f"runs:/{run.info.run_id}/model",
                                                 run.info.run_id).version for _ in range(RUNS_AT_ONCE)]
-        results = at_once(lambda i: mlflow_record.set_champion(client, name, versions[i]))
+        results = at_once(lambda i: registry.set_champion(client, name, versions[i]))
         assert [r for r in results if isinstance(r, Exception)] == []
-        assert client.get_registered_model(name).aliases[mlflow_record.CHAMPION] in versions
+        assert client.get_registered_model(name).aliases[registry.CHAMPION] in versions
 
 
 @pytest.mark.component

@@ -58,13 +58,16 @@ def import_function(dotted: str, folder: Path | None = None):
 def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
                     beam_args=(), pipeline_root: str | None = None, with_metadata: bool = True,
                     enable_cache: bool = True, newest_span: str = "",
-                    span_parameter: bool = False):
+                    span_parameter: bool = False, job_record: dict | None = None):
     """The DAG for config's candidates (trainers: the names to keep, as
     PipelineConfig.select takes them; all by default). newest_span: the newest span
     and the previous one, which the data gate compares (pipelines.run.span_window).
     span_parameter: where data is a pattern of spans, ExampleGen resolves it itself and
     takes the span as the runtime parameter `span` (a RangeConfig as JSON; empty: the
-    newest span), for an orchestrator that runs the compiled spec (Kubeflow)."""
+    newest span), for an orchestrator that runs the compiled spec (Kubeflow).
+    job_record: for such an orchestrator, what its steps need to record themselves
+    with no `sluice run` around them (components.recording.parent_run): every step
+    takes it, and the job's id, as parameters."""
     # The component modules one by one: `tfx.v1` also imports every extension (Vertex AI,
     # BulkInferrer, ...) and took 12 s longer to import here.
     from tfx.components.example_validator.component import ExampleValidator
@@ -84,6 +87,8 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
     from components.gates.drift_reference import reference_eval, references
     from components.infra_validate import infra_validate
     from components.push import push
+    from components.recording import parent_run
+    from components.recording.executor import recorded
     from serving.model_format import push_target
     from trainers import frameworks, module_contract
 
@@ -183,6 +188,11 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
     for component in components:
         if component.id in digests:
             component.exec_properties[CONTENT_KEY] = digests[component.id]
+        if component is not baseline:  # an importer: no executor, nothing to record
+            recorded(component)
+            if job_record is not None:
+                component.exec_properties[parent_run.JOB_KEY] = json.dumps(job_record, sort_keys=True)
+                component.exec_properties[parent_run.JOB_RUN_KEY] = ""  # the job's id, per job
     return Pipeline(
         pipeline_name=config.experiment_name,
         pipeline_root=pipeline_root or str(paths.pipeline_root),

@@ -34,7 +34,7 @@ def monitor(job: MonitorJob, config: PipelineConfig, paths: Paths, tracking_uri:
     report and the MLflow run are."""
     from components import evaluate
     from components.gates import serving_skew
-    from pipelines.lineage.mlflow_record import registered_versions
+    from components.recording.registry import registered_versions
     from serving.model_format import push_target
     from serving.model_format.layout import FeatureLayout
 

@@ -15,7 +15,8 @@ class RollbackRefused(ValueError):
 def roll_back(config: PipelineConfig, paths: Paths, tracking_uri: str, to: int | None,
               reason: str | None, who: str) -> str:
     """-> what moved, as one line for the user."""
-    from pipelines.lineage.mlflow_record import move_champion, registered_versions
+    from components.recording.registry import registered_versions
+    from pipelines.lineage.mlflow_record import move_champion
     from serving.model_format import push_target
 
     name, serving_dir = config.model_name, paths.serving_dir

@@ -12,8 +12,8 @@ from sluice_config.config import PipelineConfig
 def version_table(config: PipelineConfig, paths: Paths, tracking_uri: str) -> list[str]:
     """-> the lines to print, one per version, oldest first."""
     from components.gates import bounds_today
+    from components.recording.registry import champion_version, registered_versions
     from pipelines.lineage import push_recovery
-    from pipelines.lineage.mlflow_record import champion_version, registered_versions
     from serving.model_format import push_target
 
     name, serving_dir = config.model_name, paths.serving_dir

@@ -18,21 +18,16 @@ from pathlib import Path
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from components.artifacts import tfx_layout
-from components.reports import step_reports
+from components.recording import parent_run, shared_writes, step_run
+from components.recording.registry import registered_versions, set_champion
+from components.recording.step import Step
 from pipelines.definition.home_layout import PROJECT_ROOT, Paths
-from pipelines.lineage import shared_writes
-from pipelines.lineage.mlmd import Step
-from pipelines.patches.quiet import prints_silenced
 from sluice_config import spans as spans_module
-from sluice_config import step_ids
 from sluice_config.config import PipelineConfig
 from sluice_config.sources import file_sha256 as file_digest
 
-CHAMPION = "champion"
 SPANS_FILE = "spans.json"  # the spans a run read (pipelines.run.span_window), where data comes in spans
 PROJECT_FOLDER, MANIFEST = "project", "manifest.json"  # the user's own modules, as artifacts
-EXPERIMENT_KIND = "mlflow.experimentKind"
 
 
 def git_commit(folder: Path = PROJECT_ROOT) -> str:
@@ -48,18 +43,6 @@ def git_commit(folder: Path = PROJECT_ROOT) -> str:
     return commit + ("+dirty" if dirty else "")
 
 
-def _flat(prefix: str, value, out: dict) -> dict:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flat(f"{prefix}.{k}" if prefix else k, v, out)
-    elif isinstance(value, (list, tuple)) and value and isinstance(value[0], dict):
-        for item in value:
-            _flat(f"{prefix}.{item.get('name', '?')}", {k: v for k, v in item.items() if k != "name"}, out)
-    else:
-        out[prefix] = value
-    return out
-
-
 class PipelineRunRecord:
     """The MLflow side of one pipeline run."""
 
@@ -68,17 +51,9 @@ class PipelineRunRecord:
         self.tracking_uri = tracking_uri
         mlflow.set_tracking_uri(tracking_uri)
         self.client = MlflowClient()
-        name = config.experiment_name
-        self.experiment_id, _ = shared_writes.experiment_id(
-            self.client, name, (paths.home.resolve() / "mlartifacts").as_uri())
-        if EXPERIMENT_KIND not in self.client.get_experiment(self.experiment_id).tags:
-            # MLflow 3's UI opens a model-training experiment on its runs list, not on the
-            # GenAI traces overview.
-            shared_writes.retried(lambda: self.client.set_experiment_tag(
-                self.experiment_id, EXPERIMENT_KIND, "custom_model_development"))
+        self.experiment_id = parent_run.experiment(self.client, config.experiment_name,
+                                                   (paths.home.resolve() / "mlartifacts").as_uri())
         self.run = None
-        self.logged_models: dict[str, str] = {}  # model artifact uri -> models:/ uri
-        self.champion: str | None = None  # the registered version the alias names, once set
         self.new = False  # start() made a new parent run (not a resumed one)
 
     def start(self, orchestrator_run_id: str | None = None, pipeline_run_id: str = "") -> None:
@@ -104,7 +79,7 @@ class PipelineRunRecord:
         if orchestrator_run_id:
             mlflow.set_tag("sluice.orchestrator_run_id", orchestrator_run_id)
         mlflow.set_tags(self._source_tags())
-        params = _flat("", {k: v for k, v in config.to_dict().items() if k != "source"}, {})
+        params = parent_run.flat_params(config.to_dict())
         mlflow.log_params({k[:250]: str(v)[:500] for k, v in params.items()})
         mlflow.log_dict(config.to_dict(), "config.json")
         if config.schema.exists():
@@ -222,149 +197,24 @@ class PipelineRunRecord:
             killed.append(run.info.run_id)
         return killed
 
-    def record_steps(self, steps: list[Step]) -> None:
-        """A child run per execution, with times, parameters, figures and artifacts."""
-        parent = self.run.info.run_id
+    @property
+    def parent(self) -> step_run.ParentRun:
+        return step_run.ParentRun(self.tracking_uri, self.experiment_id, self.run.info.run_id)
+
+    def record_reused(self, steps: list[Step]) -> None:
+        """The child runs of the steps TFX's cache reused: they never reach an executor,
+        so they cannot record themselves (components.recording). Every step's ML
+        Metadata execution id goes on the parent: ML Metadata is local to this home."""
+        client, parent = self.client, self.parent
         for step in steps:
-            child = self.client.create_run(
-                self.experiment_id, start_time=step.start_ms, run_name=step.node_id,
-                tags={"mlflow.parentRunId": parent, "sluice.state": step.state,
-                      "sluice.mlmd_execution_id": str(step.execution_id)})
-            cid = child.info.run_id
-            self.client.set_tag(parent, f"sluice.mlmd.{step.node_id}", str(step.execution_id))
-            for key, value in step.properties.items():
-                self.client.log_param(cid, key[:250], str(value)[:500])
-            for key, artifacts in step.outputs.items():
-                self.client.set_tag(cid, f"sluice.output.{key}", artifacts[0].uri)
-                self.client.set_tag(cid, f"sluice.output.{key}.mlmd_id", str(artifacts[0].id))
-            try:
-                self._log_report(cid, step)
-            except Exception as err:  # lineage must describe failures, not add them
-                self.client.set_tag(cid, "sluice.lineage_error", str(err)[:500])
-            self.client.log_metric(cid, "wall_seconds", (step.end_ms - step.start_ms) / 1000)
-            status = {"FAILED": "FAILED", "RUNNING": "FAILED"}.get(step.state, "FINISHED")
-            self.client.set_terminated(cid, status, end_time=step.end_ms)
+            client.set_tag(parent.run_id, f"sluice.mlmd.{step.node_id}", str(step.execution_id))
+            if step.state == "CACHED":
+                step_run.record(parent, step)
 
-    def _log_report(self, cid: str, step: Step) -> None:
-        """What the step's own module reports (components.reports.step_reports): numbers become
-        metrics and strings tags, its files and documents artifacts, its model a pyfunc."""
-        reporter = step_reports.reporter(step.node_id)
-        figures = reporter.figures(step)
-        kept = reporter.kept(step, figures)
-        for key, value in figures.items():
-            if isinstance(value, str):
-                self.client.set_tag(cid, f"sluice.{key}", value)
-            else:
-                self.client.log_metric(cid, key, float(value))
-        for key, value in kept.on_pipeline_run.items():
-            if isinstance(value, str):
-                mlflow.set_tag(key, value)
-            else:
-                mlflow.log_metric(key, float(value))
-        for key, value in kept.params.items():
-            self.client.log_param(cid, key[:250], str(value)[:500])
-        for key, values in kept.series.items():
-            for i, value in enumerate(values):
-                self.client.log_metric(cid, key, value, step=i)
-        for path in kept.files:
-            self.client.log_artifact(cid, str(path))
-        for name, document in kept.documents.items():
-            if isinstance(document, str):
-                self.client.log_text(cid, document, name)
-            else:
-                self.client.log_dict(cid, document, name)
-        if kept.model:
-            self.log_model(cid, *kept.model)
-
-    def log_model(self, cid: str, model_uri: str, framework: str) -> str:
-        """Logs a trained model as an MLflow pyfunc that takes raw feature rows."""
-        with mlflow.start_run(run_id=cid, nested=True), prints_silenced():
-            from serving.model_format.mlflow_model import log_servable  # defining it warns, too
-
-            info = log_servable(tfx_layout.serving_model_dir(model_uri))
-            mlflow.set_tags({"sluice.model_uri": model_uri, "sluice.framework": framework})
-        self.logged_models[model_uri] = info.model_uri
-        return info.model_uri
-
-    def _candidate_module(self, name: str | None) -> str:
-        return self.config.candidate(name).module_name if name else ""
-
-    def _candidate_hparams(self, name: str | None, given: bool = False) -> str:
-        """What the candidate's module received (training's network settings overridden
-        by its own), or with given only the candidate's own hyperparameters."""
-        if not name:
-            return ""
-        candidate = self.config.candidate(name)
-        found = candidate.hyperparameters if given else candidate.hparams(self.config.training)
-        return json.dumps(found, sort_keys=True)
-
-    @staticmethod
-    def _warm_start_tags(steps: list[Step], name: str | None) -> dict[str, str]:
-        """How the pushed candidate started: from scratch, or from a serving version's
-        weights (the training history's reason: trainers.warm_start)."""
-        from trainers.data import HISTORY_FILE, read_history
-        from trainers.warm_start import started_from
-
-        train = next((s for s in steps if name and s.node_id == step_ids.train(name)), None)
-        run_dir = train.output("model_run") if train else None
-        if run_dir is None or not Path(run_dir.uri, HISTORY_FILE).is_file():
-            return {}
-        why = read_history(run_dir.uri).get("warm_start", "")
-        base = started_from(why)
-        return {"sluice.warm_start": why, **({"sluice.warm_started_from": str(base)} if base else {})}
-
-    def register_push(self, steps: list[Step]) -> str | None:
-        """Registers the pushed model and points the champion alias at the version
-        serving now, all under the serving dir's push lock."""
-        push_step = next((s for s in steps if s.node_id == step_ids.PUSH and s.state == "COMPLETE"), None)
-        if push_step is None:
-            return None
-        props = tfx_layout.custom_properties(push_step.output("pushed_model"))
-        if not props.get("pushed"):
-            return None
-        model_uri = props["model_uri"]
-        logged = self.logged_models.get(model_uri) or self.log_model(
-            self.run.info.run_id, model_uri, props["framework"])
-        candidate = next(c for c in push_candidates(push_step) if c["model_uri"] == model_uri)
-        from components.artifacts.evaluation_record import read_evaluation
-
-        blessing = read_evaluation(candidate["blessing_uri"])
-        run = self.client.get_run(self.run.info.run_id)
-        tags = {
-            "sluice.run_id": self.run.info.run_id,
-            "sluice.trainer": props["framework"],
-            "sluice.candidate": props.get("candidate", props["framework"]),
-            "sluice.module": self._candidate_module(props.get("candidate")),
-            "sluice.hyperparameters": self._candidate_hparams(props.get("candidate")),
-            "sluice.hyperparameters_given": self._candidate_hparams(props.get("candidate"), given=True),
-            **self._warm_start_tags(steps, props.get("candidate")),
-            **({"sluice.project_commit": run.data.tags["sluice.project_commit"]}
-               if "sluice.project_commit" in run.data.tags else {}),
-            "sluice.data_sha256": run.data.tags.get("sluice.data_sha256", ""),
-            "sluice.data_digest": run.data.tags.get("sluice.data_digest", ""),
-            **({"sluice.span_names": run.data.tags["sluice.span_names"]}
-               if "sluice.span_names" in run.data.tags else {}),
-            "sluice.schema": str(self.config.schema),
-            "sluice.schema_sha256": run.data.tags.get("sluice.schema_sha256", ""),
-            "sluice.git_commit": run.data.tags.get("sluice.git_commit", ""),
-            "sluice.config": str(self.config.source),
-            "sluice.serving_path": props["pushed_destination"],
-            "sluice.serving_version": str(props["pushed_version"]),
-            "sluice.baseline_version": str(props.get("baseline_version", 0)),
-            "sluice.rejudged": candidate.get("rejudged", ""),
-            "sluice.blessing": "; ".join(blessing["reasons"]),
-            "sluice.infra_validation": candidate.get("infra_validation", ""),
-            "sluice.push_decision": props["reason"],
-            "sluice.metrics": json.dumps(blessing["metrics"]["overall"]),
-        }
-        from serving.model_format import push_target
-
-        serving_dir, name = self.paths.serving_dir, self.config.model_name
-        with push_target.push_lock(serving_dir, name), prints_silenced():
-            version = mlflow.register_model(logged, name, tags=tags)
-            self.champion = point_champion_at_serving(name, self.tracking_uri, serving_dir)
-        mlflow.set_tag("sluice.registered_version", version.version)
-        return version.version
+    def registered(self) -> tuple[str | None, str | None]:
+        """(the version the push step registered, the version the champion alias names)."""
+        tags = self.client.get_run(self.run.info.run_id).data.tags
+        return tags.get("sluice.registered_version"), tags.get("sluice.champion_version")
 
     def describe_version(self, version: str, report_uri: str) -> None:
         """One line on the registered version: why it was pushed, and the report."""
@@ -407,38 +257,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def point_champion_at_serving(model_name: str, tracking_uri: str, serving_dir: Path) -> str | None:
-    """Moves the champion alias to the registered version of the version serving now
-    (call under the push lock). Two runs that push at once may register in either
-    order; the alias still names what is served. -> the MLflow version, or None if the
-    serving version is not registered (yet)."""
-    from serving.model_format import push_target
-
-    current = push_target.current_version(serving_dir, model_name)
-    target = registered_versions(model_name, tracking_uri).get(str(current)) if current else None
-    if target is None:
-        return None
-    set_champion(MlflowClient(tracking_uri), model_name, target.version)
-    return target.version
-
-
 def log_training_dataset(dataset) -> None:
     """The dataset as the active run's training input. Runs of other homes may log the
     same file (name and digest) at this moment: MLflow then inserts the same dataset row
     twice (UniqueViolation dataset_pk), and the loser repeats."""
     shared_writes.retried(lambda: mlflow.log_input(dataset, context="training"))
-
-
-def set_champion(client: MlflowClient, model_name: str, version: str) -> None:
-    """Points the alias at version; another home's run may be setting it at this moment."""
-    shared_writes.retried(lambda: client.set_registered_model_alias(model_name, CHAMPION, version))
-
-
-def push_candidates(push_step: Step) -> list[dict]:
-    """The pusher's candidates, as it recorded them in decision.json."""
-    from components.push import read_decision  # TFX: imported only when a push is recorded
-
-    return read_decision(push_step.output("pushed_model").uri)["candidates"]
 
 
 def recorded_spans(client: MlflowClient, run_id: str) -> list[dict]:
@@ -463,21 +286,6 @@ def recorded_schema(client: MlflowClient, run_id: str, schema_path: str, sha256:
     except Exception:  # no such artifact
         return None
     return schema if file_digest(schema) == sha256 else None
-
-
-def registered_versions(model_name: str, tracking_uri: str) -> dict[str, object]:
-    """Serving path -> the MLflow model version registered for it."""
-    found = MlflowClient(tracking_uri).search_model_versions(f"name = '{model_name}'")
-    return {mv.tags.get("sluice.serving_path"): mv for mv in found}
-
-
-def champion_version(model_name: str, tracking_uri: str) -> str | None:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return MlflowClient(tracking_uri).get_registered_model(model_name).aliases.get(CHAMPION)
-    except MlflowException:
-        return None
 
 
 def move_champion(model_name: str, tracking_uri: str, serving_path: Path, from_path: Path,

@@ -2,29 +2,12 @@
 outputs, so the step log and the MLflow lineage describe what really happened."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from components.artifacts import tfx_layout
+from components.recording.step import Step
 
 STATES = {1: "NEW", 2: "RUNNING", 3: "COMPLETE", 4: "FAILED", 5: "CACHED", 6: "CANCELED"}
-
-
-@dataclass
-class Step:
-    """One component execution as MLMD saw it."""
-
-    execution_id: int
-    node_id: str
-    state: str
-    start_ms: int
-    end_ms: int
-    properties: dict
-    inputs: dict[str, list] = field(default_factory=dict)  # key -> [mlmd Artifact]
-    outputs: dict[str, list] = field(default_factory=dict)
-
-    def output(self, key: str):
-        return (self.outputs.get(key) or [None])[0]
 
 
 def open_store(path: Path):

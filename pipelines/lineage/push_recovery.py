@@ -18,6 +18,7 @@ from pathlib import Path
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from components.recording import registry
 from pipelines.lineage import mlflow_record
 from pipelines.patches.quiet import prints_silenced
 
@@ -38,7 +39,7 @@ def unregistered(serving_dir: Path, model_name: str, tracking_uri: str) -> list[
     folders = [f for f in folders if (f / push_target.PUSH_MARKER).is_file()]
     if not folders:  # nothing pushed: the store is not even opened
         return []
-    registered = list(mlflow_record.registered_versions(model_name, tracking_uri).values())
+    registered = list(registry.registered_versions(model_name, tracking_uri).values())
     client = MlflowClient(tracking_uri)
     records = {f: push_target.push_record(f) for f in folders}
     return [f for f in folders if not _is_registered(records[f], serving_path(serving_dir, model_name, f),
@@ -98,7 +99,7 @@ def recover(serving_dir: Path, tracking_uri: str, by: str, model_names=None) -> 
                                 "registered from its push record: %s: %s", name, folder.name,
                                 type(err).__name__, err)
             if done:
-                mlflow_record.point_champion_at_serving(name, tracking_uri, serving_dir)
+                registry.point_champion_at_serving(name, tracking_uri, serving_dir)
     return done
 
 

@@ -128,7 +128,9 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
     record.mark_killed_runs()
     push_recovery.recover(paths.serving_dir, tracking_uri, "the next sluice run", [config.model_name])
     record.start(orchestrator_run_id, pipeline_run_id)
-    os.environ[run_context.MLFLOW_RUN_ENV] = record.run.info.run_id  # the push record names it
+    # the steps record themselves under it (components.recording); the push record names it
+    os.environ.update({run_context.MLFLOW_RUN_ENV: record.run.info.run_id,
+                       run_context.TRACKING_URI_ENV: tracking_uri})
     log_file = run_log.start(paths.home, record.run.info.run_name)
     steps: list = []
     data = None  # the pre-flight's CheckedData
@@ -169,13 +171,13 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         if not steps:
             raise PipelineFailed(f"no executions of TFX pipeline run {pipeline_run_id} in "
                                  f"{paths.metadata}: did TFX change how run ids are set?")
-        record.record_steps(steps)
-        version = record.register_push(steps)
+        record.record_reused(steps)
+        version, champion = record.registered()
         push_step = next((s for s in steps if s.node_id == step_ids.PUSH), None)
         decision = step_reports.figures(push_step) if push_step else {}
         if version:
             log.info("registered %s version %s; 'champion' names version %s (the one serving)",
-                     config.model_name, version, record.champion)
+                     config.model_name, version, champion)
         if push_step or not orchestrator_run_id:  # the run is complete: report and close it
             # judged only on merit: a span no candidate passed stays new for the schedule
             judged = bool(decision.get("blessed")) if push_step else whole_run
@@ -192,7 +194,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
                                                               data.sha256),
                                 record.run.info.run_id, decision.get("decision", ""))
         run_log.stop(log_file)
-        os.environ.pop(run_context.MLFLOW_RUN_ENV, None)
+        _forget_run_context()
         return {**decision, "registered_version": version, "failed_candidates": failed_training(steps)}
     except BaseException as err:
         run_log.write_traceback(log_file, traceback.format_exc())
@@ -203,14 +205,19 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         try:
             steps = steps or [s for s in mlmd.steps_of_run(paths.metadata, pipeline_run_id)
                               if chosen is None or s.node_id in chosen]
-            record.record_steps(steps)
+            record.record_reused(steps)
         finally:
             run_log.stop(log_file)
-            os.environ.pop(run_context.MLFLOW_RUN_ENV, None)
+            _forget_run_context()
             record.fail(f"{type(err).__name__}: {err}", log_file)
             _report(record, paths, None)
             record.end("FAILED")
         raise
+
+
+def _forget_run_context() -> None:
+    for name in (run_context.MLFLOW_RUN_ENV, run_context.TRACKING_URI_ENV):
+        os.environ.pop(name, None)
 
 
 def _report_champion_bounds(config: PipelineConfig, paths: Paths, record) -> None:
