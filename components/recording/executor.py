@@ -45,8 +45,11 @@ class Recording:
     records it: COMPLETE with its figures, or FAILED; the error goes on as it was."""
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX's name)
+        from tfx.orchestration.portable import outputs_utils
         from tfx.utils import import_utils
 
+        # TFX's local launcher makes them; Kubeflow's makes only the folder above them
+        outputs_utils.make_output_dirs(output_dict)
         step = json.loads(exec_properties[STEP_KEY])
         own = {k: v for k, v in exec_properties.items() if k not in sluice_keys()}
         executor = import_utils.import_class_by_path(step["executor"])(self._context)

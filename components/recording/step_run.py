@@ -39,7 +39,7 @@ def record(parent: ParentRun, step: Step) -> str:
         client.log_param(cid, key[:250], str(value)[:500])
     for key, artifacts in step.outputs.items():
         client.set_tag(cid, f"sluice.output.{key}", artifacts[0].uri)
-        if artifacts[0].id:
+        if step.execution_id:  # seen in ML Metadata: the artifact's id there
             client.set_tag(cid, f"sluice.output.{key}.mlmd_id", str(artifacts[0].id))
     try:
         _log_report(parent, cid, step)

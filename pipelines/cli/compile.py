@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.cli.common import add_common, candidates, load_config, paths
+from pipelines.cli.common import add_common, candidates, load_config, paths, tracking_uri
 
 
 def cmd_compile(args) -> int:
@@ -23,7 +23,8 @@ def cmd_compile(args) -> int:
     from pipelines.runners import kubeflow
 
     job = kubeflow.compile_job(config, home, candidates(config), output, image=args.image,
-                               beam_args=args.beam_arg, pipeline_root=args.pipeline_root)
+                               beam_args=args.beam_arg, pipeline_root=args.pipeline_root,
+                               tracking_uri=tracking_uri(args, home))
     print(f"wrote {job} (Kubeflow Pipelines v2 job, image {args.image})")
     return 0
 

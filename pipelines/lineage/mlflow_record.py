@@ -144,17 +144,7 @@ class PipelineRunRecord:
         mlflow.set_tag("sluice.data_digest", dataset.digest)
 
     def _source_tags(self) -> dict[str, str]:
-        """What a run was made from: code, lock, config, where its state lives."""
-        lock = PROJECT_ROOT / "requirements.lock"
-        return {
-            "sluice.git_commit": git_commit(),
-            "sluice.lock_sha256": file_digest(lock) if lock.exists() else "missing",
-            "sluice.config": str(self.config.source),
-            "sluice.pipeline_root": str(self.paths.pipeline_root),
-            "sluice.metadata": str(self.paths.metadata),
-            "sluice.trainers": ",".join(self.trainers),
-            "sluice.schema": str(self.config.schema),
-        }
+        return source_tags(self.config, self.paths, self.trainers)
 
     def record_up_to_date(self, previous_run_id: str, decision: str) -> None:
         """A finished parent run saying nothing changed, pointing at the run that did the
@@ -238,6 +228,20 @@ class PipelineRunRecord:
         mlflow.set_tag("sluice.pid", "")
         mlflow.end_run()
         self.client.update_run(run_id, status="RUNNING")
+
+
+def source_tags(config: PipelineConfig, paths: Paths, trainers) -> dict[str, str]:
+    """What a run was made from: code, lock, config, where its state lives."""
+    lock = PROJECT_ROOT / "requirements.lock"
+    return {
+        "sluice.git_commit": git_commit(),
+        "sluice.lock_sha256": file_digest(lock) if lock.exists() else "missing",
+        "sluice.config": str(config.source),
+        "sluice.pipeline_root": str(paths.pipeline_root),
+        "sluice.metadata": str(paths.metadata),
+        "sluice.trainers": ",".join(trainers),
+        "sluice.schema": str(config.schema),
+    }
 
 
 def owner_gone(owner: str) -> bool:
