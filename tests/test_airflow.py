@@ -11,6 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from serving.model_format import push_target
 from tests.conftest import ROOT, run_sluice
+from tests.lineage_walk import SHAPE, walk
 
 pytestmark = pytest.mark.e2e
 AIRFLOW = ROOT / ".venv-airflow" / "bin" / "airflow"
@@ -142,6 +143,8 @@ def test_dag_runs_each_step_as_a_task_reruns_a_failed_task_alone_and_reports_to_
     assert states == {**{s: "CACHED" for s in STEPS - {"push"}}, "push": "COMPLETE"}  # reused, not rerun
     assert "pushed as version 1" in parents[1].data.tags["sluice.push_decision"]
     assert client.get_model_version_by_alias("sluice-taxi", "champion").version in ("1", 1)
+    assert walk(client, "sluice-taxi") == SHAPE  # the same record as a local run's, a Kubeflow job's
+    assert parents[1].data.tags["sluice.orchestrator"] == "airflow"
 
 
 def test_a_scheduled_dag_trains_a_new_span_and_ends_in_seconds_when_nothing_new_arrived(tmp_path):

@@ -16,6 +16,7 @@ from serving.model_format import push_target as push
 from serving.model_format.model import ServableModel
 from sluice_config import config as config_module
 from tests.conftest import raw_rows, run_sluice
+from tests.lineage_walk import SHAPE, walk
 
 pytestmark = pytest.mark.e2e
 MODEL = "sluice-taxi"
@@ -86,6 +87,8 @@ def test_both_trainers_blessed_pushed_and_recorded(home, first_run, taxi_sample)
     lineage = run_sluice("lineage", "--home", home)
     assert lineage.returncode == 0 and "blessed because" in lineage.stdout
     assert champion.tags["sluice.git_commit"] in lineage.stdout
+    assert walk(client, MODEL) == SHAPE  # the same record as a Kubeflow job's, an Airflow DAG run's
+    assert parent.data.tags["sluice.orchestrator"] == "local"
 
 
 def test_run_report_is_logged_and_can_be_rebuilt(home, tmp_path):

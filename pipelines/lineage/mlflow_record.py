@@ -67,7 +67,7 @@ class PipelineRunRecord:
                         "sluice.pipeline_run_id": pipeline_run_id}
         if orchestrator_run_id:
             found = self.client.search_runs(
-                [self.experiment_id], f"tags.`sluice.orchestrator_run_id` = '{orchestrator_run_id}'")
+                [self.experiment_id], f"tags.`{parent_run.ORCHESTRATOR_RUN_TAG}` = '{orchestrator_run_id}'")
             if found:
                 self.run = mlflow.start_run(run_id=found[0].info.run_id)
                 mlflow.set_tags(process_tags)
@@ -76,8 +76,9 @@ class PipelineRunRecord:
                                     run_name=f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
                                              f"-{uuid.uuid4().hex[:4]}")
         mlflow.set_tags(process_tags)
+        mlflow.set_tag("sluice.orchestrator", "airflow" if orchestrator_run_id else "local")
         if orchestrator_run_id:
-            mlflow.set_tag("sluice.orchestrator_run_id", orchestrator_run_id)
+            mlflow.set_tag(parent_run.ORCHESTRATOR_RUN_TAG, orchestrator_run_id)
         mlflow.set_tags(self._source_tags())
         params = parent_run.flat_params(config.to_dict())
         mlflow.log_params({k[:250]: str(v)[:500] for k, v in params.items()})
@@ -192,13 +193,16 @@ class PipelineRunRecord:
         return step_run.ParentRun(self.tracking_uri, self.experiment_id, self.run.info.run_id)
 
     def record_reused(self, steps: list[Step]) -> None:
-        """The child runs of the steps TFX's cache reused: they never reach an executor,
-        so they cannot record themselves (components.recording). Every step's ML
-        Metadata execution id goes on the parent: ML Metadata is local to this home."""
+        """The child runs of this run's steps that did not record themselves
+        (components.recording): those TFX's cache reused and the importer, which never
+        reach an executor, and any whose own record failed. Every step's ML Metadata
+        execution id goes on the parent: ML Metadata is local to this home."""
         client, parent = self.client, self.parent
+        recorded = {r.info.run_name for r in client.search_runs(
+            [self.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.run_id}'")}
         for step in steps:
             client.set_tag(parent.run_id, f"sluice.mlmd.{step.node_id}", str(step.execution_id))
-            if step.state == "CACHED":
+            if step.node_id not in recorded:
                 step_run.record(parent, step)
 
     def registered(self) -> tuple[str | None, str | None]:

@@ -24,7 +24,6 @@ from pipelines.definition.home_layout import Paths
 from pipelines.run import beam_args as beam_args_module
 from sluice_config.config import PipelineConfig
 
-
 JOB_ID = "{{$.pipeline_job_uuid}}"  # substituted by Kubeflow in each run of the job
 
 
