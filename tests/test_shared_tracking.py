@@ -11,7 +11,6 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from components.recording import registry, shared_writes
-from pipelines.lineage import mlflow_record
 from tests.conftest import SLUICE, sluice_env
 
 STEPS = 13  # child runs of a whole run with both trainers
@@ -61,25 +60,22 @@ def test_runs_that_log_the_same_data_at_once_all_record_it(tmp_path, shared_mlfl
     """Two homes, one CSV: each run logs the dataset (name, digest) the other logs too;
     MLflow inserts its row once (UniqueViolation dataset_pk for the loser, found by the
     two-runs test below)."""
-    from mlflow.data.http_dataset_source import HTTPDatasetSource
-    from mlflow.data.meta_dataset import MetaDataset
+    from components.recording import datasets
 
     client = MlflowClient(shared_mlflow_server)
-    mlflow.set_tracking_uri(shared_mlflow_server)
     experiment = client.create_experiment(f"race-data-{uuid.uuid4().hex}")
-    dataset = MetaDataset(HTTPDatasetSource("http://example.org/taxi.csv"), name="taxi.csv",
-                          digest=uuid.uuid4().hex[:8])
+    sha256 = uuid.uuid4().hex * 2
 
     def log(i):
-        with mlflow.start_run(experiment_id=experiment) as run:
-            mlflow_record.log_training_dataset(dataset)
-            return run.info.run_id
+        run_id = client.create_run(experiment).info.run_id
+        datasets.log_csv(client, run_id, "http://example.org/taxi.csv", "taxi.csv", sha256, 100, 3)
+        return run_id
 
     results = at_once(log)
     assert [r for r in results if isinstance(r, Exception)] == []
     for run_id in results:
         inputs = client.get_run(run_id).inputs.dataset_inputs
-        assert [(i.dataset.name, i.dataset.digest) for i in inputs] == [("taxi.csv", dataset.digest)]
+        assert [(i.dataset.name, i.dataset.digest) for i in inputs] == [("taxi.csv", sha256[:8])]
 
 
 @pytest.mark.component

@@ -66,6 +66,7 @@ def _fetched(name: str, version: str, cache_dir: Path, tracking_uri: str) -> Pat
     (a version's files never change)."""
     import mlflow
 
+    from components.recording import fluent
     from pipelines.patches.quiet import prints_silenced
 
     target = cache_dir / name / version
@@ -77,8 +78,7 @@ def _fetched(name: str, version: str, cache_dir: Path, tracking_uri: str) -> Pat
     try:
         # MLflow 3.17 resolves a models:/ URI through the global registry URI, whatever
         # tracking_uri/registry_uri say ("Registered Model ... not found" otherwise).
-        mlflow.set_tracking_uri(tracking_uri)
-        with prints_silenced():
+        with fluent.store(tracking_uri), prints_silenced():
             mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}",
                                                 dst_path=str(partial))
         shutil.rmtree(target, ignore_errors=True)

@@ -15,10 +15,10 @@ import time
 import uuid
 from pathlib import Path
 
-import mlflow
+from mlflow.entities import Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from components.recording import parent_run, shared_writes, step_run
+from components.recording import parent_run, step_run
 from components.recording.registry import registered_versions, set_champion
 from components.recording.step import Step
 from pipelines.definition.home_layout import PROJECT_ROOT, Paths
@@ -49,8 +49,7 @@ class PipelineRunRecord:
     def __init__(self, config: PipelineConfig, paths: Paths, tracking_uri: str, trainers):
         self.config, self.paths, self.trainers = config, paths, trainers
         self.tracking_uri = tracking_uri
-        mlflow.set_tracking_uri(tracking_uri)
-        self.client = MlflowClient()
+        self.client = MlflowClient(tracking_uri, registry_uri=tracking_uri)  # never the process-wide one
         self.experiment_id = parent_run.experiment(self.client, config.experiment_name,
                                                    (paths.home.resolve() / "mlartifacts").as_uri())
         self.run = None
@@ -69,23 +68,22 @@ class PipelineRunRecord:
             found = self.client.search_runs(
                 [self.experiment_id], f"tags.`{parent_run.ORCHESTRATOR_RUN_TAG}` = '{orchestrator_run_id}'")
             if found:
-                self.run = mlflow.start_run(run_id=found[0].info.run_id)
-                mlflow.set_tags(process_tags)
+                self.run = found[0]
+                self._set_tags(process_tags)
                 return
-        self.run = mlflow.start_run(experiment_id=self.experiment_id,
-                                    run_name=f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-                                             f"-{uuid.uuid4().hex[:4]}")
-        mlflow.set_tags(process_tags)
-        mlflow.set_tag("sluice.orchestrator", "airflow" if orchestrator_run_id else "local")
-        if orchestrator_run_id:
-            mlflow.set_tag(parent_run.ORCHESTRATOR_RUN_TAG, orchestrator_run_id)
-        mlflow.set_tags(self._source_tags())
+        tags = {**process_tags, "sluice.orchestrator": "airflow" if orchestrator_run_id else "local",
+                **({parent_run.ORCHESTRATOR_RUN_TAG: orchestrator_run_id} if orchestrator_run_id else {}),
+                **self._source_tags()}
+        self.run = self.client.create_run(self.experiment_id, tags=tags,
+                                          run_name=f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+                                                   f"-{uuid.uuid4().hex[:4]}")
+        run_id = self.run.info.run_id
         params = parent_run.flat_params(config.to_dict())
-        mlflow.log_params({k[:250]: str(v)[:500] for k, v in params.items()})
-        mlflow.log_dict(config.to_dict(), "config.json")
+        self.client.log_batch(run_id, params=[Param(k[:250], str(v)[:500]) for k, v in params.items()])
+        self.client.log_dict(run_id, config.to_dict(), "config.json")
         if config.schema.exists():
-            mlflow.log_artifact(str(config.schema), "schema")
-            mlflow.set_tag("sluice.schema_sha256", file_digest(config.schema))
+            self.client.log_artifact(run_id, str(config.schema), "schema")
+            self.client.set_tag(run_id, "sluice.schema_sha256", file_digest(config.schema))
         self.new = True  # a resumed run (an orchestrator's next task) has its data logged
 
     def log_contents(self, pipeline) -> None:
@@ -100,7 +98,7 @@ class PipelineRunRecord:
 
         digests = {c.id: c.exec_properties[CONTENT_KEY] for c in pipeline.components
                    if CONTENT_KEY in c.exec_properties}
-        mlflow.set_tags({f"sluice.content_sha256.{step}": d for step, d in digests.items()})
+        self._set_tags({f"sluice.content_sha256.{step}": d for step, d in digests.items()})
         modules = [self.config.preprocessing_fn.rpartition(".")[0],
                    *(c.module_name for c in self.config.candidates)]
         manifest = {}
@@ -110,13 +108,13 @@ class PipelineRunRecord:
                     continue
                 manifest[relative] = file_digest(path)
                 folder = str(Path(PROJECT_FOLDER, relative).parent)
-                mlflow.log_artifact(str(path), folder)
+                self.client.log_artifact(self.run.info.run_id, str(path), folder)
         if manifest:
-            mlflow.log_dict(manifest, f"{PROJECT_FOLDER}/{MANIFEST}")
+            self.client.log_dict(self.run.info.run_id, manifest, f"{PROJECT_FOLDER}/{MANIFEST}")
         if self.config.source is not None:
             commit = git_commit(self.config.source.parent)
             if commit not in ("unknown", git_commit()):  # the user's own repository
-                mlflow.set_tag("sluice.project_commit", commit)
+                self.note("sluice.project_commit", commit)
 
     def log_data(self, source: Path, sha256: str, rows: int, columns, spans=()) -> None:
         """The input CSV as an MLflow dataset, from what the pre-flight's one pass found
@@ -127,22 +125,14 @@ class PipelineRunRecord:
         if not self.new:
             return
         names = spans_module.names_line([s["name"] for s in spans])
+        run_id = self.run.info.run_id
         if spans:  # the whole record as a file: a month of spans outgrows a tag (5,000 characters)
-            mlflow.log_dict(list(spans), SPANS_FILE)
-            mlflow.set_tag("sluice.span_names", names)
-        from mlflow.data.dataset_source_registry import resolve_dataset_source
-        from mlflow.data.meta_dataset import MetaDataset
+            self.client.log_dict(run_id, list(spans), SPANS_FILE)
+            self.note("sluice.span_names", names)
+        from components.recording import datasets
 
-        class CsvDataset(MetaDataset):
-            @property
-            def profile(self):
-                return {"num_rows": rows, "num_elements": rows * len(columns)}
-
-        name = f"{source.name}: {names}" if spans else source.name
-        dataset = CsvDataset(resolve_dataset_source(str(source)), name=name, digest=sha256[:8])
-        mlflow.set_tag("sluice.data_sha256", sha256)
-        log_training_dataset(dataset)
-        mlflow.set_tag("sluice.data_digest", dataset.digest)
+        datasets.log_csv(self.client, run_id, str(source), f"{source.name}: {names}" if spans else source.name,
+                         sha256, rows, len(columns))
 
     def _source_tags(self) -> dict[str, str]:
         return source_tags(self.config, self.paths, self.trainers)
@@ -159,14 +149,18 @@ class PipelineRunRecord:
 
     def note(self, key: str, value: str) -> None:
         """A tag on the pipeline's parent run (what the console said at the start)."""
-        mlflow.set_tag(key, value[:5000])
+        self.client.set_tag(self.run.info.run_id, key, value[:5000])
+
+    def _set_tags(self, tags: dict[str, str]) -> None:
+        self.client.log_batch(self.run.info.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def fail(self, reason: str, log_file: Path | None = None) -> None:
-        mlflow.set_tag("sluice.error", reason[:5000])
-        mlflow.log_text(reason, "error.txt")
+        run_id = self.run.info.run_id
+        self.note("sluice.error", reason)
+        self.client.log_text(run_id, reason, "error.txt")
         if log_file is not None and log_file.exists():
-            mlflow.log_artifact(str(log_file), "logs")
-            mlflow.set_tag("sluice.log_file", str(log_file))
+            self.client.log_artifact(run_id, str(log_file), "logs")
+            self.note("sluice.log_file", str(log_file))
 
     def mark_killed_runs(self) -> list[str]:
         """Marks KILLED the parent runs still RUNNING whose process on this host is
@@ -223,15 +217,12 @@ class PipelineRunRecord:
         self.client.update_model_version(self.config.model_name, version, description=line)
 
     def end(self, status: str) -> None:
-        mlflow.end_run(status)
+        self.client.set_terminated(self.run.info.run_id, status)
 
     def pause(self) -> None:
         """Between orchestrator tasks: the parent stays RUNNING until the last step (and
         is no process's: no later run may take it for killed)."""
-        run_id = self.run.info.run_id
-        mlflow.set_tag("sluice.pid", "")
-        mlflow.end_run()
-        self.client.update_run(run_id, status="RUNNING")
+        self.note("sluice.pid", "")
 
 
 def source_tags(config: PipelineConfig, paths: Paths, trainers) -> dict[str, str]:
@@ -263,13 +254,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # alive, someone else's
         pass
     return True
-
-
-def log_training_dataset(dataset) -> None:
-    """The dataset as the active run's training input. Runs of other homes may log the
-    same file (name and digest) at this moment: MLflow then inserts the same dataset row
-    twice (UniqueViolation dataset_pk), and the loser repeats."""
-    shared_writes.retried(lambda: mlflow.log_input(dataset, context="training"))
 
 
 def recorded_spans(client: MlflowClient, run_id: str) -> list[dict]:

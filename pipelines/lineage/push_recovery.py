@@ -18,7 +18,7 @@ from pathlib import Path
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from components.recording import registry
+from components.recording import fluent, registry
 from pipelines.lineage import mlflow_record
 from pipelines.patches.quiet import prints_silenced
 
@@ -119,11 +119,12 @@ def _register(folder: Path, served_at: Path, model_name: str, tracking_uri: str,
     tags = {**({k: parent.data.tags[k] for k in COPIED_FROM_RUN if k in parent.data.tags} if parent else {}),
             **_record_tags(record, served_at), RECOVERED_TAG: reason,
             "sluice.run_id": parent.info.run_id if parent else ""}
-    mlflow.set_tracking_uri(tracking_uri)  # the fluent API logs the model (as register_push does)
     run_tags = {"sluice.kind": "registration_recovery", RECOVERED_TAG: reason,
                 **({"mlflow.parentRunId": parent.info.run_id} if parent else {})}
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"register v{folder.name} after recovery",
-                          tags=run_tags), prints_silenced():
+    # the fluent API logs the model (as the push step's registration does), on this store alone
+    with fluent.store(tracking_uri), mlflow.start_run(
+            experiment_id=experiment_id, run_name=f"register v{folder.name} after recovery",
+            tags=run_tags), prints_silenced():
         info = log_servable(folder)
         version = mlflow.register_model(info.model_uri, model_name, tags=tags)
     log.warning("registry: %s version %s had no registered version: registered as MLflow version %s "
