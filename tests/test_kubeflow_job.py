@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from serving.model_format import push_target
 from tests.conftest import run_sluice
-from tests.kfp_launcher import Job, environment
+from tests.kfp_launcher import Job, TaskFailed, environment
 from tests.lineage_walk import SHAPE, walk
 
 pytestmark = pytest.mark.e2e
@@ -53,3 +53,37 @@ def test_a_compiled_job_records_its_lineage_for_a_keras_and_a_pytorch_champion(
         runs = client.search_runs([parent.info.experiment_id],
                                   f"tags.`sluice.orchestrator_run_id` = '{job.job_uuid}'")
         assert len(runs) == 1  # one parent per job, however many tasks asked for it
+
+
+def test_a_compiled_job_refuses_bad_data_in_its_first_step_with_sluice_runs_message(
+        tmp_path, taxi_sample, shared_mlflow_server):
+    """The pre-flight runs inside ExampleGen on a job (no `sluice run` around it): a value
+    that is not a number in a numeric column stops the job at its first step with the
+    message `sluice run` gives (file, line, column), and the job's parent run is FAILED
+    with it."""
+    from tests.test_preflight import rows_of, set_cell, write_rows
+
+    rows = rows_of(taxi_sample)
+    set_cell(rows, 7, "trip_miles", "about two")
+    bad = tmp_path / "data" / "taxi.csv"
+    bad.parent.mkdir()
+    write_rows(bad, rows)
+    local = run_sluice("run", "--home", tmp_path / "local", "--data", bad, "--trainer", "keras")
+    message = next(line for line in local.stderr.splitlines() if "must be numeric" in line)
+    message = message[message.index(str(bad)):]
+    assert local.returncode == 2 and "line 7" in message
+
+    spec = tmp_path / "job.json"
+    assert run_sluice("compile", "kubeflow", "-o", spec, "--home", tmp_path / "home", "--data", bad,
+                      "--trainer", "keras", "--tracking-uri", shared_mlflow_server).returncode == 0
+    job = Job(json.loads(spec.read_text()), tmp_path / "root")
+    (tmp_path / "cwd").mkdir()
+    with pytest.raises(TaskFailed) as failed:
+        job.run(environment(REPO), cwd=tmp_path / "cwd")
+    assert failed.value.task == "CsvExampleGen" and message in job.logs["CsvExampleGen"]
+    client = MlflowClient(shared_mlflow_server)
+    experiment = client.get_experiment_by_name(MODEL)
+    parent, = client.search_runs([experiment.experiment_id],
+                                 f"tags.`sluice.orchestrator_run_id` = '{job.job_uuid}'")
+    assert parent.info.status == "FAILED" and message in parent.data.tags["sluice.error"]
+    assert not (tmp_path / "home" / "serving").exists()

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from pipelines.run.preflight import DataError, check_data, check_data_in_background
+from components.executors.preflight import DataError, check_data, check_data_in_background
 from sluice_config import config as config_module
 from tests.conftest import TAXI_CSV, head_csv
 

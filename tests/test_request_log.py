@@ -52,8 +52,8 @@ def test_files_rotate_by_age_and_a_live_part_file_is_read_to_its_last_whole_line
     being written up to its last whole line, and names what it skipped."""
     import time
 
+    from components.executors.preflight import DataError
     from pipelines.jobs import served_rows
-    from pipelines.run.preflight import DataError
 
     log = RequestLog(tmp_path, rotate_seconds=0.2)
     log.start()

@@ -3,9 +3,9 @@ divergence, --since, and the SERVING environment of the schema."""
 import numpy as np
 import pytest
 
+from components.executors.preflight import DataError
 from components.gates.serving_skew import binned_jsd, score_of, serving_schema
 from pipelines.jobs.served_rows import since_epoch
-from pipelines.run.preflight import DataError
 from sluice_config import config as config_module
 
 pytestmark = pytest.mark.unit

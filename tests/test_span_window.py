@@ -6,7 +6,8 @@ import csv
 
 import pytest
 
-from pipelines.run import preflight, span_window
+from components.executors import preflight
+from pipelines.run import span_window
 from sluice_config import config as config_module
 from tests.conftest import TAXI_CSV
 

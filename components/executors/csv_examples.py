@@ -48,7 +48,7 @@ from tfx.utils import io_utils, proto_utils
 from tfx_bsl.coders import csv_decoder
 
 from components.artifacts import tfx_layout
-from components.executors import example_encoding
+from components.executors import example_encoding, preflight
 
 ColumnType = csv_decoder.ColumnType
 BLOCK_BYTES = 8 << 20  # CSV bytes per block: one Beam element
@@ -269,6 +269,23 @@ def write_block(block: tuple[str, list[bytes]], split_uris: list[str], buckets: 
                 out.write(record)
 
 
+PREFLIGHT_KEY = "sluice_preflight"  # a compiled job's config: ExampleGen runs the pre-flight itself
+DATA_FACTS = ("sluice_data_sha256", "sluice_data_rows", "sluice_data_columns")  # what it found
+
+
+def data_checked(config_json: str, exec_properties: dict, split_pattern: str) -> dict[str, object]:
+    """The pre-flight (components.executors.preflight) of the files this split reads,
+    where no `sluice run` ran it first -> what it found, for the record."""
+    from pathlib import Path
+
+    from sluice_config.config import PipelineConfig
+
+    config = PipelineConfig.from_custom_config(json.loads(config_json))
+    pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
+    files = [Path(f) for f in sorted(fileio.glob(pattern))]
+    return dict(zip(DATA_FACTS, preflight.check_files(config.replace(data=Path(pattern)), files)))
+
+
 class Executor(BaseExampleGenExecutor):
     """BaseExampleGenExecutor's Do, with blocks from reading to writing (its own writes
     records one by one, through a reshuffle)."""
@@ -277,6 +294,8 @@ class Executor(BaseExampleGenExecutor):
         return CsvToSerializedExamples
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
+        exec_properties = dict(exec_properties)
+        checked = exec_properties.pop(PREFLIGHT_KEY, "")
         input_config, output_config = example_gen_pb2.Input(), example_gen_pb2.Output()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
         proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
@@ -291,6 +310,11 @@ class Executor(BaseExampleGenExecutor):
         for uri in split_uris:
             fileio.makedirs(uri)
         buckets = list(itertools.accumulate(split.hash_buckets for split in splits))
+        if checked:
+            data = data_checked(checked, exec_properties, input_config.splits[0].pattern)
+            for artifact in examples:
+                for key, value in data.items():
+                    artifact.set_string_custom_property(key, str(value))
         files, names = csv_files(exec_properties, input_config.splits[0].pattern)
         # Two pipelines, each reading the files: the types, then the records. With the
         # types as a side input in one pipeline, Beam's in_memory runner held every block

@@ -1,17 +1,17 @@
 """The data a pipeline run read, as its parent run's MLflow dataset (name, digest,
 source, rows): `sluice run` logs it from its pre-flight's one pass before the first
-step; a compiled job's ExampleGen from the files it read (their sha256 in one pass, in
-path order, as the pre-flight hashes them). Client calls, with the store passed in."""
+step; on a compiled job, ExampleGen runs the same pre-flight, and its step logs what
+that found. Client calls, with the store passed in."""
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 
 from mlflow.tracking import MlflowClient
 
 from components.recording import shared_writes
+from components.recording.step import Step
 from components.recording.step_run import ParentRun
 
 
@@ -35,32 +35,28 @@ def log_csv(client: MlflowClient, run_id: str, source: str, name: str, sha256: s
     return sha256[:8]
 
 
-def files_read(exec_properties: dict) -> list[str]:
-    """The files ExampleGen's splits named (its driver resolved any span first)."""
-    from google.protobuf import json_format
-    from tfx.proto import example_gen_pb2
+def log_files_read(parent: ParentRun, example_gen: Step) -> None:
+    """A compiled job's data, on the job's parent run: the files its ExampleGen read, with
+    what ExampleGen's own pre-flight found of them (components.executors.csv_examples)."""
+    from components.artifacts import tfx_layout
+    from components.executors.csv_examples import DATA_FACTS
 
-    base = exec_properties["input_base"]
-    splits = json_format.Parse(exec_properties["input_config"], example_gen_pb2.Input()).splits
-    return sorted({path for split in splits for path in glob.glob(os.path.join(base, split.pattern))})
-
-
-def log_files_read(parent: ParentRun, exec_properties: dict) -> None:
-    """A compiled job's data: the files its ExampleGen read, on the job's parent run."""
-    files = files_read(exec_properties)
-    if not files:
+    examples = example_gen.output("examples")
+    found = tfx_layout.custom_properties(examples) if examples is not None else {}
+    if not all(found.get(k) for k in DATA_FACTS):
         return
-    digest, rows, columns = hashlib.sha256(), 0, 0
-    for path in files:
-        with open(path, "rb") as handle:
-            header = handle.readline()
-            digest.update(header)
-            columns = max(columns, header.count(b",") + 1)
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-                rows += block.count(b"\n")
+    sha256, rows, columns = (found[k] for k in DATA_FACTS)
+    properties = example_gen.properties
+    files = sorted(glob.glob(os.path.join(properties["input_base"], _pattern(properties["input_config"]))))
     name = os.path.basename(files[0]) if len(files) == 1 else f"{len(files)} files"
     source = files[0] if len(files) == 1 else os.path.dirname(files[0])
     client = parent.client
-    log_csv(client, parent.run_id, source, name, digest.hexdigest(), rows, columns)
+    log_csv(client, parent.run_id, source, name, sha256, int(rows), int(columns))
     client.set_tag(parent.run_id, "sluice.data_files", json.dumps(files)[:5000])
+
+
+def _pattern(input_config: str) -> str:
+    from google.protobuf import json_format
+    from tfx.proto import example_gen_pb2
+
+    return json_format.Parse(input_config, example_gen_pb2.Input()).splits[0].pattern

@@ -85,7 +85,7 @@ class Recording:
             if node_id == step_ids.EXAMPLE_GEN and state == "COMPLETE" and not parent.opened_by_runner:
                 from components.recording import datasets
 
-                datasets.log_files_read(parent, own)
+                datasets.log_files_read(parent, step)
         except Exception as err:  # the step's work is done; its record must not undo it
             log.warning("could not record step %s in MLflow: %s: %s", node_id, type(err).__name__, err)
         if state == "FAILED":

@@ -35,12 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
 def exit_code(err: Exception) -> int:
     """Logs err as the user should read it; -> the exit code. The error classes are
     imported only now: importing them up front cost every command ~2 s."""
+    from components.executors.preflight import DataError
     from components.gates.anomalies import DataAnomaliesError
     from components.gates.drift import DataDriftError
     from pipelines.jobs.registered_model import ModelNotFound
     from pipelines.jobs.rollback import RollbackRefused
     from pipelines.lineage.reproduce import ReproductionRefused
-    from pipelines.run.preflight import DataError
     from sluice_config.errors import ConfigError
 
     log = logging.getLogger("sluice")

@@ -83,7 +83,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
     from components.evaluate import evaluate
     from components.executors.bulk_statistics import BulkStatisticsGen
     from components.executors.bulk_transform import BulkTransform
-    from components.executors.csv_examples import ColumnarCsvExampleGen
+    from components.executors.csv_examples import PREFLIGHT_KEY, ColumnarCsvExampleGen
     from components.gates.drift_reference import reference_eval, references
     from components.infra_validate import infra_validate
     from components.push import push
@@ -192,6 +192,8 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
             recorded(component)
             if job_record is not None:
                 component.exec_properties[parent_run.JOB_KEY] = json.dumps(job_record, sort_keys=True)
+                if component is example_gen:  # no `sluice run` checked the data first: ExampleGen does
+                    component.exec_properties[PREFLIGHT_KEY] = json.dumps(job_record["config"], sort_keys=True)
                 component.exec_properties[parent_run.JOB_RUN_KEY] = ""  # the job's id, per job
     return Pipeline(
         pipeline_name=config.experiment_name,

@@ -17,7 +17,15 @@ from pathlib import Path
 import pyarrow as pa
 from pyarrow import csv as arrow_csv
 
-from pipelines.run.preflight import DataError, Hashing, check_header, is_number, not_utf8, records, sniff
+from components.executors.preflight import (
+    DataError,
+    Hashing,
+    check_header,
+    is_number,
+    not_utf8,
+    records,
+    sniff,
+)
 from serving.batch import csv_table
 from sluice_config.errors import did_you_mean
 

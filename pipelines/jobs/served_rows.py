@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.run.preflight import DataError
+from components.executors.preflight import DataError
 
 SINCE = re.compile(r"^(?P<count>\d+(?:\.\d+)?)(?P<unit>[smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from pipelines.run.preflight import DataError
+from components.executors.preflight import DataError
 
 LEDGER_FILE = "spans_ledger.json"  # in the home
 TRAINED, STOPPED, ACCEPTED = "trained", "stopped at the data gate", "accepted"

@@ -20,7 +20,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.run import preflight, span_ledger
+from components.executors import preflight
+from pipelines.run import span_ledger
 from sluice_config import sources, spans
 from sluice_config.config import PipelineConfig
 

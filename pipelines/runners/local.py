@@ -106,9 +106,9 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
                 log.info("%s", note)
             return _record_up_to_date(config, paths, trainers, tracking_uri, previous)
 
+    from components.executors import preflight
     from pipelines.lineage import mlflow_store
     from pipelines.patches import speedups
-    from pipelines.run import preflight
 
     home_place.remember(paths.home)
     checked_data = (preflight.in_background(span_window.check_window, config, window, paths.home / "inputs")

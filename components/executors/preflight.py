@@ -413,3 +413,19 @@ def _plain_header_copy(path: Path, header: list[str], staging_dir: Path, sha256:
             shutil.copyfileobj(raw, out)
         partial.rename(target)
     return target
+
+
+def check_files(config: PipelineConfig, files: list[Path]) -> tuple[str, int, int]:
+    """The pre-flight of the files a compiled job's ExampleGen reads (it runs there, as
+    `sluice run` runs it before Beam): the same checks, the same messages. -> (sha256,
+    rows, columns): one file's sha256 as `sluice run` records it; for several (a span
+    of several files), the sha256 of their digests in path order, and what holds of
+    the data as a whole left to each file."""
+    if not files:
+        check_data(config)  # names the data that is not there, as `sluice run` does
+    if len(files) == 1:
+        checked = check_data(config.replace(data=files[0]))
+        return checked.sha256, checked.rows, len(checked.columns)
+    parts = [check_data(config.replace(data=path), part=True) for path in files]
+    digest = hashlib.sha256("".join(p.sha256 for p in parts).encode()).hexdigest()
+    return digest, sum(p.rows for p in parts), len(parts[0].columns)
