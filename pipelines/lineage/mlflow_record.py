@@ -67,8 +67,9 @@ class PipelineRunRecord:
         if orchestrator_run_id:
             found = self.client.search_runs(
                 [self.experiment_id], f"tags.`{parent_run.ORCHESTRATOR_RUN_TAG}` = '{orchestrator_run_id}'")
-            if found:
+            if found:  # running again (a retried task may follow one that failed it)
                 self.run = found[0]
+                self.client.update_run(self.run.info.run_id, status="RUNNING")
                 self._set_tags(process_tags)
                 return
         tags = {**process_tags, "sluice.orchestrator": "airflow" if orchestrator_run_id else "local",
