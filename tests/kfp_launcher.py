@@ -114,6 +114,7 @@ class TaskFailed(RuntimeError):
 
 def environment(repo: Path) -> dict:
     """What the image's environment would hold: sluice importable, nothing else of the
-    caller's (no SLUICE_* run context: a job's steps find their parent by the job's id)."""
+    caller's (no SLUICE_* run context: a job's steps find their parent by the job's id; no
+    MLFLOW_*: the spec's container environment says what a task needs)."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("SLUICE_", "MLFLOW_"))}
-    return {**keep, "PYTHONPATH": str(repo), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    return {**keep, "PYTHONPATH": str(repo)}

@@ -49,6 +49,9 @@ def test_image_and_beam_args_reach_every_executor(compiled):
     assert containers and {c["image"] for c in containers.values()} == {"registry.local/sluice:7"}
     # TFX's executor entrypoint imports TensorFlow before the trainer: the switch is set for it
     assert all({"name": "TF_USE_LEGACY_KERAS", "value": "1"} in c.get("env", []) for c in containers.values())
+    # and MLflow's usage reports stay off in every task (no sluice entry point sets it there)
+    assert all({"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"} in c.get("env", [])
+               for c in containers.values())
     for step in BEAM_STEPS:  # the Dataflow flags reach each data step's executor arguments
         spec = json.dumps(next(c for name, c in containers.items() if name.startswith(step)))
         for flag in DATAFLOW:

@@ -24,6 +24,10 @@ from pipelines.definition.home_layout import Paths
 from pipelines.run import beam_args as beam_args_module
 from sluice_config.config import PipelineConfig
 
+# Every executor may import TensorFlow before our trainer does; MLflow 3 reports usage
+# over the network unless told not to (sluice's entry points tell it; a task has none).
+CONTAINER_ENV = ({"name": "TF_USE_LEGACY_KERAS", "value": "1"},
+                 {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"})
 JOB_ID = "{{$.pipeline_job_uuid}}"  # substituted by Kubeflow in each run of the job
 
 
@@ -54,8 +58,7 @@ def compile_job(config: PipelineConfig, paths: Paths, trainers, output: Path, *,
     job = json.loads(output.read_text())
     for executor in job["pipelineSpec"]["deploymentSpec"]["executors"].values():
         if "container" in executor:  # an executor may import TensorFlow before our trainer does
-            executor["container"].setdefault("env", []).append(
-                {"name": "TF_USE_LEGACY_KERAS", "value": "1"})
+            executor["container"].setdefault("env", []).extend(CONTAINER_ENV)
     for task in job["pipelineSpec"]["root"]["dag"]["tasks"].values():
         parameters = task.get("inputs", {}).get("parameters", {})
         if JOB_RUN_KEY in parameters:
