@@ -27,7 +27,10 @@ class Airflow:
     def __init__(self, home: Path):
         self.home = home
         self.dags = home / "dags"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV"))}
+        # (and no MLFLOW_TRACKING_URI another test's mlflow.set_tracking_uri exported: each
+        # DAG writes where its compiled command says)
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("AIRFLOW", "VIRTUAL_ENV", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"))}
         self.env.update(AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(self.dags),
                         AIRFLOW__CORE__LOAD_EXAMPLES="False")
         assert AIRFLOW.exists(), "run `make airflow-venv` (make test does) to create .venv-airflow"

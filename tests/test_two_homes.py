@@ -1,7 +1,8 @@
 """MLflow is process-wide state; sluice does not lean on it. A library user who set their
 own tracking URI runs the pipeline for two homes, one after the other, in one Python
-process: each home's record (parent run, step runs, registered version) lands in its
-own store, nothing in the user's, and the user's URI is as they left it."""
+process, each with its own store (--tracking-uri): each home's record (parent run, step
+runs, registered version) lands in its own store, nothing in the user's, and the
+user's URI is as they left it."""
 import subprocess
 import sys
 import textwrap
@@ -22,7 +23,8 @@ SCRIPT = textwrap.dedent("""
     mine = sys.argv[1]
     mlflow.set_tracking_uri(mine)
     for home in sys.argv[3:]:
-        code = main(["run", "--home", home, "--data", sys.argv[2], "--trainer", "keras", "--steps", "30"])
+        code = main(["run", "--home", home, "--data", sys.argv[2], "--trainer", "keras", "--steps", "30",
+                     "--tracking-uri", f"sqlite:///{home}/mlflow.db"])
         assert code == 0, (home, code)
         assert mlflow.get_tracking_uri() == mine, mlflow.get_tracking_uri()
     print("both ran")
