@@ -48,6 +48,7 @@ def test_a_compiled_job_records_its_lineage_for_a_keras_and_a_pytorch_champion(
         assert champion.tags["sluice.serving_path"] == str(home / "serving" / MODEL / "1")
         parent = client.get_run(champion.tags["sluice.run_id"])
         assert parent.data.tags["sluice.orchestrator"] == "kubeflow"
+        assert "--runner=FnApiRunner" in parent.data.tags["sluice.beam_args"]  # the runner, named
         assert parent.data.tags["sluice.orchestrator_run_id"] == job.job_uuid  # Kubeflow's job id
         assert parent.data.params[f"candidates.{trainer}.framework"] == trainer
         runs = client.search_runs([parent.info.experiment_id],

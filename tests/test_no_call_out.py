@@ -3,7 +3,7 @@ no download of Beam's Prism runner (sluice names its runner), no MLflow usage re
 (sluice turns it off unless the user turns it on). Proven with every proxy variable
 pointed at a socket that only records who connected: anything that would go out
 through HTTP(S) arrives there. Loopback (the model server infra validation starts) is
-the user's own machine and stays direct."""
+the user's own machine and stays direct. The record names the runner."""
 import os
 import socket
 import threading
@@ -63,3 +63,12 @@ def test_a_run_and_a_prediction_call_nothing_out(tmp_path, taxi_sample, monkeypa
     assert proxy.seen == [], proxy.seen
     assert "Prism" not in run.stderr + scored.stderr
     assert os.path.getsize(tmp_path / "scored.csv") > 0
+    # and the record names the runner every data step and the prediction ran on
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'home' / 'mlflow.db'}")
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    parent = next(r for r in runs if r.data.tags.get("sluice.orchestrator") == "local")
+    assert "--runner=FnApiRunner" in parent.data.tags["sluice.beam_args"]
+    prediction = next(r for r in runs if "beam_args" in r.data.params)
+    assert "--runner=FnApiRunner" in prediction.data.params["beam_args"]

@@ -31,12 +31,13 @@ CONTAINER_ENV = ({"name": "TF_USE_LEGACY_KERAS", "value": "1"},
 JOB_ID = "{{$.pipeline_job_uuid}}"  # substituted by Kubeflow in each run of the job
 
 
-def job_record(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str) -> dict:
+def job_record(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_args) -> dict:
     """What every task needs to record itself with no `sluice run` around it."""
     from pipelines.lineage.mlflow_record import source_tags
 
     return {"tracking_uri": tracking_uri, "experiment": config.experiment_name, "orchestrator": "kubeflow",
-            "config": config.select(trainers).to_dict(), "tags": source_tags(config, paths, trainers)}
+            "config": config.select(trainers).to_dict(),
+            "tags": {**source_tags(config, paths, trainers), "sluice.beam_args": " ".join(beam_args)}}
 
 
 def compile_job(config: PipelineConfig, paths: Paths, trainers, output: Path, *, image: str,
@@ -47,9 +48,10 @@ def compile_job(config: PipelineConfig, paths: Paths, trainers, output: Path, *,
     from components.recording.parent_run import JOB_RUN_KEY
 
     # KFP brings its own ML Metadata; the pipeline root is where the cluster can write.
-    pipeline = create_pipeline(config, paths, trainers, beam_args_module.named(beam_args), pipeline_root=pipeline_root,
+    beam_args = beam_args_module.named(beam_args)
+    pipeline = create_pipeline(config, paths, trainers, beam_args, pipeline_root=pipeline_root,
                                with_metadata=False, span_parameter=True,
-                               job_record=job_record(config, paths, trainers, tracking_uri))
+                               job_record=job_record(config, paths, trainers, tracking_uri, beam_args))
     output.parent.mkdir(parents=True, exist_ok=True)
     runner = kfp_runner.KubeflowV2DagRunner(
         config=kfp_runner.KubeflowV2DagRunnerConfig(default_image=image),

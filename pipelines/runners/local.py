@@ -140,6 +140,7 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
         data = checked_data.result()
         record.log_data(config.data, data.sha256, data.rows, data.columns, data.spans)
         beam = local_beam_args(data.rows, beam_args)
+        record.note("sluice.beam_args", " ".join(beam))  # the runner every data step ran on
         log.info("%s: %s (%s rows) -> %s, trainers: %s, Beam: %s", config.name, config.data,
                  f"{data.rows:,}", paths.home, ", ".join(trainers), " ".join(beam))
         for note in data.notes:
