@@ -24,13 +24,15 @@ log = logging.getLogger("sluice")
 def recorded(component):
     """component, its executor put behind a recording one (its spec's kind, Beam
     arguments and flags kept)."""
-    spec = component.executor_spec.copy()
-    inner = spec.class_path
-    beam = isinstance(spec, executor_spec.BeamExecutorSpec)
-    spec.executor_class = RecordedBeamExecutor if beam else RecordedExecutor
-    spec._class_path = None  # computed from executor_class when first asked
+    own = component.executor_spec
+    beam = isinstance(own, executor_spec.BeamExecutorSpec)
+    spec = type(own)(RecordedBeamExecutor if beam else RecordedExecutor)
+    spec.add_extra_flags(own.extra_flags)
+    if beam:
+        spec.add_beam_pipeline_args(own.beam_pipeline_args)
     component.executor_spec = spec
-    component.exec_properties[STEP_KEY] = json.dumps({"id": component.id, "executor": inner}, sort_keys=True)
+    component.exec_properties[STEP_KEY] = json.dumps({"id": component.id, "executor": own.class_path},
+                                                     sort_keys=True)
     return component
 
 
