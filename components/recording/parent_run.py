@@ -75,21 +75,29 @@ def _open(client: MlflowClient, experiment_id: str, job: dict, job_run: str) -> 
     """A parent run as `sluice run` opens one: the source tags, the config as params and
     config.json, the schema it validates with. -> its run id."""
     from sluice_config.config import PipelineConfig
-    from sluice_config.sources import file_sha256
 
     config = PipelineConfig.from_custom_config(job["config"])
     run = client.create_run(experiment_id, run_name=f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
                                                     f"-{job_run[:8]}",
                             tags={ORCHESTRATOR_RUN_TAG: job_run, "sluice.orchestrator": job["orchestrator"],
                                   **job["tags"]})
-    rid = run.info.run_id
-    for key, value in flat_params(job["config"]).items():
-        client.log_param(rid, key[:250], str(value)[:500])
-    client.log_dict(rid, job["config"], "config.json")
+    log_config(client, run.info.run_id, config)
+    return run.info.run_id
+
+
+def log_config(client: MlflowClient, run_id: str, config) -> None:
+    """The config on a parent run, whoever opened it: as params (one batch), as
+    config.json, and the schema it validates with, with its sha256."""
+    from mlflow.entities import Param
+
+    from sluice_config.sources import file_sha256
+
+    raw = config.to_dict()
+    client.log_batch(run_id, params=[Param(k[:250], str(v)[:500]) for k, v in flat_params(raw).items()])
+    client.log_dict(run_id, raw, "config.json")
     if config.schema.exists():
-        client.log_artifact(rid, str(config.schema), "schema")
-        client.set_tag(rid, "sluice.schema_sha256", file_sha256(config.schema))
-    return rid
+        client.log_artifact(run_id, str(config.schema), "schema")
+        client.set_tag(run_id, "sluice.schema_sha256", file_sha256(config.schema))
 
 
 def flat_params(config: dict) -> dict:

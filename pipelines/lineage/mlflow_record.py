@@ -15,7 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-from mlflow.entities import Param, RunTag
+from mlflow.entities import RunTag
 from mlflow.tracking import MlflowClient
 
 from components.recording import parent_run, step_run
@@ -78,13 +78,7 @@ class PipelineRunRecord:
         self.run = self.client.create_run(self.experiment_id, tags=tags,
                                           run_name=f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
                                                    f"-{uuid.uuid4().hex[:4]}")
-        run_id = self.run.info.run_id
-        params = parent_run.flat_params(config.to_dict())
-        self.client.log_batch(run_id, params=[Param(k[:250], str(v)[:500]) for k, v in params.items()])
-        self.client.log_dict(run_id, config.to_dict(), "config.json")
-        if config.schema.exists():
-            self.client.log_artifact(run_id, str(config.schema), "schema")
-            self.client.set_tag(run_id, "sluice.schema_sha256", file_digest(config.schema))
+        parent_run.log_config(self.client, self.run.info.run_id, config)
         self.new = True  # a resumed run (an orchestrator's next task) has its data logged
 
     def log_contents(self, pipeline) -> None:
