@@ -38,7 +38,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx_bsl.tfxio.tf_example_record import TFExampleRecord
 
 from components.artifacts import tfx_layout
-from components.executors import example_encoding
+from components.executors import example_encoding, user_code
 from components.executors.bulk_read import ROWS_PER_BATCH, FileAtATimeTFExampleRecord
 
 OUTPUT_PREFIX = "transformed_examples"  # TFX's file name prefix in each split
@@ -134,6 +134,7 @@ class Executor(tfx_transform_executor.Executor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:
         key = standard_component_specs.TRANSFORMED_EXAMPLES_KEY
         transformed = output_dict.get(key)
+        user_code.ship_by_value(exec_properties.get(standard_component_specs.PREPROCESSING_FN_KEY))
         with file_at_a_time_analysis():
             super().Do(input_dict, {k: v for k, v in output_dict.items() if k != key},
                        exec_properties)

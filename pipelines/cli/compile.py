@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.cli.common import add_common, candidates, load_config, paths, tracking_uri
+from pipelines.run import portable_cluster
 
 
 def cmd_compile(args) -> int:
@@ -17,13 +18,13 @@ def cmd_compile(args) -> int:
         spec = airflow.compile_dag(config, home, candidates(config), output, schedule=args.schedule,
                                    retries=args.retries, retry_delay_seconds=args.retry_delay,
                                    tracking_uri=args.tracking_uri, steps=args.steps,
-                                   workers=args.workers, beam_args=args.beam_arg)
+                                   workers=args.workers, beam_args=portable_cluster.from_arguments(args))
         print(f"wrote {spec} and {spec.parent / 'sluice_dags.py'} (DAG sluice_{config.name})")
         return 0
     from pipelines.runners import kubeflow
 
     job = kubeflow.compile_job(config, home, candidates(config), output, image=args.image,
-                               beam_args=args.beam_arg, pipeline_root=args.pipeline_root,
+                               beam_args=portable_cluster.from_arguments(args), pipeline_root=args.pipeline_root,
                                tracking_uri=tracking_uri(args, home))
     print(f"wrote {job} (Kubeflow Pipelines v2 job, image {args.image})")
     return 0
@@ -48,5 +49,6 @@ def add_commands(sub) -> None:
     compile_.add_argument("--beam-arg", action="append", default=[],
                           help="Beam argument for every data step (repeatable), e.g. "
                                "--beam-arg=--runner=DataflowRunner")
+    portable_cluster.add_arguments(compile_)
     compile_.add_argument("--pipeline-root", help="kubeflow: pipeline root the cluster writes to")
     compile_.set_defaults(func=cmd_compile)

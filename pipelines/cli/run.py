@@ -13,6 +13,7 @@ from pipelines.cli.common import (
     paths,
     tracking_uri,
 )
+from pipelines.run import portable_cluster
 
 log = logging.getLogger("sluice")
 
@@ -20,11 +21,13 @@ log = logging.getLogger("sluice")
 def cmd_run(args) -> int:
     from pipelines.runners import local as local_runner
 
+    beam_args = portable_cluster.from_arguments(args)
+    portable_cluster.check(beam_args)  # before anything starts: exit 2, never a hang
     config, home = load_config(args), paths(args)
     home.home.mkdir(parents=True, exist_ok=True)
     (home.home / LAST_CONFIG).write_text(f"{config.source}\n")
     uri = tracking_uri(args, home)
-    decision = local_runner.run(config, home, candidates(config), uri, args.beam_arg, only=args.only,
+    decision = local_runner.run(config, home, candidates(config), uri, beam_args, only=args.only,
                                 start_from=args.start_from, orchestrator_run_id=args.run_id,
                                 force=args.force, span=args.span)
     if decision.get("decision"):
@@ -58,6 +61,7 @@ def add_commands(sub) -> None:
                      help="training worker processes, Keras and PyTorch (overrides the config)")
     run.add_argument("--beam-arg", action="append", default=[],
                      help="extra Beam pipeline argument (repeatable)")
+    portable_cluster.add_arguments(run)
     steps = run.add_mutually_exclusive_group()
     steps.add_argument("--only", metavar="STEP",
                        help="run just this step, reusing the latest outputs of the steps before it")

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from pipelines.cli.common import EXIT_ANOMALIES, add_common, load_config, paths, tracking_uri
+from pipelines.run import portable_cluster
 from serving.server import options as serving_options
 
 log = logging.getLogger("sluice")
@@ -36,9 +37,11 @@ def cmd_serve(args) -> int:
 def cmd_predict(args) -> int:
     from pipelines.jobs.predict import PredictJob, predict
 
+    beam_args = portable_cluster.from_arguments(args)
+    portable_cluster.check(beam_args)
     home = paths(args)
     target = args.model or f"{load_config(args).model_name}@champion"
-    job = PredictJob(target, args.data, Path(args.output), args.format, tuple(args.keep), tuple(args.beam_arg))
+    job = PredictJob(target, args.data, Path(args.output), args.format, tuple(args.keep), beam_args)
     predict(job, home.home, tracking_uri(args, home))
     return 0
 
@@ -83,6 +86,7 @@ def add_commands(sub) -> None:
                          help="an input column to copy to the output, e.g. an id (repeatable)")
     predict.add_argument("--beam-arg", action="append", default=[],
                          help="extra Beam pipeline argument (repeatable), as for run")
+    portable_cluster.add_arguments(predict)
     predict.set_defaults(func=cmd_predict)
 
     monitor = sub.add_parser("monitor", help="compare served rows (a request log, scored files) "

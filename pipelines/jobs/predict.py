@@ -67,6 +67,8 @@ def predict(job: PredictJob, home: Path, tracking_uri: str) -> str:
 def _score(model, scoring, out: Path, fmt: str, keep, beam_args) -> int:
     from serving.batch import pipeline as batch_pipeline
 
-    job = batch_pipeline.BatchJob(model.model_dir, model.name, model.version, scoring.files,
-                                  scoring.headers, scoring.rows, out, fmt, keep)
+    # absolute paths: a worker of a cluster runs in a folder of its own
+    job = batch_pipeline.BatchJob(Path(model.model_dir).resolve(), model.name, model.version,
+                                  [Path(f).resolve() for f in scoring.files], scoring.headers,
+                                  scoring.rows, out, fmt, keep)
     return batch_pipeline.run(job, beam_args)
