@@ -75,6 +75,10 @@ def test_tfx_packages_itself_for_remote_runners_only(monkeypatch):
     remote = dependency_utils.make_beam_dependency_flags(["--runner=PortableRunner"])
     assert remote == ["--runner=PortableRunner", "--extra_package=/tmp/tfx_ephemeral.tar.gz"]
     assert built == [1]
+    # workers started from sluice's environment have tfx (scripts/beam_cluster.sh)
+    external = ["--runner=PortableRunner", "--environment_type=EXTERNAL", "--environment_config=h:1"]
+    assert dependency_utils.make_beam_dependency_flags(external) == external
+    assert built == [1]
 
 
 def test_mlflow_store_is_created_in_the_background_only_when_missing(tmp_path):

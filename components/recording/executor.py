@@ -11,11 +11,14 @@ executor is named in the compiled spec (`--executor_class_path`), so it is impor
 path like any other."""
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
 
 from tfx.dsl.components.base import base_beam_executor, base_executor, executor_spec
+
+from components.recording import beam_jobs
 
 STEP_KEY = "sluice_step"  # {"id": the step's id, "executor": the class path of its own executor}
 log = logging.getLogger("sluice")
@@ -54,18 +57,28 @@ class Recording:
         outputs_utils.make_output_dirs(output_dict)
         step = json.loads(exec_properties[STEP_KEY])
         own = {k: v for k, v in exec_properties.items() if k not in sluice_keys()}
-        executor = import_utils.import_class_by_path(step["executor"])(self._context)
+        context, job_name = self._context, None
+        if isinstance(self, base_beam_executor.BaseBeamExecutor):  # on a job server: its jobs named
+            args, job_name = beam_jobs.name_jobs(context.beam_pipeline_args, step["id"])
+            if job_name:
+                context = copy.copy(context)
+                context.beam_pipeline_args = args
+        executor = import_utils.import_class_by_path(step["executor"])(context)
         start = int(time.time() * 1000)
         try:
             executor.Do(input_dict, output_dict, own)
         except BaseException as err:
+            if not getattr(err, "sluice_step", None):  # the CLI's last line names the step
+                err.sluice_step = step["id"]
             self._record(step["id"], "FAILED", start, own, input_dict, output_dict, exec_properties,
-                         f"{step['id']} failed: {type(err).__name__}: {err}")
+                         f"{step['id']} failed: {type(err).__name__}: {err}", context, job_name)
             raise
-        self._record(step["id"], "COMPLETE", start, own, input_dict, output_dict, exec_properties)
+        self._record(step["id"], "COMPLETE", start, own, input_dict, output_dict, exec_properties,
+                     "", context, job_name)
 
     @staticmethod
-    def _record(node_id, state, start, own, input_dict, output_dict, exec_properties, error=""):
+    def _record(node_id, state, start, own, input_dict, output_dict, exec_properties, error="",
+                context=None, job_name=None):
         """The step's child run; on a job, the dataset (ExampleGen) and the parent's end.
         A child run that cannot be written is logged and never fails the step; the push
         step's registration can (as the run would), and a later command completes it
@@ -82,6 +95,10 @@ class Recording:
         if parent is None:
             return
         step = from_executor(node_id, state, start, int(time.time() * 1000), own, input_dict, output_dict)
+        if job_name:  # the step's Beam jobs, by their ids on the job server
+            jobs = beam_jobs.jobs_named(context.beam_pipeline_args, job_name)
+            step.tags.update({"sluice.beam_job_name": job_name, "sluice.beam_job_ids": ",".join(jobs),
+                              "sluice.beam_job_states": ",".join(jobs.values())})
         try:
             step_run.record(parent, step)
             if node_id == step_ids.EXAMPLE_GEN and state == "COMPLETE" and not parent.opened_by_runner:

@@ -20,6 +20,7 @@ class Step:
     properties: dict
     inputs: dict[str, list] = field(default_factory=dict)  # key -> [mlmd Artifact]
     outputs: dict[str, list] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # what the step's run adds (its Beam jobs)
 
     def output(self, key: str):
         return (self.outputs.get(key) or [None])[0]

@@ -33,7 +33,8 @@ def record(parent: ParentRun, step: Step) -> str:
     child = client.create_run(
         parent.experiment_id, start_time=step.start_ms, run_name=step.node_id,
         tags={"mlflow.parentRunId": parent.run_id, "sluice.state": step.state,
-              **({"sluice.mlmd_execution_id": str(step.execution_id)} if step.execution_id else {})})
+              **({"sluice.mlmd_execution_id": str(step.execution_id)} if step.execution_id else {}),
+              **step.tags})
     cid = child.info.run_id
     for key, value in step.properties.items():
         client.log_param(cid, key[:250], str(value)[:500])

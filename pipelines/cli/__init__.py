@@ -50,7 +50,8 @@ def exit_code(err: Exception) -> int:
     if isinstance(err, (DataAnomaliesError, DataDriftError)):
         log.error("data gate: %s", err)
         return EXIT_ANOMALIES
-    log.error("pipeline failed: %s: %s", type(err).__name__, err)
+    step = getattr(err, "sluice_step", None)
+    log.error("pipeline failed%s: %s: %s", f" in step {step}" if step else "", type(err).__name__, err)
     return EXIT_FAILED
 
 

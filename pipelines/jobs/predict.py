@@ -13,6 +13,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.recording import beam_jobs
 from pipelines.jobs import registered_model, scoring_preflight
 from pipelines.lineage import batch_predictions
 from pipelines.run import run_log
@@ -43,7 +44,7 @@ def predict(job: PredictJob, home: Path, tracking_uri: str) -> str:
                                       f"model {model.name} version {model.version}")
     out = job.output.resolve()
     fmt = batch_output.format_of(out, job.format)
-    beam_args = local_beam_args(scoring.rows, job.beam_args)
+    beam_args, job_name = beam_jobs.name_jobs(local_beam_args(scoring.rows, job.beam_args), "predict")
     log.info("predict: %s rows of %s with %s version %s (%s)", f"{scoring.rows:,}", job.data,
              model.name, model.version, layout.candidate or layout.framework)
     log_file = run_log.start(home, f"predict-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
@@ -57,8 +58,10 @@ def predict(job: PredictJob, home: Path, tracking_uri: str) -> str:
     finally:
         run_log.stop(log_file)
     seconds = time.perf_counter() - started
+    jobs = beam_jobs.jobs_named(beam_args, job_name) if job_name else {}  # on a job server: its job
     run_id = batch_predictions.record_predictions(  # the input's absolute path: the record outlives the folder
-        tracking_uri, model, os.path.abspath(job.data), scoring, out, fmt, job.keep, rows, seconds, beam_args)
+        tracking_uri, model, os.path.abspath(job.data), scoring, out, fmt, job.keep, rows, seconds, beam_args,
+        jobs)
     log.info("predict: wrote %s rows to %s in %.1f s (%s rows/s); MLflow run %s", f"{rows:,}", out,
              seconds, f"{rows / max(seconds, 1e-9):,.0f}", run_id)
     return run_id

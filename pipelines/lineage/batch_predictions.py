@@ -8,7 +8,7 @@ KIND = "batch_prediction"  # the sluice.kind tag of a prediction run
 
 
 def record_predictions(tracking_uri: str, model, data: str, scoring, output: Path, fmt: str, keep, rows: int,
-           seconds: float, beam_args) -> str:
+           seconds: float, beam_args, beam_jobs: dict | None = None) -> str:
     """One MLflow run for the job, in the experiment of the run that made the model
     (model: pipelines.jobs.registered_model.ModelVersion); -> its run id."""
     from mlflow.tracking import MlflowClient
@@ -21,6 +21,7 @@ def record_predictions(tracking_uri: str, model, data: str, scoring, output: Pat
         "sluice.model_run_id": model.run_id,
         "sluice.input_sha256": scoring.sha256,
         "sluice.output": str(output),
+        **({"sluice.beam_job_ids": ",".join(beam_jobs)} if beam_jobs else {}),
     })
     run_id = run.info.run_id
     for key, value in {"input": data, "input_files": len(scoring.files), "input_bytes": scoring.bytes,

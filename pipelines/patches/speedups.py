@@ -67,13 +67,19 @@ def memoize_beam_dofn_specs() -> None:
     userstate.get_dofn_specs = get_dofn_specs
 
 
+SLUICE_ENVIRONMENTS = ("EXTERNAL", "LOOPBACK")  # workers run in sluice's own environment
+
+
 def skip_tfx_packaging_for_direct_runner() -> None:
     """Before every Beam step TFX copies its own install dir and builds an sdist of it for
     remote Beam workers, unless a dependency flag is given: 3 times per run, ~2 s each,
     and each leaves a ~50 MB copy of TFX in the temp dir. Beam's DirectRunner runs its
     workers on this machine, where tfx is installed, so for it (and the other local
-    runners: the FnApiRunner sluice names) the step is skipped; any other runner still
-    gets the package."""
+    runners: the FnApiRunner sluice names) the step is skipped. So it is for workers
+    started from sluice's own environment (EXTERNAL, as scripts/beam_cluster.sh starts
+    them, and LOOPBACK): tfx is installed there, and a worker that pip-installs TFX's
+    package at start is tensorflow/tfx#3435 (the harness hangs). Any other runner and
+    environment (a Docker image, Dataflow) still gets the package."""
     from tfx.utils import dependency_utils
 
     if getattr(dependency_utils.make_beam_dependency_flags, "direct_runner_skips", False):
@@ -81,10 +87,17 @@ def skip_tfx_packaging_for_direct_runner() -> None:
     package_for_workers = dependency_utils.make_beam_dependency_flags
 
     def make_beam_dependency_flags(beam_pipeline_args):
-        from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+        from apache_beam.options.pipeline_options import (
+            PipelineOptions,
+            PortableOptions,
+            StandardOptions,
+        )
 
-        runner = PipelineOptions(flags=list(beam_pipeline_args)).view_as(StandardOptions).runner
+        options = PipelineOptions(flags=list(beam_pipeline_args))
+        runner = options.view_as(StandardOptions).runner
         if runner is None or runner in StandardOptions.LOCAL_RUNNERS or "direct" in str(runner).lower():
+            return list(beam_pipeline_args)
+        if str(options.view_as(PortableOptions).environment_type).upper() in SLUICE_ENVIRONMENTS:
             return list(beam_pipeline_args)
         return package_for_workers(beam_pipeline_args)
 
