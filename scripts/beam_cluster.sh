@@ -93,7 +93,7 @@ case "$command" in
     mkdir -p "$DIR"
     start workers "$WORKER_PORT" python -m apache_beam.runners.worker.worker_pool_main \
       --service_port "$WORKER_PORT"
-    start job_service "$JOB_PORT" python -m apache_beam.runners.portability.local_job_service_main \
+    start job_service "$JOB_PORT" python -m pipelines.run.job_service \
       --port "$JOB_PORT" --staging_dir "$DIR/job_service/staging"
     wait_for workers "$WORKER_PORT"
     wait_for job_service "$JOB_PORT"

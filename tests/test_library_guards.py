@@ -139,3 +139,43 @@ def test_tfx_transform_creates_its_processor_by_the_swapped_module_name():
     with bulk_transform.file_at_a_time_analysis():
         assert tfx_transform.TransformProcessor is bulk_transform.FileAtATimeProcessor
     assert tfx_transform.TransformProcessor is not bulk_transform.FileAtATimeProcessor
+
+
+@pytest.mark.unit
+def test_a_lost_beam_worker_fails_its_pending_and_later_instructions():
+    """lost_workers wraps ControlConnection._read and .push of Beam's FnApiRunner: a
+    control stream that ends with an instruction unanswered must fail it (and any pushed
+    later), where Beam alone waits forever; a stream that ends after every answer fails
+    nothing."""
+    import threading
+
+    from apache_beam.portability.api import beam_fn_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+    from pipelines.patches.lost_workers import WorkerLost, fail_jobs_of_lost_workers
+
+    fail_jobs_of_lost_workers()
+    for name in ("_read", "push", "set_input"):
+        assert name in vars(worker_handlers.ControlConnection), \
+            f"{BEAM}: ControlConnection.{name} is gone; pipelines/patches/lost_workers.py"
+    assert hasattr(worker_handlers.ControlConnection(), "_futures_by_id"), \
+        f"{BEAM}: ControlConnection keeps no _futures_by_id; pipelines/patches/lost_workers.py"
+    ended = threading.Event()
+
+    def stream():  # the worker's answers: none, then it dies
+        yield from ()
+        ended.set()
+
+    connection = worker_handlers.ControlConnection()
+    pending = connection.push(beam_fn_api_pb2.InstructionRequest(instruction_id="a"))
+    connection.set_input(stream())
+    assert ended.wait(10)
+    with pytest.raises(WorkerLost, match="was lost"):
+        pending.get(timeout=10)
+    with pytest.raises(WorkerLost):
+        connection.push(beam_fn_api_pb2.InstructionRequest(instruction_id="b")).get(timeout=10)
+
+    answered = worker_handlers.ControlConnection()
+    future = answered.push(beam_fn_api_pb2.InstructionRequest(instruction_id="c"))
+    answered.set_input(iter([beam_fn_api_pb2.InstructionResponse(instruction_id="c")]))
+    assert future.get(timeout=10).instruction_id == "c"

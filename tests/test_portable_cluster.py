@@ -153,7 +153,7 @@ def runs(cluster, project, tmp_path_factory):
     other = "keras" if champion(home_a).tags["sluice.candidate"] == "torch" else "torch"
     first = run_sluice("run", "--config", config, "--home", home_b, "--steps", 60, "--trainer", other,
                        "--data", project.parent / "first_trips.csv", *cluster.args())
-    assert first.returncode == 0 and champion(home_b).version == "1"
+    assert first.returncode == 0 and str(champion(home_b).version) == "1"
     serving_before = tree_digest(home_b / "serving")
 
     killed = subprocess.Popen([str(SLUICE), "run", "--config", str(config), "--home", str(home_b),
@@ -169,7 +169,7 @@ def runs(cluster, project, tmp_path_factory):
     output, _ = killed.communicate(timeout=300)
     print(output[-6000:])
     serving_after = tree_digest(home_b / "serving")
-    version_after = champion(home_b).version
+    version_after = str(champion(home_b).version)
 
     assert cluster.script("up").returncode == 0  # the job service kept running; a new pool
     again = run_sluice("run", "--config", config, "--home", home_b, "--steps", 60, *cluster.args())

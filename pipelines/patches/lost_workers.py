@@ -1,0 +1,51 @@
+"""A Beam job whose SDK worker is lost fails, instead of waiting forever.
+
+Beam's FnApiRunner (the engine of Beam's own job service, scripts/beam_cluster.sh) sends
+each instruction to a worker over its control stream and waits on a future for the
+answer. When the worker dies (killed, out of memory, its host gone) the stream ends, and
+the reading thread stops without a word: every future still pending, and every one
+pushed later, waits forever. Measured here: a worker pool SIGKILLed during Transform left
+the job RUNNING and `sluice run` waiting, 5 minutes until the test was stopped (Beam
+2.74). Flink, by contrast, notices a lost TaskManager by its heartbeats and fails or
+restarts the job.
+
+The patch fails those futures with an error that names the worker, so the bundle fails,
+the job ends FAILED, and the step fails (exit 1, nothing pushed). A stream that ends
+after every answer arrived (the normal close) changes nothing.
+tests/test_library_guards.py fails loudly if Beam changes the code it wraps.
+"""
+from __future__ import annotations
+
+
+class WorkerLost(RuntimeError):
+    """The SDK worker's control stream ended with instructions unanswered."""
+
+
+def fail_jobs_of_lost_workers() -> None:
+    from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+    connection = worker_handlers.ControlConnection
+    if getattr(connection._read, "fails_on_lost_worker", False):
+        return
+    read, push = connection._read, connection.push
+
+    def _read(self) -> None:
+        reason = "its control stream ended"
+        try:
+            read(self)
+        except Exception as err:  # noqa: BLE001 - the stream broke: say how
+            reason = f"its control stream broke: {type(err).__name__}: {err}"
+        self.lost_worker = WorkerLost(f"the Beam SDK worker was lost ({reason}) before answering")
+        for future in list(self._futures_by_id.values()):
+            future.abort(self.lost_worker)
+
+    def push_or_fail(self, req):
+        future = push(self, req)
+        lost = getattr(self, "lost_worker", None)
+        if future is not None and lost is not None:
+            future.abort(lost)
+        return future
+
+    _read.fails_on_lost_worker = True
+    connection._read = _read
+    connection.push = push_or_fail
