@@ -9,19 +9,18 @@ the job RUNNING and `sluice run` waiting, 5 minutes until the test was stopped (
 2.74). Flink, by contrast, notices a lost TaskManager by its heartbeats and fails or
 restarts the job.
 
-The patch fails those futures with an error that names the worker, so the bundle fails,
-the job ends FAILED, and the step fails (exit 1, nothing pushed). A stream that ends
-after every answer arrived (the normal close) changes nothing.
+The patch answers those instructions with an error, as a worker answers one that failed:
+the runner's wait for the bundle's data checks for exactly that (an answered future with
+an error; an aborted one it does not see, and waits on), so the bundle fails, the job
+ends FAILED, and the step fails (exit 1, nothing pushed). A stream that ends after every
+answer arrived (the normal close) changes nothing.
 tests/test_library_guards.py fails loudly if Beam changes the code it wraps.
 """
 from __future__ import annotations
 
 
-class WorkerLost(RuntimeError):
-    """The SDK worker's control stream ended with instructions unanswered."""
-
-
 def fail_jobs_of_lost_workers() -> None:
+    from apache_beam.portability.api import beam_fn_api_pb2
     from apache_beam.runners.portability.fn_api_runner import worker_handlers
 
     connection = worker_handlers.ControlConnection
@@ -35,15 +34,16 @@ def fail_jobs_of_lost_workers() -> None:
             read(self)
         except Exception as err:  # noqa: BLE001 - the stream broke: say how
             reason = f"its control stream broke: {type(err).__name__}: {err}"
-        self.lost_worker = WorkerLost(f"the Beam SDK worker was lost ({reason}) before answering")
-        for future in list(self._futures_by_id.values()):
-            future.abort(self.lost_worker)
+        self.lost_worker = f"the Beam SDK worker was lost ({reason}) before answering"
+        for instruction_id, future in list(self._futures_by_id.items()):
+            future.set(beam_fn_api_pb2.InstructionResponse(instruction_id=instruction_id,
+                                                           error=self.lost_worker))
 
     def push_or_fail(self, req):
         future = push(self, req)
         lost = getattr(self, "lost_worker", None)
         if future is not None and lost is not None:
-            future.abort(lost)
+            future.set(beam_fn_api_pb2.InstructionResponse(instruction_id=req.instruction_id, error=lost))
         return future
 
     _read.fails_on_lost_worker = True
