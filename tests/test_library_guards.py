@@ -142,7 +142,7 @@ def test_tfx_transform_creates_its_processor_by_the_swapped_module_name():
 
 
 @pytest.mark.unit
-def test_a_lost_beam_worker_fails_its_pending_and_later_instructions():
+def test_a_lost_beam_worker_fails_its_pending_and_later_instructions(monkeypatch):
     """lost_workers wraps ControlConnection._read and .push of Beam's FnApiRunner: a
     control stream that ends with an instruction unanswered must fail it (and any pushed
     later), where Beam alone waits forever; a stream that ends after every answer fails
@@ -152,6 +152,7 @@ def test_a_lost_beam_worker_fails_its_pending_and_later_instructions():
     from apache_beam.portability.api import beam_fn_api_pb2
     from apache_beam.runners.portability.fn_api_runner import worker_handlers
 
+    from pipelines.patches import lost_workers
     from pipelines.patches.lost_workers import fail_jobs_of_lost_workers
 
     fail_jobs_of_lost_workers()
@@ -178,6 +179,15 @@ def test_a_lost_beam_worker_fails_its_pending_and_later_instructions():
     assert pending.is_done() and "worker was lost" in pending.get(timeout=10).error
     later = connection.push(beam_fn_api_pb2.InstructionRequest(instruction_id="b"))
     assert later.is_done() and later.get(timeout=10).error
+
+    monkeypatch.setattr(lost_workers, "CONNECT_SECONDS", 0.5)
+    never = worker_handlers.ControlConnection()  # a worker killed before it connected
+    waiting = never.push(beam_fn_api_pb2.InstructionRequest(instruction_id="d"))
+    for _ in range(100):
+        if waiting.is_done():
+            break
+        threading.Event().wait(0.1)
+    assert "did not connect within 0.5 s" in waiting.get(timeout=10).error
 
     answered = worker_handlers.ControlConnection()
     future = answered.push(beam_fn_api_pb2.InstructionRequest(instruction_id="c"))
