@@ -49,10 +49,10 @@ def jobs_named(beam_args, name: str) -> dict[str, str]:
         log.warning("could not list the jobs of %s: %s", _endpoint(beam_args), err)
         return {}
     state = beam_job_api_pb2.JobState.Enum.Name
-    return {job.job_id: state(job.state) for job in jobs if _name_of(job) == name}
+    return {job.job_id: state(job.state) for job in jobs if job_name_of(job) == name}
 
 
-def _name_of(job) -> str:
+def job_name_of(job) -> str:
     """The job's name: Beam's Python PortableRunner prepares every job as 'job' and
     sends --job_name among the pipeline options; other clients set the name itself."""
     option = job.pipeline_options.fields.get("beam:option:job_name:v1")
