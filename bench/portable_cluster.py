@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,15 +29,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from scale import repeated_taxi  # noqa: E402
 
+from serving.server.process import free_port  # noqa: E402
+
 ROOT = HERE.parent
 SLUICE = ROOT / ".venv" / "bin" / "sluice"
 DATA_STEPS = ("CsvExampleGen", "StatisticsGen", "Transform")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PeakRss(threading.Thread):

@@ -20,7 +20,6 @@ One user project (its own features.py and PyTorch module), ~2,000 taxi rows:
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -28,18 +27,13 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from serving.server.process import free_port
 from tests.conftest import ROOT, SLUICE, head_csv, run_sluice, sluice_env
 
 pytestmark = pytest.mark.e2e
 SCRIPT = ROOT / "scripts" / "beam_cluster.sh"
 BEAM_STEPS = ("CsvExampleGen", "StatisticsGen", "Transform")
 MODEL = "sluice-taxi"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cluster:

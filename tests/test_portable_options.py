@@ -10,15 +10,9 @@ import pytest
 
 from components.recording import beam_jobs
 from pipelines.run import portable_cluster
+from serving.server.process import free_port  # a port nothing listens on
 from sluice_config.errors import ConfigError
 from tests.conftest import run_sluice
-
-
-def closed_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def parsed(*argv):
@@ -50,7 +44,7 @@ def test_contradictory_runner_options_are_refused(argv, words):
 
 @pytest.mark.unit
 def test_a_cluster_that_is_not_there_is_named_with_how_to_start_one():
-    port = closed_port()
+    port = free_port()
     with pytest.raises(ConfigError) as err:
         portable_cluster.check(portable_cluster.beam_args(f"localhost:{port}"))
     assert f"no Beam job server answers at localhost:{port}" in str(err.value)
@@ -66,7 +60,7 @@ def test_a_worker_pool_on_this_machine_is_asked_too():
         server.bind(("127.0.0.1", 0))
         server.listen()
         endpoint = f"127.0.0.1:{server.getsockname()[1]}"
-        pool = closed_port()
+        pool = free_port()
         with pytest.raises(ConfigError, match=f"no Beam worker pool answers at localhost:{pool}"):
             portable_cluster.check(portable_cluster.beam_args(endpoint, f"localhost:{pool}"))
         # a pool on other hosts is reached by their workers, not from here
@@ -76,7 +70,7 @@ def test_a_worker_pool_on_this_machine_is_asked_too():
 @pytest.mark.component
 @pytest.mark.parametrize("command", ["run", "predict"])
 def test_the_command_stops_before_beam_with_exit_2(command, tmp_path):
-    port = closed_port()
+    port = free_port()
     extra = ["--data", tmp_path / "x.csv", "-o", tmp_path / "out.csv"] if command == "predict" else []
     started = time.monotonic()
     result = run_sluice(command, "--home", tmp_path / "home", "--runner", "portable",
