@@ -124,3 +124,21 @@ def test_data_in_spans_compiles_with_the_span_as_a_runtime_parameter(tmp_path):
     assert span() == 2  # the default: the newest span
     assert span(proto_json.Parse('{"static_range": {"start_span_number": 1, "end_span_number": 1}}',
                                  range_config_pb2.RangeConfig())) == 1
+
+
+def test_runner_portable_reaches_every_data_step_of_both_orchestrators(tmp_path):
+    """--runner portable compiles to the same Beam arguments as `sluice run` sets; the
+    job server is where the job runs later, so compiling does not ask it."""
+    from pipelines.run.portable_cluster import beam_args
+
+    portable = ["--runner", "portable", "--job-endpoint", "jobs.example:8099"]
+    kfp = run_sluice("compile", "kubeflow", "-o", tmp_path / "pipeline.json", *portable)
+    dags = run_sluice("compile", "airflow", "-o", tmp_path / "dags", *portable)
+    assert kfp.returncode == 0 and dags.returncode == 0
+    expected = beam_args("jobs.example:8099")
+    executors = json.loads((tmp_path / "pipeline.json").read_text())["pipelineSpec"]["deploymentSpec"]["executors"]
+    for step in BEAM_STEPS:
+        spec = json.dumps(next(e["container"] for name, e in executors.items() if name.startswith(step)))
+        assert all(arg in spec for arg in expected), step
+    command = json.loads((tmp_path / "dags" / "sluice_taxi.json").read_text())["command"]
+    assert all(f"--beam-arg={arg}" in command for arg in expected)
