@@ -13,12 +13,13 @@ ratios against the targets.
 
 Then, on the sluice server alone: TF Serving's gRPC API next to REST (single-instance
 requests at concurrency 1 and 8; the gRPC client is bench/grpc_load.py, the stubs'
-channel with requests serialized up front), and the request log's cost (REST at
-concurrency 8 with `--request-log` at rate 1.0 against a server without it, each in
-alternating slices).
+channel with requests serialized up front), the same with native clients on both APIs
+(bench/native_load.py: wrk for REST, ghz for gRPC; the fair pair), and the request log's
+cost (REST at concurrency 8 with `--request-log` at rate 1.0 against a server without it,
+each in alternating slices).
 
 usage: .venv/bin/python bench/serving.py [--model-dir DIR] [--seconds 8] [--rounds 4]
-       [--sluice-arg=--threads=0]
+       [--sluice-arg=--threads=0] [--apis-only]   (--apis-only: the two APIs' tables only)
        (default model: the newest version pushed by `make run`, in sluice_home/serving)
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ configure_environment()
 
 import grpc_load  # noqa: E402  (bench/, next to this script)
 import http_load  # noqa: E402
+import native_load  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -95,6 +97,8 @@ def main() -> None:
                         help="slices each scenario's seconds are split into, alternating servers")
     parser.add_argument("--sluice-arg", action="append", default=[],
                         help="extra `sluice serve` argument, e.g. --sluice-arg=--threads=0")
+    parser.add_argument("--apis-only", action="store_true",
+                        help="only REST against gRPC, with the Python and the native clients")
     args = parser.parse_args()
     model_dir = args.model_dir or push_target.current_version(ROOT / "sluice_home" / "serving", "sluice-taxi")
     if model_dir is None:
@@ -104,6 +108,8 @@ def main() -> None:
     print(f"model {model_dir} ({model.layout.framework}); {args.seconds:.0f} s per scenario and server "
           f"in {args.rounds} alternating slices, 2 cores shared by servers and load generator")
 
+    if args.apis_only:
+        return compare_apis_only(model_dir, model, rows, args)
     floors = {per: floor_ms(model, rows, per) for per in (1, 100)}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -121,6 +127,7 @@ def main() -> None:
                 }
                 results = run_scenarios(servers, rows, args.seconds, args.rounds)
                 protocols = compare_protocols(sluice, model, rows, args.seconds, args.rounds)
+                native = compare_native(sluice, model, rows, args.seconds, args.rounds)
                 with ServerProcess(work / "serving", *args.sluice_arg, "--request-log", str(work / "log"),
                                    log_path=work / "logged.log") as logged:
                     logged.wait_ready({"bench": 1})
@@ -149,6 +156,7 @@ def main() -> None:
     for concurrency in (1, 8):
         print(f"  gRPC/REST throughput at concurrency {concurrency}: "
               f"{protocols[concurrency, 'gRPC']['rps'] / protocols[concurrency, 'REST']['rps']:.2f}x")
+    print_apis(native, "native clients (wrk, ghz)")
     off, on = logging_cost["log off"], logging_cost["log on, rate 1.0"]
     print(f"\nrequest log, REST 1 instance, concurrency 8: off {off['rps']:.1f} req/s, on "
           f"{on['rps']:.1f} req/s (p99 {off['p99']:.2f} / {on['p99']:.2f} ms, failures {on['failures']}): "
@@ -203,6 +211,56 @@ def compare_protocols(sluice, model: ServableModel, rows, seconds: float, rounds
         }, seconds, rounds)
         out.update({(concurrency, api): r for api, r in pooled.items()})
     return out
+
+
+def compare_native(sluice, model: ServableModel, rows, seconds: float, rounds: int) -> dict:
+    """REST with wrk and gRPC with ghz, one row per request (the same row on both), in
+    alternating slices; -> (concurrency, API) -> mean rps, p50, p99 over the slices."""
+    import orjson
+
+    if native_load.missing():
+        print(f"native clients not run: install {', '.join(native_load.missing())}")
+        return {}
+    url = f"{sluice.url}/v1/models/bench:predict"
+    body, request = orjson.dumps({"instances": [rows[0]]}), grpc_requests(model, rows[:1])[0]
+    out = {}
+    for concurrency in (1, 8):
+        slices: dict[str, list] = {"REST (wrk)": [], "gRPC (ghz)": []}
+        runs = {"REST (wrk)": lambda s: native_load.wrk(url, body, concurrency, s),
+                "gRPC (ghz)": lambda s: native_load.ghz(sluice.grpc_target, request, concurrency, s)}
+        for round_ in range(rounds):
+            order = list(runs.items())
+            for api, run in order if round_ % 2 == 0 else order[::-1]:
+                slices[api].append(run(seconds / rounds))
+        for api, results in slices.items():
+            out[concurrency, api] = {key: float(np.mean([r[key] for r in results])) for key in ("rps", "p50", "p99")}
+            out[concurrency, api]["failures"] = sum(r["failures"] for r in results)
+    return out
+
+
+def print_apis(results: dict, clients: str) -> None:
+    if not results:
+        return
+    print(f"\n{'sluice serve, 1 instance':<30} {clients:<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'fail':>5}")
+    for (concurrency, api), r in results.items():
+        print(f"{'concurrency ' + str(concurrency):<30} {api:<26} {r['rps']:8.1f} {r['p50']:8.2f} "
+              f"{r['p99']:8.2f} {int(r['failures']):5d}")
+    for concurrency in (1, 8):
+        rest, grpc_ = (results[concurrency, api] for api in [a for c, a in results if c == concurrency])
+        print(f"  gRPC/REST throughput at concurrency {concurrency}: {grpc_['rps'] / rest['rps']:.2f}x, "
+              f"p99 {grpc_['p99']:.2f} against {rest['p99']:.2f} ms")
+
+
+def compare_apis_only(model_dir: Path, model: ServableModel, rows, args) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        push_target.push(model_dir, work / "serving", "bench", {"model_uri": str(model_dir)})
+        with ServerProcess(work / "serving", *args.sluice_arg, log_path=work / "sluice.log") as sluice:
+            sluice.wait_ready({"bench": 1})
+            python = compare_protocols(sluice, model, rows, args.seconds, args.rounds)
+            native = compare_native(sluice, model, rows, args.seconds, args.rounds)
+    print_apis(python, "Python clients")
+    print_apis(native, "native clients (wrk, ghz)")
 
 
 def compare_logging(plain, logged, rows, seconds: float, rounds: int) -> dict:
