@@ -19,9 +19,9 @@ from pathlib import Path
 from apache_beam.internal.cloudpickle import cloudpickle
 
 from sluice_config import sources
+from sluice_config.packages import code_packages
 
-# installed with sluice on every worker (pyproject.toml's packages)
-SLUICE_PACKAGES = frozenset({"pipelines", "components", "trainers", "serving", "sluice_config"})
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # its packages are installed on every worker
 
 
 def user_modules(dotted: str) -> list[str]:
@@ -30,10 +30,11 @@ def user_modules(dotted: str) -> list[str]:
     module = dotted.rpartition(".")[0]
     importlib.import_module(module)
     files = {str(Path(p).resolve()) for p in sources.module_sources(module)}
+    sluice_packages = code_packages(PROJECT_ROOT)
     found = []
     for name, loaded in list(sys.modules.items()):
         path = getattr(loaded, "__file__", None)
-        if path and str(Path(path).resolve()) in files and name.split(".")[0] not in SLUICE_PACKAGES:
+        if path and str(Path(path).resolve()) in files and name.split(".")[0] not in sluice_packages:
             found.append(name)
     return sorted(found)
 

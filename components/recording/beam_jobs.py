@@ -15,20 +15,24 @@ import re
 import uuid
 
 log = logging.getLogger("sluice")
-JOB_ENDPOINT = "--job_endpoint="
 JOB_NAME = "--job_name="
 TIMEOUT_SECONDS = 10.0
 
 
-def _endpoint(beam_args) -> str | None:
-    return next((a[len(JOB_ENDPOINT):] for a in beam_args or () if a.startswith(JOB_ENDPOINT)), None)
+def _endpoint_and_name(beam_args) -> tuple[str | None, str | None]:
+    """The job server and the job name the arguments give, as Beam reads them."""
+    from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, PortableOptions
+
+    options = PipelineOptions(flags=list(beam_args or ()))
+    return options.view_as(PortableOptions).job_endpoint, options.view_as(GoogleCloudOptions).job_name
 
 
 def name_jobs(beam_args, step_id: str) -> tuple[list, str | None]:
     """(beam_args with a job name for the step's pipelines, that name); unchanged and
     None where no job server is named or the user named the jobs."""
     beam_args = list(beam_args or ())
-    if _endpoint(beam_args) is None or any(a.startswith(JOB_NAME) for a in beam_args):
+    endpoint, given_name = _endpoint_and_name(beam_args)
+    if endpoint is None or given_name:
         return beam_args, None
     # lower case, digits and dashes: what Flink, Spark and Dataflow all accept
     name = f"sluice-{re.sub(r'[^a-z0-9]+', '-', step_id.lower())}-{uuid.uuid4().hex[:8]}"
@@ -41,12 +45,13 @@ def jobs_named(beam_args, name: str) -> dict[str, str]:
     import grpc
     from apache_beam.portability.api import beam_job_api_pb2, beam_job_api_pb2_grpc
 
+    endpoint = _endpoint_and_name(beam_args)[0]
     try:
-        with grpc.insecure_channel(_endpoint(beam_args)) as channel:
+        with grpc.insecure_channel(endpoint) as channel:
             stub = beam_job_api_pb2_grpc.JobServiceStub(channel)
             jobs = stub.GetJobs(beam_job_api_pb2.GetJobsRequest(), timeout=TIMEOUT_SECONDS).job_info
     except grpc.RpcError as err:
-        log.warning("could not list the jobs of %s: %s", _endpoint(beam_args), err)
+        log.warning("could not list the jobs of %s: %s", endpoint, err)
         return {}
     state = beam_job_api_pb2.JobState.Enum.Name
     return {job.job_id: state(job.state) for job in jobs if job_name_of(job) == name}

@@ -32,10 +32,6 @@ def beam_args(job_endpoint: str, worker_pool: str = DEFAULT_WORKER_POOL) -> tupl
             f"{ENVIRONMENT_CONFIG}{worker_pool}")
 
 
-def _value(args, prefix: str) -> str | None:
-    return next((a[len(prefix):] for a in args if a.startswith(prefix)), None)
-
-
 def _host_port(address: str, what: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
@@ -65,12 +61,14 @@ def check(args) -> None:
     """Where the Beam arguments name a job endpoint: it must accept a connection, and so
     must the worker pool where it is on this machine as well (a pool on each remote host
     is reached by that host's TaskManager, not from here). Raises ConfigError."""
-    endpoint = _value(args, JOB_ENDPOINT)
+    from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions
+
+    options = PipelineOptions(flags=list(args)).view_as(PortableOptions)  # Beam reads them so
+    endpoint, pool = options.job_endpoint, options.environment_config
     if endpoint is None:
         return
     _connect(endpoint, "Beam job server")
-    pool = _value(args, ENVIRONMENT_CONFIG)
-    if pool and "EXTERNAL" in (_value(args, "--environment_type=") or "") and \
+    if pool and (options.environment_type or "").upper() == "EXTERNAL" and \
             _is_local(_host_port(endpoint, "job endpoint")[0]) and _is_local(_host_port(pool, "worker pool")[0]):
         _connect(pool, "Beam worker pool")
 
