@@ -24,6 +24,8 @@ from sluice_config.errors import ConfigError, did_you_mean
 from sluice_config.frameworks import FRAMEWORKS
 from sluice_config.frameworks import framework as framework_of
 from sluice_config.label_rule import parse_rule, rule_columns
+from sluice_config.tuning import Tuning
+from sluice_config.tuning import parse as parse_tuning
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "pipelines" / "configs"  # the bundled configs
 TASKS = ("binary", "multiclass", "regression")
@@ -124,6 +126,9 @@ class Candidate:
     # "champion": start from the serving model's weights when that model was trained by
     # this candidate with the same inputs (TFX Trainer's base_model); "": from scratch.
     warm_start: str = ""
+    # A search over hyperparameters before training (sluice_config.tuning): the
+    # tune_<name> step finds them, train_<name> trains with the best.
+    tuning: Tuning | None = None
 
     @property
     def module_name(self) -> str:
@@ -508,6 +513,8 @@ def _candidates(raw: Any) -> tuple[Candidate, ...]:
         if not isinstance(spec, dict):
             raise ConfigError(f"{where}: expected a mapping with framework (and module, hyperparameters).")
         _check_keys(where, spec, _fields(Candidate)[1:])
+        spec = dict(spec)
+        tuning = parse_tuning(f"{where}.tuning", spec.pop("tuning", None))
         _check_types(where, Candidate, spec)
         framework = spec.get("framework")
         if framework not in FRAMEWORKS:
@@ -516,7 +523,7 @@ def _candidates(raw: Any) -> tuple[Candidate, ...]:
         if spec.get("warm_start", "") not in WARM_STARTS:
             raise ConfigError(f"{where}.warm_start: expected 'champion' (or nothing), got "
                               f"{spec['warm_start']!r}.")
-        candidates.append(Candidate(name=name, **spec))
+        candidates.append(Candidate(name=name, **spec, tuning=tuning))
     return tuple(candidates)
 
 

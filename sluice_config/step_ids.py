@@ -2,7 +2,8 @@
 every reader (the step log, the MLflow record, the report, reproduce) looks them up
 here instead of matching strings of its own.
 
-A candidate's steps carry the candidate's name: train_<name>, evaluate_<name>.
+A candidate's steps carry the candidate's name: tune_<name> (where it has `tuning:`),
+train_<name>, evaluate_<name>.
 """
 from __future__ import annotations
 
@@ -16,9 +17,14 @@ TRANSFORM = "Transform"  # the same outputs as TFX's Transform
 INFRA_VALIDATE = "infra_validate"
 PUSH = "push"
 
+TUNE = "tune"
 TRAIN = "train"
 EVALUATE = "evaluate"
-CANDIDATE_ROLES = (TRAIN, EVALUATE)
+CANDIDATE_ROLES = (TUNE, TRAIN, EVALUATE)
+
+
+def tune(candidate: str) -> str:
+    return f"{TUNE}_{candidate}"
 
 
 def train(candidate: str) -> str:

@@ -50,8 +50,43 @@ def training_batches(files: list[str], tft_output, layout: FeatureLayout, traini
     if uncompressed_mb(files) > training.memory_budget_mb:
         return streamed(files, spec, layout, training, steps, worker)
     inputs, labels = load_examples(files, spec, layout)
+    return in_memory(inputs, labels, training, steps, worker)
+
+
+def in_memory(inputs: dict[str, np.ndarray], labels: np.ndarray, training: Training, steps: int,
+              worker: Worker = Worker()) -> Batches:
+    """Batches drawn from rows held in memory: step s trains on the seeded draw s."""
     order = batch_order(len(labels), steps, training.batch_size, training.seed)[:, worker.rank::worker.count]
     return peeked(((({k: v[r] for k, v in inputs.items()}), labels[r]) for r in order), False)
+
+
+@dataclass
+class TuningSplit:
+    """The train split cut in two for tuning: trials train on `train` and are scored on
+    `tuning`; the eval split, which the gate judges on, is not read at all."""
+
+    train: tuple[dict[str, np.ndarray], np.ndarray]
+    tuning: tuple[dict[str, np.ndarray], np.ndarray]
+
+
+def tuning_split(files: list[str], tft_output, layout: FeatureLayout, training: Training,
+                 fraction: float, seed: int) -> TuningSplit:
+    """A seeded share (fraction) of the train split's rows, in their canonical order, held
+    out as the tuning split: the same data and seed give the same rows. The split is
+    held in memory (up to training.memory_budget_mb), or refused with what to do."""
+    files = sorted(f for pattern in files for f in tf.io.gfile.glob(pattern))
+    size = uncompressed_mb(files)
+    if size > training.memory_budget_mb:
+        raise ValueError(f"tuning holds the train split in memory: {size:.0f} MB of transformed "
+                         f"examples is over training.memory_budget_mb ({training.memory_budget_mb}); "
+                         "raise it, or tune on a sample of the data (a config of its own).")
+    inputs, labels = load_examples(files, tft_output.transformed_feature_spec(), layout)
+    held = np.random.default_rng(seed).permutation(len(labels)) < round(len(labels) * fraction)
+    if held.all() or not held.any():
+        raise ValueError(f"the train split has {len(labels)} rows: too few to hold out "
+                         f"{fraction:.0%} of them for tuning.")
+    return TuningSplit(train=({k: v[~held] for k, v in inputs.items()}, labels[~held]),
+                       tuning=({k: v[held] for k, v in inputs.items()}, labels[held]))
 
 
 def peeked(steps: Iterator, streamed: bool) -> Batches:

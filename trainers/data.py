@@ -110,11 +110,12 @@ def curve_points(steps: int) -> int:
 
 def write_history(run_dir: str, losses: list[float], started: float, layout: FeatureLayout,
                   workers: int = 1, streamed: bool = False, module: str = "",
-                  hparams: dict | None = None, warm_start: str = "") -> None:
+                  hparams: dict | None = None, warm_start: str = "", tuning: dict | None = None) -> None:
     """Loss curve, training time and how it trained, read by the lineage recorder."""
     Path(run_dir).mkdir(parents=True, exist_ok=True)
     history = {"framework": layout.framework, "candidate": layout.candidate, "module": module,
                "inputs": list(layout.input_names), "hparams": hparams or {}, "warm_start": warm_start,
+               "tuning": tuning or {},
                "loss": losses,
                "train_seconds": time.time() - started,
                "workers": workers, "batches": "streamed" if streamed else "in memory"}

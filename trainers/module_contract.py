@@ -83,7 +83,12 @@ def custom_config(config: PipelineConfig, candidate: Candidate) -> dict:
 
 
 def candidate_of(fn_args) -> tuple[PipelineConfig, Candidate]:
-    raw = dict(fn_args.custom_config)
+    return from_custom_config(fn_args.custom_config)
+
+
+def from_custom_config(custom: dict) -> tuple[PipelineConfig, Candidate]:
+    """The config and the candidate custom_config(config, candidate) describes."""
+    raw = dict(custom)
     name = raw.pop(CANDIDATE_KEY)
     config = PipelineConfig.from_custom_config(raw)
     if config.source is not None:

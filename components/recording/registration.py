@@ -45,6 +45,7 @@ def register(parent: ParentRun, push_step: Step) -> str | None:
         "sluice.module": config.candidate(name).module_name if known else "",
         "sluice.hyperparameters": json.dumps(config.candidate(name).hparams(config.training), sort_keys=True)
         if known else "",
+        **_tuning_tags(parent, train),
         "sluice.hyperparameters_given": json.dumps(config.candidate(name).hyperparameters, sort_keys=True)
         if known else "",
         **_warm_start_tags(train),
@@ -96,15 +97,41 @@ def _config(parent: ParentRun):
     return PipelineConfig.from_custom_config(raw)
 
 
-def _warm_start_tags(train) -> dict[str, str]:
-    """How the pushed candidate started: from scratch, or from a serving version's
-    weights (the training history's reason: trainers.warm_start)."""
+def _history(train) -> dict:
+    """The pushed candidate's training history (trainers.data), where its run has one."""
     from trainers.data import HISTORY_FILE, read_history
-    from trainers.warm_start import started_from
 
     run_dir = train.data.tags.get("sluice.output.model_run") if train else None
     if not run_dir or not Path(run_dir, HISTORY_FILE).is_file():
         return {}
-    why = read_history(run_dir).get("warm_start", "")
+    return read_history(run_dir)
+
+
+def _tuning_tags(parent: ParentRun, train) -> dict[str, str]:
+    """Where the hyperparameters came from when a tune step chose them: the values it
+    trained with (over the config's), the study, the trial and the trial's run."""
+    tuning = _history(train).get("tuning") or {}
+    if "trial" not in tuning:
+        return {}
+    tags = {"sluice.hyperparameters": json.dumps(_history(train)["hparams"], sort_keys=True),
+            "sluice.tuning.study": tuning["study"], "sluice.tuning.trial": str(tuning["trial"]),
+            "sluice.tuning.objective": f"{tuning['metric']} {tuning['value']:.6g} on the tuning split"}
+    found = parent.client.search_runs([parent.experiment_id],
+                                      f"tags.`sluice.study` = '{tuning['study']}' and "
+                                      f"tags.`sluice.trial` = '{tuning['trial']}'")
+    if found:
+        tags["sluice.tuning.trial_run_id"] = found[0].info.run_id
+    return tags
+
+
+def _warm_start_tags(train) -> dict[str, str]:
+    """How the pushed candidate started: from scratch, or from a serving version's
+    weights (the training history's reason: trainers.warm_start)."""
+    from trainers.warm_start import started_from
+
+    history = _history(train)
+    if not history:
+        return {}
+    why = history.get("warm_start", "")
     base = started_from(why)
     return {"sluice.warm_start": why, **({"sluice.warm_started_from": str(base)} if base else {})}

@@ -81,6 +81,24 @@ def _log_report(parent: ParentRun, cid: str, step: Step) -> None:
             client.log_dict(cid, document, name)
     if kept.model:
         log_model(parent.tracking_uri, cid, *kept.model)
+    for child in kept.children:
+        _log_child(parent, cid, child)
+
+
+def _log_child(parent: ParentRun, step_run_id: str, child) -> str:
+    """One run nested under the step's run (a tuning trial), in one batch."""
+    from mlflow.entities import Metric, Param
+
+    client = parent.client
+    run = client.create_run(parent.experiment_id, start_time=child.start_ms or None, run_name=child.name,
+                            tags={"mlflow.parentRunId": step_run_id, **child.tags})
+    stamp = child.end_ms or child.start_ms or 0
+    metrics = [Metric(k, float(v), stamp, 0) for k, v in child.metrics.items()]
+    metrics += [Metric(k, float(v), stamp, int(s)) for k, points in child.series.items() for s, v in points]
+    client.log_batch(run.info.run_id, metrics=metrics,
+                     params=[Param(k[:250], str(v)[:500]) for k, v in child.params.items()])
+    client.set_terminated(run.info.run_id, child.status, end_time=child.end_ms or None)
+    return run.info.run_id
 
 
 def log_model(tracking_uri: str, run_id: str, model_uri: str, framework: str) -> str:

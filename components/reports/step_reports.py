@@ -22,13 +22,13 @@ NOTHING = SimpleNamespace(figures=lambda step: {}, summary=lambda figures: "",
 
 def reporter(node_id: str):
     """The reporter of a step (CsvExampleGen, Transform and baseline report nothing)."""
-    from components import data_gate, evaluate, infra_validate, push
+    from components import data_gate, evaluate, infra_validate, push, tune
     from components.reports import tfx_steps, training
     by_name = {step_ids.STATISTICS_GEN: tfx_steps.STATISTICS_GEN,
                step_ids.EXAMPLE_VALIDATOR: tfx_steps.EXAMPLE_VALIDATOR,
                step_ids.SCHEMA_GEN: tfx_steps.IMPORT_SCHEMA_GEN, step_ids.DATA_GATE: data_gate,
                step_ids.INFRA_VALIDATE: infra_validate, step_ids.PUSH: push}
-    by_role = {step_ids.TRAIN: training, step_ids.EVALUATE: evaluate}
+    by_role = {step_ids.TUNE: tune, step_ids.TRAIN: training, step_ids.EVALUATE: evaluate}
     if node_id in by_name:
         return by_name[node_id]
     role = step_ids.candidate_step(node_id)

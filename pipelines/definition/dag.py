@@ -2,7 +2,8 @@
 
 ExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> check_anomalies
 (gate: anomalies, drift against the baseline) -> Transform -> one Trainer per candidate
-(the config's candidates: a framework's adapter and a trainer module) -> evaluate
+(the config's candidates: a framework's adapter and a trainer module; where a candidate
+has `tuning:`, a tune step before it hands it the best hyperparameters) -> evaluate
 (gate, per candidate, against the baseline) -> infra_validate (each blessed
 candidate served by the real model server) -> push (best blessed candidate, re-judged
 if another version serves by then). The baseline (components.baseline) is the version
@@ -37,6 +38,8 @@ def content_digests(config: PipelineConfig) -> dict[str, str]:
     for candidate in config.candidates:
         adapter = frameworks.run_fn(candidate.framework).rpartition(".")[0]
         digests[step_ids.train(candidate.name)] = sources.module_digest(candidate.module_name, adapter)
+        if candidate.tuning is not None:  # the trials run the same module by the same adapter
+            digests[step_ids.tune(candidate.name)] = digests[step_ids.train(candidate.name)]
     return digests
 
 
@@ -89,6 +92,7 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
     from components.push import push
     from components.recording import parent_run
     from components.recording.executor import recorded
+    from components.tune import tune
     from serving.model_format import push_target
     from trainers import frameworks, module_contract
 
@@ -149,6 +153,15 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
                   data_gate, transform]
     candidates = []  # (model, blessing) channels, in the config's order
     for candidate in config.candidates:
+        tuned = None
+        if candidate.tuning is not None:
+            tuned = tune(
+                examples=transform.outputs["transformed_examples"],
+                transform_graph=transform.outputs["transform_graph"],
+                custom_config=json.dumps(module_contract.custom_config(config, candidate), sort_keys=True),
+                storage=candidate.tuning.storage or f"sqlite:///{paths.tuning_storage}",
+            ).with_id(step_ids.tune(candidate.name))
+            components.append(tuned)
         train = Trainer(
             run_fn=frameworks.run_fn(candidate.framework),
             examples=transform.outputs["transformed_examples"],
@@ -159,6 +172,8 @@ def create_pipeline(config: PipelineConfig, paths: Paths, trainers=(),
             custom_config=module_contract.custom_config(config, candidate),
             # warm start: the serving model, a declared input (trainers.warm_start)
             base_model=baseline.outputs["result"] if candidate.warm_start else None,
+            # tuning: the tune step's best point, a declared input (components.tune)
+            hyperparameters=tuned.outputs["best_hyperparameters"] if tuned else None,
         ).with_id(step_ids.train(candidate.name))
         judge = evaluate(
             model=train.outputs["model"],

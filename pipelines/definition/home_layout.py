@@ -28,6 +28,11 @@ class Paths:
         return self.home / "serving"
 
     @property
+    def tuning_storage(self) -> Path:
+        """The Optuna studies of the tune steps (SQLite), unless tuning.storage names another."""
+        return self.home.resolve() / "tuning" / "optuna.db"
+
+    @property
     def tracking_uri(self) -> str:
         """The local MLflow store, used unless --tracking-uri / MLFLOW_TRACKING_URI say otherwise."""
         return f"sqlite:///{self.home.resolve() / 'mlflow.db'}"

@@ -64,6 +64,11 @@ def hyperparameter_lines(tags: dict) -> list[str]:
                   f"  defaults       {json.dumps(defaults, sort_keys=True)}  (training:, also passed)"]
     else:  # a version registered before the two were told apart
         lines.append(f"  hyperparams    {tags.get('sluice.hyperparameters', '')}")
+    if tags.get("sluice.tuning.trial"):
+        lines.append(f"  tuned          by trial {tags['sluice.tuning.trial']} of study "
+                     f"{tags.get('sluice.tuning.study')} ({tags.get('sluice.tuning.objective')}; "
+                     f"trial run {tags.get('sluice.tuning.trial_run_id', '?')}): the values trained "
+                     f"with {tags.get('sluice.hyperparameters')}")
     if tags.get("sluice.warm_started_from"):
         lines.append(f"  warm start     from version {tags['sluice.warm_started_from']}'s weights "
                      f"({tags.get('sluice.warm_start', '')})")

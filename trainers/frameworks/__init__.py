@@ -34,3 +34,22 @@ def run_candidate(framework: str, fn_args, train) -> None:
         distributed.train_or_launch(framework, fn_args, train)
     except module_contract.TrainerModuleError as err:
         module_contract.record_failure(fn_args.serving_model_dir, candidate, err)
+
+
+TUNED_KEY = "values"  # in the best_hyperparameters artifact (components.tune writes it)
+
+
+def tuned_hparams(fn_args, hparams: dict) -> dict:
+    """The candidate's hyperparameters with the tune step's best values on top, where the
+    Trainer was given them (TFX's `hyperparameters` input)."""
+    return {**hparams, **((fn_args.hyperparameters or {}).get(TUNED_KEY) or {})}
+
+
+def tuned_from(fn_args) -> dict:
+    """Where the best values came from (the study, the trial, its objective), or {}."""
+    return (fn_args.hyperparameters or {}).get("tuning") or {}
+
+
+def run_trial(framework: str, *args, **kwargs) -> None:
+    """One tuning trial, by the candidate's adapter (keras_adapter.trial, torch_adapter.trial)."""
+    adapter(framework).trial(*args, **kwargs)

@@ -30,7 +30,7 @@ from serving.model_format.layout import FeatureLayout
 from trainers import distributed, module_contract, warm_start
 from trainers.batches import training_batches
 from trainers.data import curve_points, feature_layout, write_history
-from trainers.frameworks import run_candidate
+from trainers.frameworks import run_candidate, tuned_from, tuned_hparams
 from trainers.module_contract import TrainerModuleError, where
 
 FRAMEWORK = "keras"
@@ -145,7 +145,7 @@ def train(fn_args, worker: distributed.Worker) -> None:
     config, candidate = module_contract.candidate_of(fn_args)
     module = module_contract.load(candidate)
     training = config.training
-    hparams = candidate.hparams(training)
+    hparams = tuned_hparams(fn_args, candidate.hparams(training))
     tf.keras.utils.set_random_seed(training.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     layout = feature_layout(config, tft_output, candidate)
@@ -156,22 +156,13 @@ def train(fn_args, worker: distributed.Worker) -> None:
     check_output(model, batches.example, layout, candidate)
     started_from = warm_start_from(model, fn_args, candidate, layout)
     step = train_step_function(model, loss_fn, optimizer, strategy, training.batch_size)
-    one_column = layout.output_size == 1 and layout.task in ("binary", "regression")
     started = time.time()
-    losses = []
-    chunk = fn_args.train_steps // curve_points(fn_args.train_steps)
-    for i, (inputs, labels) in enumerate(batches.steps):
-        target = labels.astype(np.float32)[:, None] if one_column else labels
-        losses.append(step(inputs, target))
-        if (i + 1) % chunk == 0:
-            losses[-chunk:] = [float(np.mean([float(x) for x in losses[-chunk:]]))]
-            if not np.isfinite(losses[-1]):
-                raise TrainerModuleError(f"{where(candidate, 'build_model')}: the loss is {losses[-1]} "
-                                         f"by step {i + 1}; lower the learning rate or check the model.")
+    losses = fit(step, batches, layout, fn_args.train_steps, candidate)
     if not worker.chief:
         return
     write_history(fn_args.model_run_dir, losses, started, layout, worker.count, batches.streamed,
-                  candidate.module_name, hparams, started_from)
+                  candidate.module_name, hparams, started_from,
+                  tuned_from(fn_args))
     if worker.count > 1:  # export plain variables, as single-worker training does
         trained, model = model, build(module, candidate, layout, hparams)[0]
         model(batches.example)
@@ -181,6 +172,56 @@ def train(fn_args, worker: distributed.Worker) -> None:
     except Exception as err:
         raise TrainerModuleError(f"{where(candidate, 'build_model')}: the model cannot be exported as a "
                                  f"SavedModel: {type(err).__name__}: {err}") from None
+
+
+def fit(step, batches, layout: FeatureLayout, steps: int, candidate, checkpoint=None,
+        every: int = 0) -> list[float]:
+    """The training loop: one optimizer step per batch -> the loss curve (the mean of
+    each chunk of steps). checkpoint(step number) is called every `every` steps (a
+    tuning trial reports there). A loss that is not finite names the module."""
+    one_column = layout.output_size == 1 and layout.task in ("binary", "regression")
+    losses = []
+    chunk = steps // curve_points(steps)
+    for i, (inputs, labels) in enumerate(batches.steps):
+        target = labels.astype(np.float32)[:, None] if one_column else labels
+        losses.append(step(inputs, target))
+        if (i + 1) % chunk == 0:
+            losses[-chunk:] = [float(np.mean([float(x) for x in losses[-chunk:]]))]
+            if not np.isfinite(losses[-1]):
+                raise TrainerModuleError(f"{where(candidate, 'build_model')}: the loss is {losses[-1]} "
+                                         f"by step {i + 1}; lower the learning rate or check the model.")
+        if checkpoint is not None and ((i + 1) % every == 0 or i + 1 == steps):
+            checkpoint(i + 1)
+    return losses
+
+
+def predict(model, inputs: dict[str, np.ndarray], layout: FeatureLayout) -> np.ndarray:
+    """What the model would serve for these transformed rows: [rows, classes] or [rows, 1]."""
+    parts = [probabilities(model({k: v[i:i + 4096] for k, v in inputs.items()}), layout.task).numpy()
+             for i in range(0, len(next(iter(inputs.values()))), 4096)]
+    return np.concatenate(parts)
+
+
+def trial(config, candidate, hparams: dict, transform_output: str, split, steps: int, every: int,
+          report) -> None:
+    """One tuning trial: the candidate trained with hparams on the split's train rows for
+    `steps`, and report(step, predictions on the tuning rows) every `every` steps (the
+    tuner may stop it there). Nothing is exported."""
+    from trainers.batches import in_memory
+
+    keras2.require()
+    module = module_contract.load(candidate)
+    tf.keras.utils.set_random_seed(config.training.seed)
+    tft_output = tft.TFTransformOutput(transform_output)
+    layout = feature_layout(config, tft_output, candidate)
+    batches = in_memory(*split.train, config.training, steps)
+    strategy = tf.distribute.get_strategy()
+    model, loss_fn, optimizer = build(module, candidate, layout, hparams)
+    check_output(model, batches.example, layout, candidate)
+    step = train_step_function(model, loss_fn, optimizer, strategy, config.training.batch_size)
+    tuning_inputs = split.tuning[0]
+    fit(step, batches, layout, steps, candidate,
+        lambda done: report(done, predict(model, tuning_inputs, layout)), every)
 
 
 def export(model: tf.keras.Model, tft_output, layout: FeatureLayout, serving_model_dir: str) -> None:

@@ -28,7 +28,7 @@ from serving.model_format.layout import FeatureLayout
 from trainers import distributed, module_contract, warm_start
 from trainers.batches import training_batches
 from trainers.data import curve_points, feature_layout, write_history
-from trainers.frameworks import run_candidate
+from trainers.frameworks import run_candidate, tuned_from, tuned_hparams
 from trainers.module_contract import TrainerModuleError, where
 
 FRAMEWORK = "torch"
@@ -119,6 +119,13 @@ def build(module, candidate, layout: FeatureLayout, hparams: dict) -> nn.Module:
     return model
 
 
+def hooks(module, model: nn.Module, hparams: dict):
+    """The module's optimizer and loss, or the defaults (Adam, default_loss)."""
+    optimizer = (module.optimizer(model.parameters(), hparams) if hasattr(module, "optimizer")
+                 else torch.optim.Adam(model.parameters(), lr=hparams["learning_rate"]))
+    return optimizer, (module.loss if hasattr(module, "loss") else default_loss)
+
+
 SERVED_PREFIX = "logits.model."  # the user's module inside Probabilities(PositionalInputs(...))
 
 
@@ -156,7 +163,7 @@ def train(fn_args, worker: distributed.Worker) -> None:
     config, candidate = module_contract.candidate_of(fn_args)
     module = module_contract.load(candidate)
     training = config.training
-    hparams = candidate.hparams(training)
+    hparams = tuned_hparams(fn_args, candidate.hparams(training))
     torch.manual_seed(training.seed)
     device = torch.device("cpu")
     if worker.count > 1:
@@ -175,14 +182,36 @@ def train(fn_args, worker: distributed.Worker) -> None:
     started_from = warm_start_from(model, fn_args, candidate, layout)
     if worker.count > 1:  # averages the workers' gradients in backward()
         logits = DistributedDataParallel(logits, device_ids=[device.index] if device.index is not None else None)
-    optimizer = (module.optimizer(model.parameters(), hparams) if hasattr(module, "optimizer")
-                 else torch.optim.Adam(model.parameters(), lr=hparams["learning_rate"]))
-    loss_fn = module.loss if hasattr(module, "loss") else default_loss
+    optimizer, loss_fn = hooks(module, model, hparams)
     started = time.time()
+    losses = fit(logits, optimizer, loss_fn, batches, layout, fn_args.train_steps, candidate, device,
+                 worker)
+    if worker.count > 1:
+        torch.distributed.destroy_process_group()
+    if not worker.chief:
+        return
+    write_history(fn_args.model_run_dir, losses, started, layout, worker.count, batches.streamed,
+                  candidate.module_name, hparams, started_from,
+                  tuned_from(fn_args))
+    try:
+        export(model.cpu(), layout, batches.example, Path(fn_args.serving_model_dir),
+               fn_args.transform_output)
+    except Exception as err:
+        raise TrainerModuleError(f"{where(candidate, 'build_model')}: the model cannot be exported "
+                                 f"(TorchScript, ONNX): {type(err).__name__}: {err}") from None
+
+
+def fit(logits, optimizer, loss_fn, batches, layout: FeatureLayout, steps: int, candidate,
+        device, worker: distributed.Worker = distributed.Worker(), checkpoint=None,
+        every: int = 0) -> list[float]:
+    """The training loop: one optimizer step per batch -> the loss curve (the mean of
+    each chunk of steps, over the workers). checkpoint(step number) is called every
+    `every` steps (a tuning trial reports there). A loss that is not finite names the
+    module."""
     losses, chunk_losses = [], []
-    chunk = fn_args.train_steps // curve_points(fn_args.train_steps)
+    chunk = steps // curve_points(steps)
     dtype = torch.int64 if layout.task == "multiclass" else torch.float32
-    for inputs, labels in batches.steps:
+    for i, (inputs, labels) in enumerate(batches.steps):
         target = torch.from_numpy(labels).to(device, dtype)
         loss = loss_fn(logits(*as_tensors(inputs, layout, device)), target, layout)
         optimizer.zero_grad()
@@ -196,18 +225,38 @@ def train(fn_args, worker: distributed.Worker) -> None:
                 raise TrainerModuleError(
                     f"{where(candidate, 'build_model')}: the loss is {losses[-1]} by step "
                     f"{len(losses) * chunk}; lower the learning rate or check the model.")
-    if worker.count > 1:
-        torch.distributed.destroy_process_group()
-    if not worker.chief:
-        return
-    write_history(fn_args.model_run_dir, losses, started, layout, worker.count, batches.streamed,
-                  candidate.module_name, hparams, started_from)
-    try:
-        export(model.cpu(), layout, batches.example, Path(fn_args.serving_model_dir),
-               fn_args.transform_output)
-    except Exception as err:
-        raise TrainerModuleError(f"{where(candidate, 'build_model')}: the model cannot be exported "
-                                 f"(TorchScript, ONNX): {type(err).__name__}: {err}") from None
+        if checkpoint is not None and ((i + 1) % every == 0 or i + 1 == steps):
+            checkpoint(i + 1)
+    return losses
+
+
+def predict(logits: PositionalInputs, inputs: dict[str, np.ndarray], layout: FeatureLayout) -> np.ndarray:
+    """What the model would serve for these transformed rows: [rows, classes] or [rows, 1]."""
+    served = Probabilities(logits, layout.task).eval()
+    with torch.no_grad():
+        answer = served(*as_tensors(inputs, layout, "cpu")).numpy()
+    logits.train()
+    return answer
+
+
+def trial(config, candidate, hparams: dict, transform_output: str, split, steps: int, every: int,
+          report) -> None:
+    """One tuning trial: the candidate trained with hparams on the split's train rows for
+    `steps`, and report(step, predictions on the tuning rows) every `every` steps (the
+    tuner may stop it there). Nothing is exported."""
+    from trainers.batches import in_memory
+
+    module = module_contract.load(candidate)
+    torch.manual_seed(config.training.seed)
+    layout = feature_layout(config, tft.TFTransformOutput(transform_output), candidate)
+    batches = in_memory(*split.train, config.training, steps)
+    model = build(module, candidate, layout, hparams)
+    logits = PositionalInputs(model, layout.input_names)
+    check_output(logits, as_tensors(batches.example, layout, "cpu"), layout, candidate)
+    optimizer, loss_fn = hooks(module, model, hparams)
+    tuning_inputs = split.tuning[0]
+    fit(logits, optimizer, loss_fn, batches, layout, steps, candidate, "cpu",
+        checkpoint=lambda done: report(done, predict(logits, tuning_inputs, layout)), every=every)
 
 
 def mean_over_workers(value: torch.Tensor, worker: distributed.Worker) -> float:
