@@ -114,6 +114,7 @@ def _tuning_tags(parent: ParentRun, train) -> dict[str, str]:
     if "trial" not in tuning:
         return {}
     tags = {"sluice.hyperparameters": json.dumps(_history(train)["hparams"], sort_keys=True),
+            "sluice.tuning.values": json.dumps(tuning["values"], sort_keys=True),
             "sluice.tuning.study": tuning["study"], "sluice.tuning.trial": str(tuning["trial"]),
             "sluice.tuning.objective": f"{tuning['metric']} {tuning['value']:.6g} on the tuning split"}
     found = parent.client.search_runs([parent.experiment_id],

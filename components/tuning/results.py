@@ -67,7 +67,7 @@ def write(study, search: Search, best_dir: Path, results_dir: Path, seconds: flo
     summary["importances"] = importances(study) if complete else {}
     best_dir.mkdir(parents=True, exist_ok=True)
     (best_dir / BEST_FILE).write_text(json.dumps(
-        {"values": summary["values"], "tuning": {k: v for k, v in summary.items() if k != "values"}},
+        {"values": summary["values"], "tuning": summary},
         sort_keys=True, indent=2))
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / TRIALS_FILE).write_text(json.dumps({"summary": summary, "trials": found}, indent=2))

@@ -59,7 +59,8 @@ def hyperparameter_lines(tags: dict) -> list[str]:
     lines = []
     if "sluice.hyperparameters_given" in tags:
         given = json.loads(tags["sluice.hyperparameters_given"] or "{}")
-        defaults = {k: v for k, v in ran.items() if k not in given}
+        tuned = json.loads(tags.get("sluice.tuning.values") or "{}")
+        defaults = {k: v for k, v in ran.items() if k not in given and k not in tuned}
         lines += [f"  hyperparams    {json.dumps(given, sort_keys=True)}  (as given)",
                   f"  defaults       {json.dumps(defaults, sort_keys=True)}  (training:, also passed)"]
     else:  # a version registered before the two were told apart
@@ -67,8 +68,8 @@ def hyperparameter_lines(tags: dict) -> list[str]:
     if tags.get("sluice.tuning.trial"):
         lines.append(f"  tuned          by trial {tags['sluice.tuning.trial']} of study "
                      f"{tags.get('sluice.tuning.study')} ({tags.get('sluice.tuning.objective')}; "
-                     f"trial run {tags.get('sluice.tuning.trial_run_id', '?')}): the values trained "
-                     f"with {tags.get('sluice.hyperparameters')}")
+                     f"trial run {tags.get('sluice.tuning.trial_run_id', '?')})",
+                     f"  tuned values   {tags.get('sluice.tuning.values')}  (over those given)")
     if tags.get("sluice.warm_started_from"):
         lines.append(f"  warm start     from version {tags['sluice.warm_started_from']}'s weights "
                      f"({tags.get('sluice.warm_start', '')})")

@@ -58,6 +58,7 @@ class Record:
     metrics: dict
     spans: list  # where data is a pattern of spans: each span trained on (span_window's record)
     warm_started_from: int | None = None  # the serving version whose weights training started from
+    tuned: dict | None = None  # the values a tune step chose: retrained with, not searched again
 
     @property
     def span_range(self) -> str:
@@ -102,6 +103,7 @@ def read_record(client, mv) -> Record:
         metrics=json.loads(tags.get("sluice.metrics", "{}")),
         spans=recorded_spans(client, run.info.run_id) if tags.get("sluice.span_names") else [],
         warm_started_from=int(tags["sluice.warm_started_from"]) if tags.get("sluice.warm_started_from") else None,
+        tuned=json.loads(tags["sluice.tuning.values"]) if tags.get("sluice.tuning.values") else None,
     )
 
 
@@ -235,12 +237,18 @@ def restore_project(client, record: Record, folder: Path, schema_in_commit: bool
     return schema
 
 
-def _config_yaml(config: dict, data: Path, schema: Path) -> dict:
-    """config.json (PipelineConfig.to_dict) -> the YAML form the loader reads."""
+def _config_yaml(config: dict, data: Path, schema: Path, record: Record | None = None) -> dict:
+    """config.json (PipelineConfig.to_dict) -> the YAML form the loader reads. A tuned
+    candidate is given the values its tune step chose, without its search: the
+    reproduction retrains, it does not tune again."""
     raw = {k: v for k, v in config.items() if k != "source" and v is not None}
     raw["data"], raw["schema"] = str(data), str(schema)
-    raw["candidates"] = {c["name"]: {k: v for k, v in c.items() if k != "name" and v not in ("", {})}
+    raw["candidates"] = {c["name"]: {k: v for k, v in c.items() if k != "name" and v not in ("", {}, None)}
                          for c in config.get("candidates", [])} or None
+    if record is not None and record.tuned is not None and record.trainer in (raw["candidates"] or {}):
+        tuned = raw["candidates"][record.trainer]
+        tuned.pop("tuning", None)
+        tuned["hyperparameters"] = {**tuned.get("hyperparameters", {}), **record.tuned}
     if raw["candidates"] is None:
         del raw["candidates"]
     raw["features"] = {f["name"]: {k: v for k, v in f.items() if k != "name" and v is not None}
@@ -270,7 +278,7 @@ def rerun(record: Record, data: Path, schema: Path, scratch: Path, base: Path | 
         config = scratch / "project" / "config.yaml"
         config.parent.mkdir(parents=True, exist_ok=True)
         # Key order matters: splits take hash buckets in order, features set the layout.
-        config.write_text(yaml.safe_dump(_config_yaml(record.config, data, source / schema),
+        config.write_text(yaml.safe_dump(_config_yaml(record.config, data, source / schema, record),
                                          sort_keys=False))
         env = {**os.environ, "PYTHONPATH": str(source)}
         env.pop("MLFLOW_TRACKING_URI", None)
