@@ -66,10 +66,10 @@ def hyperparameter_lines(tags: dict) -> list[str]:
     else:  # a version registered before the two were told apart
         lines.append(f"  hyperparams    {tags.get('sluice.hyperparameters', '')}")
     if tags.get("sluice.tuning.trial"):
-        lines.append(f"  tuned          by trial {tags['sluice.tuning.trial']} of study "
+        lines += [f"  tuned          by trial {tags['sluice.tuning.trial']} of study "
                      f"{tags.get('sluice.tuning.study')} ({tags.get('sluice.tuning.objective')}; "
                      f"trial run {tags.get('sluice.tuning.trial_run_id', '?')})",
-                     f"  tuned values   {tags.get('sluice.tuning.values')}  (over those given)")
+                  f"  tuned values   {tags.get('sluice.tuning.values')}  (over those given)"]
     if tags.get("sluice.warm_started_from"):
         lines.append(f"  warm start     from version {tags['sluice.warm_started_from']}'s weights "
                      f"({tags.get('sluice.warm_start', '')})")
