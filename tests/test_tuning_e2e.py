@@ -107,13 +107,18 @@ def test_each_trial_is_a_run_under_its_tune_step_and_the_pushed_version_names_it
 
 def test_an_unchanged_rerun_reuses_the_best_point_without_a_trial(ran):
     home, project, _, sluice = ran
-    again = sluice("run", "--home", home, "--config", project / "config.yaml", "--steps", 60, "--force")
+    # one candidate of the same config: the run is not skipped, its unchanged steps are reused
+    again = sluice("run", "--home", home, "--config", project / "config.yaml", "--steps", 60,
+                   "--trainer", "keras_tuned")
     assert again.returncode == 0, again.stderr[-3000:]
     second = parent_runs(home)[-1]
     runs = client(home).search_runs([second.info.experiment_id])
     tune = next(r for r in runs if r.info.run_name == "tune_keras_tuned"
                 and r.data.tags.get("mlflow.parentRunId") == second.info.run_id)
     assert tune.data.tags["sluice.state"] == "CACHED"
+    train = next(r for r in runs if r.info.run_name == "train_keras_tuned"
+                 and r.data.tags.get("mlflow.parentRunId") == second.info.run_id)
+    assert train.data.tags["sluice.state"] == "CACHED"
     assert not [r for r in runs if r.data.tags.get("mlflow.parentRunId") == tune.info.run_id]
 
 
