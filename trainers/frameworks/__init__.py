@@ -42,12 +42,17 @@ TUNED_KEY = "values"  # in the best_hyperparameters artifact (components.tune wr
 def tuned_hparams(fn_args, hparams: dict) -> dict:
     """The candidate's hyperparameters with the tune step's best values on top, where the
     Trainer was given them (TFX's `hyperparameters` input)."""
-    return {**hparams, **((fn_args.hyperparameters or {}).get(TUNED_KEY) or {})}
+    return {**hparams, **(given_hyperparameters(fn_args).get(TUNED_KEY) or {})}
 
 
 def tuned_from(fn_args) -> dict:
     """Where the best values came from (the study, the trial, its objective), or {}."""
-    return (fn_args.hyperparameters or {}).get("tuning") or {}
+    return given_hyperparameters(fn_args).get("tuning") or {}
+
+
+def given_hyperparameters(fn_args) -> dict:
+    """TFX's FnArgs.hyperparameters, or {} (none given; or fn_args built by hand)."""
+    return getattr(fn_args, "hyperparameters", None) or {}
 
 
 def run_trial(framework: str, *args, **kwargs) -> None:
