@@ -19,7 +19,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.append(str(ROOT))  # appended: bench/serving.py must not shadow the serving package
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+sys.path.insert(0, str(ROOT))  # before bench/: bench/serving.py must not shadow the serving package
 SPACE = {"learning_rate": {"float": [0.001, 0.05], "log": True},
          "hidden_units": {"choice": [[16], [32, 16], [64, 32]]},
          "embedding_dim": {"int": [4, 16], "step": 4}}

@@ -18,7 +18,6 @@ Everything here is validated when the config loads, naming the key.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +144,3 @@ def suggest(trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
             point[name] = trial.suggest_float(name, float(low), float(high), log=bool(spec.get("log")))
     return point
 
-
-def is_finite(value: float) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)

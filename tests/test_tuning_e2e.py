@@ -92,6 +92,8 @@ def test_each_trial_is_a_run_under_its_tune_step_and_the_pushed_version_names_it
         assert set(json.loads(tune.data.tags["sluice.best_hyperparameters"])) == set(CANDIDATES[name]["tuning"]["space"])
         assert {a.path for a in client(home).list_artifacts(tune.info.run_id)} >= {
             "optimization_history.png", "param_importances.png", "trials.json"}
+    report = (home / "reports" / parent.info.run_id / "report.html").read_text()
+    assert "<h2>Tuning</h2>" in report and report.count('alt="optimization_history.png"') == 2
     champion = client(home).get_model_version_by_alias(MODEL, "champion")
     name = champion.tags["sluice.candidate"]
     assert name in ("keras_tuned", "resnet_tuned")

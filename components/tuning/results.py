@@ -23,7 +23,7 @@ def trials(study) -> list[dict]:
             continue
         found.append({
             "number": t.number, "state": t.state.name, "point": t.user_attrs.get("point", t.params),
-            "value": t.value, "curve": sorted(t.intermediate_values.items()),
+            "value": t.value if t.state.name == "COMPLETE" else None, "curve": sorted(t.intermediate_values.items()),
             "error": t.user_attrs.get("error", ""),
             "start_ms": int(t.datetime_start.timestamp() * 1000) if t.datetime_start else 0,
             "end_ms": int(t.datetime_complete.timestamp() * 1000) if t.datetime_complete else 0,
@@ -96,7 +96,8 @@ def plot(found: list[dict], summary: dict, folder: Path) -> None:
         line.append((t["number"], best))
     if line:
         axes.step(*zip(*line), where="post", color="black", linewidth=1, label="best so far")
-    axes.set(xlabel="trial", ylabel=summary["metric"], title=f"optimization history ({summary['study']})")
+    axes.set(xlabel="trial", ylabel=f"{summary['metric']} (tuning split)", title="optimization history")
+    axes.xaxis.get_major_locator().set_params(integer=True)
     axes.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(folder / HISTORY_PLOT, dpi=90)

@@ -90,6 +90,7 @@ def worker(search: Search, rank: int, trials: int) -> None:
     """One process's share of the trials (its sampler seeded by seed + rank, so the
     workers do not walk the same points)."""
     import optuna
+    import tensorflow_transform as tft
 
     from trainers import module_contract
     from trainers.batches import tuning_split
@@ -100,11 +101,10 @@ def worker(search: Search, rank: int, trials: int) -> None:
         sources.on_import_path(search.config.source.parent)
     tuning = search.tuning
     candidate = search.config.candidate(search.candidate)
-    import tensorflow_transform as tft
-
-    layout = feature_layout(search.config, tft.TFTransformOutput(search.transform_output), candidate)
-    split = tuning_split(list(search.train_files), tft.TFTransformOutput(search.transform_output),
-                         layout, search.config.training, tuning.fraction, tuning.seed)
+    transform_output = tft.TFTransformOutput(search.transform_output)
+    layout = feature_layout(search.config, transform_output, candidate)
+    split = tuning_split(list(search.train_files), transform_output, layout, search.config.training,
+                         tuning.fraction, tuning.seed)
     pruner = (optuna.pruners.MedianPruner(n_startup_trials=tuning.startup_trials)
               if tuning.pruner == "median" else optuna.pruners.NopPruner())
     study = optuna.load_study(study_name=search.study_name, storage=storage(search.storage),

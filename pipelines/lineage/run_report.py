@@ -285,6 +285,35 @@ class RunReport:
             parts.append(f"<p><b>The run failed</b>: <pre>{html.escape(error)}</pre></p>")
         return "".join(parts)
 
+    def tuning_section(self) -> str:
+        """Each tuned candidate's search: its trials, the best point, and the plots its
+        tune step logged (the optimization history, the parameters' importance)."""
+        from components.tuning.results import HISTORY_PLOT, IMPORTANCE_PLOT
+
+        parts = []
+        for name in self.candidates:
+            run = self.steps.get(step_ids.tune(name))
+            if run is None or "trials" not in run.data.metrics:
+                continue
+            m, tags = run.data.metrics, run.data.tags
+            reused = " (reused from an earlier run: no trial ran)" if tags.get("sluice.state") == "CACHED" else ""
+            parts.append(f"<h3>{html.escape(name)}: {int(m['trials'])} trials, {int(m['complete_trials'])} "
+                         f"complete, {int(m['pruned_trials'])} pruned, {int(m['failed_trials'])} failed"
+                         f"{reused}</h3>")
+            if "best_trial" in m:
+                parts.append(f"<p>best trial {int(m['best_trial'])}: {html.escape(tags.get('sluice.objective', ''))} "
+                             f"{m['best_value']:.4f} on the tuning split, with "
+                             f"{html.escape(tags.get('sluice.best_hyperparameters', ''))}</p>")
+            with tempfile.TemporaryDirectory() as scratch:
+                for plot in (HISTORY_PLOT, IMPORTANCE_PLOT):
+                    try:
+                        data = Path(self.client.download_artifacts(run.info.run_id, plot, scratch)).read_bytes()
+                    except Exception:  # not logged (the step failed before writing it)
+                        continue
+                    parts.append(f'<img alt="{plot}" src="data:image/png;base64,'
+                                 f'{base64.b64encode(data).decode()}">')
+        return "<h2>Tuning</h2>" + "".join(parts) if parts else ""
+
     def lineage_section(self) -> str:
         tags = self.run.data.tags
         keys = ["sluice.data_sha256", "sluice.data_digest", "sluice.span_names", "sluice.schema", "sluice.schema_sha256",
@@ -306,7 +335,7 @@ class RunReport:
             "padding:3px 8px;font-size:13px}img{max-width:100%}</style></head><body>"
             f"<h1>{html.escape(title)}</h1><p>started {started:%Y-%m-%d %H:%M:%S} UTC{status}, "
             f"MLflow run {self.run.info.run_id}</p>"
-            + self.data_section() + self.models_section(evaluations)
+            + self.data_section() + self.tuning_section() + self.models_section(evaluations)
             + self.decisions_section(evaluations) + self.lineage_section() + "</body></html>")
 
 
