@@ -31,13 +31,13 @@ def build_model(features, hparams):
 '''
 
 
-def searched(upstream, tmp_path, candidate: Candidate, steps=40, **tuning):
+def searched(upstream, tmp_path, candidate: Candidate, steps=40, storage="", **tuning):
     config, _, examples, graph = upstream
     candidate = dataclasses.replace(candidate, tuning=Tuning(**tuning))
     config = config.replace(candidates=(candidate,),
                             training=dataclasses.replace(config.training, steps=steps))
     search = Search(config, candidate.name, str(graph), (f"{examples}/Split-train/*",),
-                    f"sqlite:///{tmp_path / 'optuna.db'}", f"test.{candidate.name}")
+                    storage or f"sqlite:///{tmp_path / 'optuna.db'}", f"test.{candidate.name}")
     return search, run(search)
 
 
@@ -95,10 +95,27 @@ def test_a_point_that_breaks_the_module_fails_its_trial_and_the_search_goes_on(
     assert study.best_trial.params["width"] <= 32
 
 
-def test_two_worker_processes_share_one_study_and_never_train_a_point_twice(upstream, tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage(request, tmp_path):
+    """SQLite in the home (the default), or a team's PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'optuna.db'}"
+        return
+    from tests.postgres import PostgresCluster
+
+    cluster = PostgresCluster()
+    try:
+        yield cluster.create_database("optuna")
+    finally:
+        cluster.stop()
+
+
+def test_two_worker_processes_share_one_study_and_never_train_a_point_twice(upstream, tmp_path, storage):
     search, study = searched(upstream, tmp_path, Candidate("torch", "torch"), trials=6, workers=2,
                              space={"hidden_units": {"choice": [[8], [16], [32]]},
-                                    "learning_rate": {"choice": [0.01, 0.03]}}, pruner="none")
+                                    "learning_rate": {"choice": [0.01, 0.03]}}, pruner="none",
+                             storage=storage)
+    assert search.storage.split(":")[0] == storage.split(":")[0]
     assert len(study.trials) == 6  # 3 + 3, one share per process
     trained = [t for t in study.trials if REPEAT not in t.user_attrs]
     points = [json.dumps(t.params, sort_keys=True) for t in trained]
