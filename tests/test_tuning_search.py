@@ -67,7 +67,7 @@ def test_trials_of_either_framework_are_scored_by_the_gates_metric_on_the_tuning
 def test_the_median_pruner_stops_trials_in_a_bad_region_early(upstream, tmp_path):
     """Learning rates below 1e-4 leave the network near where it started; after two
     complete trials the median pruner stops such a trial at its first report."""
-    search, study = searched(upstream, tmp_path, Candidate("keras", "keras"), steps=60, trials=8,
+    search, study = searched(upstream, tmp_path, Candidate("keras", "keras"), steps=60, trials=6,
                              space={"learning_rate": {"float": [1e-7, 0.05], "log": True}},
                              pruner="median", startup_trials=2, report_every=10, seed=5)
     pruned = [t for t in study.trials if t.state.name == "PRUNED" and REPEAT not in t.user_attrs]
