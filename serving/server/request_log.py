@@ -5,25 +5,26 @@ probability, or the value), the model name and version, and the time, in files t
 TFDV reads directly (tfdv.generate_statistics_from_csv) to compare serving traffic
 with the training data.
 
-Writing is off the request path: a request's rows go on a bounded queue in
-microseconds and a thread writes them; when the queue is full the sample is dropped
-and counted (sluice_request_log_dropped in /metrics), never the request slowed or
-failed. Files are per model, <dir>/<model>/requests-<time>-<n>.csv, written as .part
+Writing is off the request path: a request's rows are appended to a bounded list in
+microseconds, and a thread wakes every FLUSH_SECONDS to write all that arrived since
+(one wake-up per batch, not per request: a thread woken per request took the GIL
+from the event loop thousands of times a second). When the list is full the sample is
+dropped and counted (sluice_request_log_dropped in /metrics), never the request slowed
+or failed. Files are per model, <dir>/<model>/requests-<time>-<n>.csv, written as .part
 and renamed when complete: when they reach the size limit or the age limit (a live
 server's rows reach `sluice monitor` within minutes; it also reads a .part file up to
 its last whole line), when the model's columns change (a new version with other
 features), and at a clean shutdown. After a crash
 the next start completes the .part files it finds, up to their last whole line, so a
-crash loses at most what was not yet flushed (the writer flushes whenever the queue
-runs empty).
+crash loses at most what was not yet flushed (the writer flushes after each batch: the
+last FLUSH_SECONDS of requests).
 """
 from __future__ import annotations
 
+import collections
 import csv
-import io
 import logging
 import os
-import queue
 import random
 import threading
 import time
@@ -32,6 +33,7 @@ from pathlib import Path
 log = logging.getLogger("sluice.serving")
 PART = ".part"
 QUEUE_REQUESTS = 100_000  # requests waiting to be written (a few MB at taxi sizes)
+FLUSH_SECONDS = 0.1  # how often the writer takes what arrived, writes and flushes it
 FILE_BYTES = 64 * 2**20
 FILE_SECONDS = 300.0
 OUT_OF_DOMAIN = "out_of_domain"  # the row's features outside their domain (serving.server.input_domains)
@@ -53,8 +55,12 @@ class RequestLog:
         self.file_bytes = file_bytes
         self.rotate_seconds = rotate_seconds
         self.on_drop, self.on_rows = on_drop, on_rows
-        self._queue: queue.Queue = queue.Queue(queue_requests)
+        self.queue_requests = queue_requests
+        self._pending: collections.deque = collections.deque()  # append and popleft are atomic
+        self._stopping = threading.Event()
         self._files: dict[str, _OpenFile] = {}
+        self._headers: dict[int, list[str]] = {}  # id(layout) -> its columns (the layout is kept alive by the model)
+        self._second = (-1, "")  # the last second stamped, formatted
         self._thread = threading.Thread(target=self._write_all, name="request-log", daemon=True)
         self._random = random.Random()
 
@@ -66,42 +72,50 @@ class RequestLog:
         log.info("request log: %s of requests to %s", f"{self.sample_rate:.0%}", self.folder)
 
     def offer(self, loaded, columns: dict[str, list], answers, outside: dict | None = None) -> None:
-        """On the request path: costs a random draw and a queue put. outside: feature ->
-        [(row, value)] outside its domain, marked on those rows."""
+        """On the request path: costs a random draw and an append (no lock, no wake-up).
+        outside: feature -> [(row, value)] outside its domain, marked on those rows."""
         if self.sample_rate < 1 and self._random.random() >= self.sample_rate:
             return
-        try:
-            self._queue.put_nowait((loaded.name, loaded.version, loaded.model.layout, columns, answers,
-                                    time.time(), outside or {}))
-        except queue.Full:
+        if len(self._pending) >= self.queue_requests:
             self.on_drop()
+            return
+        self._pending.append((loaded.name, loaded.version, loaded.model.layout, columns, answers,
+                              time.time(), outside or {}))
 
     def stop(self) -> None:
-        """Writes what is queued, then completes every open file."""
+        """Writes what is pending, then completes every open file."""
         if self._thread.is_alive():
-            self._queue.put(None)
+            self._stopping.set()
             self._thread.join()
 
     def _write_all(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                break
+        while not self._stopping.wait(FLUSH_SECONDS):
+            self._write_pending()
+        self._write_pending()
+        for open_file in self._files.values():
+            open_file.close()
+        self._files.clear()
+
+    def _write_pending(self) -> None:
+        """Everything that arrived since the last batch, then one flush."""
+        wrote = False
+        while self._pending:
+            item = self._pending.popleft()
             try:
                 self._write(*item)
             except Exception:  # a full disk must not stop the server; the sample is lost
                 log.exception("request log: writing failed")
                 self.on_drop()
-            if self._queue.empty():
-                for open_file in self._files.values():
-                    open_file.flush()
-        for open_file in self._files.values():
-            open_file.close()
-        self._files.clear()
+            wrote = True
+        if wrote:
+            for open_file in self._files.values():
+                open_file.flush()
 
     def _write(self, name: str, version: int, layout, columns: dict, answers, when: float,
                outside: dict) -> None:
-        header = columns_of(layout)
+        header = self._headers.get(id(layout))
+        if header is None:  # the layouts served are few: one header each
+            header = self._headers[id(layout)] = columns_of(layout)
         current = self._files.get(name)
         if current is not None and (current.header != header or current.size >= self.file_bytes
                                     or time.monotonic() - current.opened >= self.rotate_seconds):
@@ -109,7 +123,10 @@ class RequestLog:
             current = None
         if current is None:
             current = self._files[name] = _OpenFile(self.folder / name, header)
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{int(when % 1 * 1000):03d}Z"
+        second = int(when)
+        if second != self._second[0]:
+            self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        stamp = f"{self._second[1]}.{int(when % 1 * 1000):03d}Z"
         features = [columns[n] for n in layout.raw_features]
         answers = answers.tolist()
         marks: dict[int, list[str]] = {}
@@ -133,23 +150,35 @@ class _OpenFile:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         self.path = folder / f"requests-{stamp}-{time.time_ns() % 10**9:09d}.csv"
         self._handle = open(self.path.with_name(self.path.name + PART), "wb")
-        self.size = 0
+        self.size = 0  # characters: bytes for ASCII, a little under for the rest
         self.opened = time.monotonic()
+        self._lines: list[str] = []  # formatted, not yet written: csv calls write() per row
+        self._writer = csv.writer(_Lines(self._lines))
         self.write([header])
 
     def write(self, rows: list[list]) -> None:
-        text = io.StringIO()
-        csv.writer(text).writerows(rows)
-        data = text.getvalue().encode("utf-8")
-        self._handle.write(data)
-        self.size += len(data)
+        start = len(self._lines)
+        self._writer.writerows(rows)
+        self.size += sum(map(len, self._lines[start:]))
 
     def flush(self) -> None:
+        """Writes the formatted lines (one join, one encode) and flushes them."""
+        if self._lines:
+            self._handle.write("".join(self._lines).encode("utf-8"))
+            self._lines.clear()
         self._handle.flush()
 
     def close(self) -> None:
+        self.flush()
         self._handle.close()
         os.replace(self.path.with_name(self.path.name + PART), self.path)
+
+
+class _Lines:
+    """A file-like for csv.writer that keeps each formatted row."""
+
+    def __init__(self, lines: list[str]):
+        self.write = lines.append
 
 
 def _complete_crashed(part: Path) -> None:
