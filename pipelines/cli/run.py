@@ -68,8 +68,8 @@ def add_commands(sub) -> None:
     steps.add_argument("--from", dest="start_from", metavar="STEP",
                        help="run this step and everything after it (resume after a fix)")
     run.add_argument("--force", action="store_true",
-                     help="run even if nothing changed since the last successful run "
-                          "(unchanged steps still come from TFX's cache)")
+                     help="run even if nothing changed since the last successful run, and "
+                          "re-execute every step (TFX's cache off)")
     run.add_argument("--strict", action="store_true",
                      help=f"exit {EXIT_NOT_BLESSED} when the run ends without a blessed candidate "
                           "(a scheduler then marks it failed; gate.strict in the config does the same)")
