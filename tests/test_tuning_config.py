@@ -65,3 +65,15 @@ def test_suggest_asks_each_kind_within_its_bounds_and_gives_lists_back_whole():
     assert {p["units"] for p in points} <= set(range(16, 129, 16))
     assert {tuple(p["hidden_units"]) for p in points} == {(32, 16), (64,)}
     assert {p["optimizer"] for p in points} == {"adam", "sgd"}
+
+
+def test_a_module_with_its_own_run_fn_cannot_be_tuned(tmp_path, monkeypatch):
+    from trainers import module_contract
+
+    (tmp_path / "own_loop.py").write_text("def run_fn(fn_args):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = load(tmp_path, {"space": SPACE})
+    candidate = config.candidate("keras_mlp")
+    config = config.replace(candidates=(candidate.__class__(**{**candidate.__dict__, "module": "own_loop"}),))
+    with pytest.raises(ConfigError, match=r"candidates.keras_mlp.tuning: own_loop trains by its own run_fn"):
+        module_contract.check_all(config)

@@ -73,7 +73,11 @@ def check_all(config: PipelineConfig) -> None:
     if config.source is not None:
         sources.on_import_path(config.source.parent)
     for candidate in config.candidates:
-        load(candidate)
+        module = load(candidate)
+        if candidate.tuning is not None and not hasattr(module, "build_model"):
+            raise ConfigError(f"candidates.{candidate.name}.tuning: {candidate.module_name} trains by its own "
+                              "run_fn(fn_args); tuning trains trials through build_model(features, hparams), "
+                              "so a run_fn module cannot be tuned (see docs/tuning.md).")
 
 
 def custom_config(config: PipelineConfig, candidate: Candidate) -> dict:
