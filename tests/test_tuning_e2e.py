@@ -22,13 +22,14 @@ pytestmark = pytest.mark.e2e
 MODEL = "sluice-taxi"
 GIVEN = {"learning_rate": 0.001}  # too slow for 60 steps: what tuning should find out
 SPACE = {"learning_rate": {"float": [0.005, 0.08], "log": True}}
+TRIALS = 3
 CANDIDATES = {
     "keras_given": {"framework": "keras", "hyperparameters": GIVEN},
     "keras_tuned": {"framework": "keras", "hyperparameters": GIVEN,
-                    "tuning": {"space": {**SPACE, "hidden_units": {"choice": [[16], [32, 16]]}}, "trials": 4}},
+                    "tuning": {"space": {**SPACE, "hidden_units": {"choice": [[16], [32, 16]]}}, "trials": TRIALS}},
     "resnet_given": {"framework": "torch", "module": "my_models.tab_resnet", "hyperparameters": GIVEN},
     "resnet_tuned": {"framework": "torch", "module": "my_models.tab_resnet", "hyperparameters": GIVEN,
-                     "tuning": {"space": {**SPACE, "width": {"int": [16, 64], "step": 16}}, "trials": 4,
+                     "tuning": {"space": {**SPACE, "width": {"int": [16, 64], "step": 16}}, "trials": TRIALS,
                                 "workers": 2}},
 }
 
@@ -86,7 +87,7 @@ def test_each_trial_is_a_run_under_its_tune_step_and_the_pushed_version_names_it
     for name in ("keras_tuned", "resnet_tuned"):
         tune = steps[step_ids.tune(name)]
         trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == tune.info.run_id]
-        assert len(trials) == 4 and {r.data.tags["sluice.trial_state"] for r in trials} <= {"COMPLETE", "PRUNED"}
+        assert len(trials) == TRIALS and {r.data.tags["sluice.trial_state"] for r in trials} <= {"COMPLETE", "PRUNED"}
         best = [r for r in trials if r.data.tags.get("sluice.best_trial") == "true"]
         assert len(best) == 1 and int(tune.data.metrics["best_trial"]) == int(best[0].data.tags["sluice.trial"])
         assert set(json.loads(tune.data.tags["sluice.best_hyperparameters"])) == set(CANDIDATES[name]["tuning"]["space"])
