@@ -110,10 +110,11 @@ def _history(train) -> dict:
 def _tuning_tags(parent: ParentRun, train) -> dict[str, str]:
     """Where the hyperparameters came from when a tune step chose them: the values it
     trained with (over the config's), the study, the trial and the trial's run."""
-    tuning = _history(train).get("tuning") or {}
+    history = _history(train)
+    tuning = history.get("tuning") or {}
     if "trial" not in tuning:
         return {}
-    tags = {"sluice.hyperparameters": json.dumps(_history(train)["hparams"], sort_keys=True),
+    tags = {"sluice.hyperparameters": json.dumps(history["hparams"], sort_keys=True),
             "sluice.tuning.values": json.dumps(tuning["values"], sort_keys=True),
             "sluice.tuning.study": tuning["study"], "sluice.tuning.trial": str(tuning["trial"]),
             "sluice.tuning.objective": f"{tuning['metric']} {tuning['value']:.6g} on the tuning split"}
