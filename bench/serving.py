@@ -14,7 +14,9 @@ ratios against the targets.
 Then, on the sluice server alone: TF Serving's gRPC API next to REST (single-instance
 requests at concurrency 1 and 8; the gRPC client is bench/grpc_load.py, the stubs'
 channel with requests serialized up front), the same with native clients on both APIs
-(bench/native_load.py: wrk for REST, ghz for gRPC; the fair pair), and the request log's
+(bench/native_load.py: wrk for REST, ghz for gRPC; the fair pair, with the server's CPU
+per request), the floor (the same clients against bench/bare_servers.py: each API's
+framework on the same loop with no model behind it), and the request log's
 cost (REST at concurrency 8 with `--request-log` at rate 1.0 against a server without it,
 each in alternating slices).
 
@@ -139,6 +141,7 @@ def main() -> None:
         finally:
             mlflow_process.terminate()
             mlflow_process.wait()
+    floor = compare_floor(model, rows, args.seconds, args.rounds)
 
     print(f"\n{'scenario':<30} {'server':<20} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'fail':>5}")
     for name, _, _ in SCENARIOS:
@@ -161,6 +164,7 @@ def main() -> None:
         print(f"  gRPC/REST throughput at concurrency {concurrency}: "
               f"{protocols[concurrency, 'gRPC']['rps'] / protocols[concurrency, 'REST']['rps']:.2f}x")
     print_apis(native, "native clients (wrk, ghz)")
+    print_apis(floor, "native clients (wrk, ghz)", "no model (bare_servers.py)")
     print_logging(logging_cost)
 
 
@@ -242,36 +246,88 @@ def compare_protocols(sluice, model: ServableModel, rows, seconds: float, rounds
 
 def compare_native(sluice, model: ServableModel, rows, seconds: float, rounds: int) -> dict:
     """REST with wrk and gRPC with ghz, one row per request (the same row on both), in
-    alternating slices; -> (concurrency, API) -> mean rps, p50, p99 over the slices."""
-    import orjson
-
+    alternating slices; -> (concurrency, API) -> mean rps, p50, p99, the server's CPU
+    per request, over the slices."""
     if native_load.missing():
         print(f"native clients not run: install {', '.join(native_load.missing())}")
         return {}
-    url = f"{sluice.url}/v1/models/bench:predict"
+    return native_pair(f"{sluice.url}/v1/models/bench:predict", sluice.grpc_target,
+                       (sluice.process.pid, sluice.process.pid), model, rows, seconds, rounds)
+
+
+def native_pair(url: str, target: str, pids: tuple[int, int], model: ServableModel, rows,
+                seconds: float, rounds: int) -> dict:
+    """wrk on url and ghz on target in alternating slices, with the CPU time (user +
+    system) of the process answering each (pids: REST's, gRPC's) per request."""
+    import orjson
+    import psutil
+
     body, request = orjson.dumps({"instances": [rows[0]]}), grpc_requests(model, rows[:1])[0]
     out = {}
     for concurrency in (1, 8):
         slices: dict[str, list] = {"REST (wrk)": [], "gRPC (ghz)": []}
-        runs = {"REST (wrk)": lambda s: native_load.wrk(url, body, concurrency, s),
-                "gRPC (ghz)": lambda s: native_load.ghz(sluice.grpc_target, request, concurrency, s)}
+        runs = {"REST (wrk)": (pids[0], lambda s: native_load.wrk(url, body, concurrency, s)),
+                "gRPC (ghz)": (pids[1], lambda s: native_load.ghz(target, request, concurrency, s))}
         for round_ in range(rounds):
             order = list(runs.items())
-            for api, run in order if round_ % 2 == 0 else order[::-1]:
-                slices[api].append(run(seconds / rounds))
+            for api, (pid, run) in order if round_ % 2 == 0 else order[::-1]:
+                process = psutil.Process(pid)
+                before = sum(process.cpu_times()[:2])
+                result = run(seconds / rounds)
+                spent = sum(process.cpu_times()[:2]) - before
+                slices[api].append({**result, "cpu_us": 1e6 * spent / max(result["rps"] * (seconds / rounds), 1)})
         for api, results in slices.items():
-            out[concurrency, api] = {key: float(np.mean([r[key] for r in results])) for key in ("rps", "p50", "p99")}
+            out[concurrency, api] = {key: float(np.mean([r[key] for r in results]))
+                                     for key in ("rps", "p50", "p99", "cpu_us")}
             out[concurrency, api]["failures"] = sum(r["failures"] for r in results)
     return out
 
 
-def print_apis(results: dict, clients: str) -> None:
+def compare_floor(model: ServableModel, rows, seconds: float, rounds: int) -> dict:
+    """The same pair of clients against bench/bare_servers.py: each API with no model
+    behind it, on the same loop as sluice's. What those cost is the framework's floor."""
+    if native_load.missing():
+        return {}
+    ports = {api: free_port() for api in ("rest", "grpc")}
+    processes = {api: subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_servers.py"), api, str(port)],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for api, port in ports.items()}
+    try:
+        wait_until_up(f"http://127.0.0.1:{ports['rest']}/", processes["rest"])
+        wait_for_port(ports["grpc"], processes["grpc"])
+        return native_pair(f"http://127.0.0.1:{ports['rest']}/v1/models/bench:predict",
+                           f"127.0.0.1:{ports['grpc']}", (processes["rest"].pid, processes["grpc"].pid),
+                           model, rows, seconds, rounds)
+    finally:
+        for process in processes.values():
+            process.kill()
+            process.wait()
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 120) -> None:
+    import socket
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"bare server exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout:.0f} s")
+
+
+def print_apis(results: dict, clients: str, title: str = "sluice serve, 1 instance") -> None:
     if not results:
         return
-    print(f"\n{'sluice serve, 1 instance':<30} {clients:<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'fail':>5}")
+    cpu = any("cpu_us" in r for r in results.values())
+    print(f"\n{title:<30} {clients:<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'fail':>5}"
+          + (f" {'server CPU/req us':>18}" if cpu else ""))
     for (concurrency, api), r in results.items():
         print(f"{'concurrency ' + str(concurrency):<30} {api:<26} {r['rps']:8.1f} {r['p50']:8.2f} "
-              f"{r['p99']:8.2f} {int(r['failures']):5d}")
+              f"{r['p99']:8.2f} {int(r['failures']):5d}" + (f" {r['cpu_us']:18.0f}" if cpu else ""))
     for concurrency in (1, 8):
         rest, grpc_ = (results[concurrency, api] for api in [a for c, a in results if c == concurrency])
         print(f"  gRPC/REST throughput at concurrency {concurrency}: {grpc_['rps'] / rest['rps']:.2f}x, "
@@ -286,8 +342,13 @@ def compare_apis_only(model_dir: Path, model: ServableModel, rows, args) -> None
             sluice.wait_ready({"bench": 1})
             python = compare_protocols(sluice, model, rows, args.seconds, args.rounds)
             native = compare_native(sluice, model, rows, args.seconds, args.rounds)
+    floor = compare_floor(model, rows, args.seconds, args.rounds)
     print_apis(python, "Python clients")
     print_apis(native, "native clients (wrk, ghz)")
+    print_apis(floor, "native clients (wrk, ghz)", "no model (bare_servers.py)")
+    if floor:
+        print("  the floor: what aiohttp and grpc.aio alone cost per request, on the same loop "
+              "(bench/bare_servers.py); gRPC cannot go below its row")
 
 
 def compare_logging(plain, logged, rows, seconds: float, rounds: int) -> dict:
