@@ -8,7 +8,6 @@ match is not infra-blessed, and the pusher will not push it; the reason is recor
 """
 
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -74,31 +73,33 @@ def measure_latency(server, name: str, samples: dict) -> dict[str, float]:
 
 def validate(candidates: dict[str, dict], timeout: int, tolerance: float) -> dict[str, dict]:
     """candidates: model_uri -> {candidate, framework, model_dir, samples} -> results by
-    model_uri."""
-    from serving.server.process import ServerProcess
+    model_uri. The server is the one `sluice run` started ahead, if any
+    (serving.server.standby); the candidates are pushed into its serving dir."""
+    from serving.server import standby
 
     results = {}
-    with tempfile.TemporaryDirectory(prefix="sluice-infra-") as scratch:
-        serving_dir = Path(scratch, "serving")
+    frameworks = tuple(sorted({c["framework"] for c in candidates.values()}))
+    with standby.take(frameworks) as scratch:
+        server = scratch.server
         names = {}
         for uri, c in candidates.items():
             names[uri] = f"candidate-{c['candidate']}"
-            push_target.push(c["model_dir"], serving_dir, names[uri], {"model_uri": uri})
-        with ServerProcess(serving_dir, log_path=Path(scratch, "server.log")) as server:
-            try:
-                server.wait_ready({n: 1 for n in names.values()}, timeout)
-                failure = None
-            except (RuntimeError, TimeoutError) as err:
-                failure = f"the model server did not load it: {err}"
-            for uri, c in candidates.items():
-                problem = failure or check_answers(server, names[uri], c["samples"], tolerance)
-                results[uri] = {
-                    "latency": {} if problem else measure_latency(server, names[uri], c["samples"]),
-                    "framework": c["framework"], "candidate": c["candidate"],
-                    "infra_blessed": problem is None,
-                    "reason": problem or f"served by the model server; {len(c['samples']['probabilities'])} "
-                                         f"eval rows answered in both request formats within {tolerance:.0e}",
-                }
+            push_target.push(c["model_dir"], scratch.serving_dir, names[uri], {"model_uri": uri})
+        try:
+            server.wait_ready({n: 1 for n in names.values()}, timeout)
+            failure = None
+        except (RuntimeError, TimeoutError) as err:
+            failure = f"the model server did not load it: {err}"
+        for uri, c in candidates.items():
+            problem = failure or check_answers(server, names[uri], c["samples"], tolerance)
+            results[uri] = {
+                "latency": {} if problem else measure_latency(server, names[uri], c["samples"]),
+                "framework": c["framework"], "candidate": c["candidate"],
+                "infra_blessed": problem is None,
+                "reason": problem or f"served by the model server{' (started ahead)' if scratch.ahead else ''}; "
+                                     f"{len(c['samples']['probabilities'])} eval rows answered in both "
+                                     f"request formats within {tolerance:.0e}",
+            }
     return results
 
 

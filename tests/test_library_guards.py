@@ -89,8 +89,10 @@ def test_concrete_function_call_flat_has_the_signature_the_model_server_uses():
 @pytest.mark.component
 def test_tfx_log_templates_still_drive_the_step_log(tmp_path, caplog):
     """pipelines.run.step_log turns TFX's "Component %s is running." / "... is finished."
-    / "A cached execution %d is used." records into the step log. A tiny pipeline, run
-    twice by the real LocalDagRunner, must produce both a run line and a cached line."""
+    / "A cached execution %d is used." records into the step log, and "Going to run a
+    new execution %d" into its on_execute hook (what starts infra validation's server
+    ahead). A tiny pipeline, run twice by the real LocalDagRunner, must produce both a
+    run line and a cached line, and call the hook for the first run only."""
     from tfx.orchestration import metadata
     from tfx.orchestration.pipeline import Pipeline
 
@@ -104,7 +106,8 @@ def test_tfx_log_templates_still_drive_the_step_log(tmp_path, caplog):
                                 str(tmp_path / "metadata.sqlite")))
         named_runner(run_id).run(pipeline)
 
-    handler = step_log.install(lambda node: "figure")
+    executed = []
+    handler = step_log.install(lambda node: "figure", on_execute=executed.append)
     try:
         with caplog.at_level(logging.INFO, logger="sluice"):
             run("first")
@@ -117,6 +120,8 @@ def test_tfx_log_templates_still_drive_the_step_log(tmp_path, caplog):
     assert len(finished) == 2, f"{TFX}: no 'Component %s is finished.' record: {lines}"
     assert "cached" not in finished[0] and "cached" in finished[1], (
         f"{TFX}: 'A cached execution %d is used.' no longer logged: {finished}")
+    assert executed == ["hello"], (
+        f"{TFX}: 'Going to run a new execution %d' is not logged once per executed step: {executed}")
 
 
 @pytest.mark.unit

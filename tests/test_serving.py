@@ -207,3 +207,31 @@ def test_hot_swap_under_load_then_rollback(server, models, rows):
     assert all(k or t for k, t in zip(saw_keras, saw_torch))
     assert any(saw_torch) and saw_keras[0] and saw_keras[-1]
     assert push_target.rolled_back(server.serving_dir, "taxi-keras") == [2]
+
+
+def test_a_server_started_ahead_serves_what_is_pushed_after_and_is_replaced_if_it_died(models, rows):
+    """serving.server.standby: the server `sluice run` starts when training begins loads
+    the candidates pushed into its empty scratch dir later; one that died waiting is not
+    handed over (a new one is), and nothing of either is left behind."""
+    from serving.server import standby
+
+    standby.start_ahead(("torch",))
+    with standby.take(("torch",)) as scratch:
+        assert scratch.ahead and scratch.alive() and standby._ahead is None
+        push_target.push(models["taxi-torch"], scratch.serving_dir, "candidate", {"model_uri": "x"})
+        scratch.server.wait_ready({"candidate": 1}, 120)
+        status, body = scratch.server.post("/v1/models/candidate:predict", {"instances": instances(rows)[:3]})
+        assert status == 200 and len(body["predictions"]) == 3
+    assert not scratch.scratch.exists() and not scratch.alive()
+
+    standby.start_ahead(("keras",))
+    died = standby._ahead
+    died.server.process.kill()
+    died.server.process.wait()
+    with standby.take(("keras",)) as fresh:
+        assert fresh is not died and not fresh.ahead and fresh.alive()
+        assert not died.scratch.exists()
+    standby.start_ahead()
+    waiting = standby._ahead
+    standby.discard()
+    assert standby._ahead is None and not waiting.alive() and not waiting.scratch.exists()

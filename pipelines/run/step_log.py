@@ -19,10 +19,12 @@ DATA_STEPS = (step_ids.EXAMPLE_GEN, step_ids.STATISTICS_GEN, step_ids.TRANSFORM)
 
 
 class StepLogHandler(logging.Handler):
-    def __init__(self, describe: Callable[[str], str], rows: int | None = None):
+    def __init__(self, describe: Callable[[str], str], rows: int | None = None,
+                 on_execute: Callable[[str], None] = lambda node: None):
         super().__init__(logging.INFO)
         self.describe = describe  # node id -> key figure of its latest execution
         self.rows = rows  # input rows, for the data steps' rows/s
+        self.on_execute = on_execute  # called with a node id when it executes (not cached)
         self.started: dict[str, float] = {}
         self.cached: set[str] = set()
         self.current = ""
@@ -38,6 +40,8 @@ class StepLogHandler(logging.Handler):
             log.info("▶ %s", self.current)
         elif message == "A cached execution %d is used.":
             self.cached.add(self.current)
+        elif message == "Going to run a new execution %d":
+            self.on_execute(self.current)
         elif message == "Component %s is finished.":
             node = args[0]
             took = time.time() - self.started.get(node, time.time())
@@ -51,10 +55,11 @@ class StepLogHandler(logging.Handler):
             log.info("✔ %s  %s  %s", node, state, figure)
 
 
-def install(describe: Callable[[str], str], rows: int | None = None) -> StepLogHandler:
+def install(describe: Callable[[str], str], rows: int | None = None,
+            on_execute: Callable[[str], None] = lambda node: None) -> StepLogHandler:
     import absl.logging
 
-    handler = StepLogHandler(describe, rows)
+    handler = StepLogHandler(describe, rows, on_execute)
     absl.logging.set_verbosity(absl.logging.INFO)
     absl.logging.get_absl_handler().setLevel(logging.ERROR)
     absl_logger = logging.getLogger("absl")

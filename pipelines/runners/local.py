@@ -17,12 +17,27 @@ from pipelines.definition.home_layout import Paths
 from pipelines.lineage import mlmd
 from pipelines.run import home_place, run_log, span_ledger, span_window, step_log, up_to_date
 from pipelines.run.beam_args import local_beam_args
+from serving.server import standby
 from sluice_config import run_context, step_ids
 from sluice_config.config import PipelineConfig
 
 log = logging.getLogger("sluice")
 class PipelineFailed(RuntimeError):
     """The pipeline stopped; the message says which step and why."""
+
+
+def infra_server_ahead(config: PipelineConfig, trainers, chosen: set[str]):
+    """The step log's hook: when a trainer starts to execute (not when it is cached) in
+    a run that validates in a server, that server starts, with the run's frameworks
+    preloaded, so its imports overlap training (serving.server.standby)."""
+    frameworks = tuple(sorted({c.framework for c in config.candidates if c.name in trainers}))
+
+    def on_execute(node_id: str) -> None:
+        role = step_ids.candidate_step(node_id)
+        if step_ids.INFRA_VALIDATE in chosen and role and role[0] == step_ids.TRAIN:
+            standby.start_ahead(frameworks)
+
+    return on_execute
 
 
 def selected_steps(pipeline, only: str | None, start_from: str | None) -> set[str]:
@@ -161,10 +176,11 @@ def run(config: PipelineConfig, paths: Paths, trainers, tracking_uri: str, beam_
             return step_reports.summary(latest[-1]) if latest else ""
 
         quiet_loggers()
-        handler = step_log.install(describe, data.rows)
+        handler = step_log.install(describe, data.rows, infra_server_ahead(config, trainers, chosen))
         try:
             named_runner(pipeline_run_id).run(pipeline, run_options=run_options)
         finally:
+            standby.discard()  # started ahead for a step that did not run
             logging.getLogger("absl").removeHandler(handler)
             logging.getLogger("absl").propagate = True
             quiet_loggers()

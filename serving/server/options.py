@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sluice_config.frameworks import FRAMEWORKS
+
 DEFAULT_GRPC_PORT = 8500  # TF Serving's gRPC port
 
 
@@ -52,14 +54,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="larger request bodies get 413 (default: 4 MiB)")
     parser.add_argument("--threads", type=int, default=0,
                         help="framework threads per model call (default 0: TensorFlow's and torch's own)")
+    parser.add_argument("--preload", action="append", default=[], choices=FRAMEWORKS,
+                        help="import a framework's libraries before serving (keras, torch), so the "
+                             "first model of that framework loads sooner; repeatable")
     parser.add_argument("--batch-timeout-ms", type=float, default=2.0,
                         help="under load, how long a model call may wait for as many requests as "
                              "the previous call took (default 2; 0: never wait)")
 
 
 def serve(serving_dir: Path, args: argparse.Namespace) -> None:
+    from serving.model_format import flavors
     from serving.server import rest
 
+    for framework in args.preload:
+        flavors.preload(framework)
     rest.serve(serving_dir.resolve(), args.host, args.port, args.poll_seconds, args.max_request_bytes,
                args.threads, args.batch_timeout_ms / 1000, args.grpc_port,
                Path(args.request_log).resolve() if args.request_log else None, args.sample_rate,

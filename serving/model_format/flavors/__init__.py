@@ -5,9 +5,19 @@ its inputs are packed by, the TensorFlow part of a prediction (raw columns in) a
 the rest (that part's outputs in, probabilities out)."""
 from __future__ import annotations
 
+import importlib
+
 from sluice_config.frameworks import framework as registered
 
 
 def flavor(framework: str):
     """The flavor module of a framework named in the registry (sluice_config.frameworks)."""
     return registered(framework).flavor()
+
+
+def preload(framework: str) -> None:
+    """Imports what loading a model of this framework imports, ahead of the first load."""
+    from serving.model_format import keras2  # noqa: F401  (the Keras 2 switch, before TensorFlow)
+
+    for module in flavor(framework).IMPORTS:
+        importlib.import_module(module)

@@ -10,6 +10,7 @@ from serving.model_format.layout import FeatureLayout
 
 PIP_REQUIREMENTS = []  # TensorFlow and TFT: every sluice model needs them
 SIGNATURE = "serving_default"  # TF Serving's default signature name
+IMPORTS = ("tensorflow",)  # what loading imports (a server started ahead imports them first)
 
 
 def save(out_dir: str, layout: FeatureLayout, module, serve) -> None:

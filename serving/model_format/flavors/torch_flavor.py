@@ -14,6 +14,7 @@ PIP_REQUIREMENTS = ["torch"]
 MODEL_FILE = "model.pt"  # TorchScript, the probabilities (or the value) on top
 ONNX_FILE = "model.onnx"  # a portable copy, checked against TorchScript when exported
 TRANSFORM_DIR = "transform"  # the Transform step's output, as it is
+IMPORTS = ("tensorflow", "tensorflow_transform", "torch")  # what loading imports
 
 
 def save(out_dir: Path, layout: FeatureLayout, scripted, transform_output: str) -> None:
