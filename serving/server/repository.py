@@ -19,6 +19,7 @@ import numpy as np
 
 from serving.model_format import push_target
 from serving.model_format.model import ServableModel
+from serving.server import frozen_heap
 
 log = logging.getLogger("sluice.serving")
 
@@ -51,6 +52,7 @@ class ModelRepository:
         self.serving_dir = Path(serving_dir)
         self.states: dict[str, ModelState] = {}
         self._lock = threading.Lock()  # one refresh at a time
+        self._dropped = False  # a version was replaced or removed since the last refresh
 
     def served(self, name: str) -> LoadedVersion | None:
         state = self.states.get(name)
@@ -72,11 +74,15 @@ class ModelRepository:
         """Brings served versions in line with the folder. Blocking: run it off the
         event loop. Requests keep using the previous version until the swap."""
         with self._lock:
+            if self._dropped:  # one look later: the requests that held them are answered
+                self._dropped = False
+                frozen_heap.collect_unloaded()
             desired = self.desired_versions()
             for name in list(self.states):
                 if name not in desired:
                     log.info("model %s: no versions left, unloading", name)
                     del self.states[name]
+                    self._dropped = True
             for name, version in desired.items():
                 state = self.states.setdefault(name, ModelState())
                 current = state.served.version if state.served else None
@@ -95,6 +101,8 @@ class ModelRepository:
         else:
             previous = state.served
             state.served = LoadedVersion(name, version, model)
+            self._dropped = self._dropped or previous is not None
+            frozen_heap.freeze_loaded()
             log.info("model %s: serving version %s%s", name, version,
                      f" (was {previous.version})" if previous else "")
         finally:
