@@ -5,6 +5,7 @@ import csv
 import http.client
 import json
 import threading
+import time
 import urllib.request
 from types import SimpleNamespace
 
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from serving.model_format.layout import FeatureLayout, ModelInput
-from serving.server.request_log import RequestLog
+from serving.server.request_log import FLUSH_SECONDS, RequestLog
 
 LAYOUT = FeatureLayout("keras", "binary", ("no", "yes"), (ModelInput("miles_xf", "float32"),),
                        {"miles": "number", "company": "string"})
@@ -35,6 +36,8 @@ def test_rows_rotation_and_a_clean_stop(tmp_path):
     for i in range(40):
         log.offer(LOADED, {"miles": [float(i), None], "company": ["A, Inc.", ""]},
                   np.array([[0.25, 0.75], [0.9, 0.1]], np.float32))
+        if i % 10 == 9:  # the size is checked per flush: four flushes, each past 600 bytes
+            time.sleep(FLUSH_SECONDS * 2)
     log.stop()
     files = sorted(tmp_path.glob("taxi/*"))
     assert len(files) > 3 and all(f.suffix == ".csv" for f in files)  # rotated, none left partial

@@ -11,10 +11,11 @@ microseconds, and a thread wakes every FLUSH_SECONDS to write all that arrived s
 from the event loop thousands of times a second). When the list is full the sample is
 dropped and counted (sluice_request_log_dropped in /metrics), never the request slowed
 or failed. Files are per model, <dir>/<model>/requests-<time>-<n>.csv, written as .part
-and renamed when complete: when they reach the size limit or the age limit (a live
-server's rows reach `sluice monitor` within minutes; it also reads a .part file up to
-its last whole line), when the model's columns change (a new version with other
-features), and at a clean shutdown. After a crash
+and renamed when complete: when they reach the size limit or the age limit (checked
+once per flush, so a file may pass the size by one flush's rows; a live server's rows
+reach `sluice monitor` within minutes; it also reads a .part file up to its last whole
+line), when the model's columns change (a new version with other features), and at a
+clean shutdown. After a crash
 the next start completes the .part files it finds, up to their last whole line, so a
 crash loses at most what was not yet flushed (the writer flushes after each batch: the
 last FLUSH_SECONDS of requests).
@@ -97,22 +98,29 @@ class RequestLog:
         self._files.clear()
 
     def _write_pending(self) -> None:
-        """Everything that arrived since the last batch, then one flush."""
-        wrote = False
-        while self._pending:
-            item = self._pending.popleft()
+        """Everything that arrived since the last batch, then one flush. Consecutive
+        requests to the same model version are formatted as one run of rows."""
+        pop, items = self._pending.popleft, []
+        for _ in range(len(self._pending)):
+            items.append(pop())
+        start = 0
+        while start < len(items):
+            name, layout, end = items[start][0], items[start][2], start + 1
+            while end < len(items) and items[end][2] is layout and items[end][0] == name:
+                end += 1
             try:
-                self._write(*item)
+                self.on_rows(self._write_run(items[start:end]))
             except Exception:  # a full disk must not stop the server; the sample is lost
                 log.exception("request log: writing failed")
-                self.on_drop()
-            wrote = True
-        if wrote:
+                for _ in range(end - start):
+                    self.on_drop()
+            start = end
+        if items:
             for open_file in self._files.values():
                 open_file.flush()
 
-    def _write(self, name: str, version: int, layout, columns: dict, answers, when: float,
-               outside: dict) -> None:
+    def _file(self, name: str, layout) -> _OpenFile:
+        """The model's open file, a new one when the columns change or it is full or old."""
         header = self._headers.get(id(layout))
         if header is None:  # the layouts served are few: one header each
             header = self._headers[id(layout)] = columns_of(layout)
@@ -123,24 +131,41 @@ class RequestLog:
             current = None
         if current is None:
             current = self._files[name] = _OpenFile(self.folder / name, header)
+        return current
+
+    def _stamp(self, when: float) -> str:
         second = int(when)
         if second != self._second[0]:
             self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-        stamp = f"{self._second[1]}.{int(when % 1 * 1000):03d}Z"
-        features = [columns[n] for n in layout.raw_features]
-        answers = answers.tolist()
-        marks: dict[int, list[str]] = {}
-        for feature, found in outside.items():
-            for row, _ in found:
-                marks.setdefault(row, []).append(feature)
+        return f"{self._second[1]}.{int(when % 1 * 1000):03d}Z"
+
+    def _write_run(self, run: list) -> int:
+        """Requests of one model version -> their rows in its file; -> rows written.
+        A one-row request (the common case) takes a short path; csv writes None as ''."""
+        name, layout = run[0][0], run[0][2]
+        names, classes, regression = tuple(layout.raw_features), layout.classes, layout.regression
         rows = []
-        for i, answer in enumerate(answers):
-            predicted = answer[0] if layout.regression else layout.classes[max(range(len(answer)), key=answer.__getitem__)]
-            rows.append([*("" if f[i] is None else f[i] for f in features), predicted,
-                         *([] if layout.regression else answer), name, version, stamp,
-                         ";".join(marks.get(i, ()))])
-        current.write(rows)
-        self.on_rows(len(rows))
+        for _, version, _, columns, answers, when, outside in run:
+            stamp = self._stamp(when)
+            answers = answers.tolist()
+            if len(answers) == 1 and not outside:
+                answer = answers[0]
+                rows.append([*[columns[n][0] for n in names],
+                             answer[0] if regression else classes[answer.index(max(answer))],
+                             *([] if regression else answer), name, version, stamp, ""])
+                continue
+            features = [columns[n] for n in names]
+            marks: dict[int, list[str]] = {}
+            for feature, found in outside.items():
+                for row, _ in found:
+                    marks.setdefault(row, []).append(feature)
+            for i, answer in enumerate(answers):
+                rows.append([*[f[i] for f in features],
+                             answer[0] if regression else classes[answer.index(max(answer))],
+                             *([] if regression else answer), name, version, stamp,
+                             ";".join(marks.get(i, ()))])
+        self._file(name, layout).write(rows)
+        return len(rows)
 
 
 class _OpenFile:
