@@ -41,7 +41,10 @@ class StepLogHandler(logging.Handler):
         elif message == "A cached execution %d is used.":
             self.cached.add(self.current)
         elif message == "Going to run a new execution %d":
-            self.on_execute(self.current)
+            try:
+                self.on_execute(self.current)
+            except Exception as err:  # an optimisation must never break the run
+                log.warning("(%s: %s)", type(err).__name__, err)
         elif message == "Component %s is finished.":
             node = args[0]
             took = time.time() - self.started.get(node, time.time())
