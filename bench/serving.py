@@ -293,8 +293,10 @@ def compare_floor(model: ServableModel, rows, seconds: float, rounds: int) -> di
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for api, port in ports.items()}
     try:
+        import grpc
+
         wait_until_up(f"http://127.0.0.1:{ports['rest']}/", processes["rest"])
-        wait_for_port(ports["grpc"], processes["grpc"])
+        grpc.channel_ready_future(grpc.insecure_channel(f"127.0.0.1:{ports['grpc']}")).result(timeout=120)
         return native_pair(f"http://127.0.0.1:{ports['rest']}/v1/models/bench:predict",
                            f"127.0.0.1:{ports['grpc']}", (processes["rest"].pid, processes["grpc"].pid),
                            model, rows, seconds, rounds)
@@ -302,21 +304,6 @@ def compare_floor(model: ServableModel, rows, seconds: float, rounds: int) -> di
         for process in processes.values():
             process.kill()
             process.wait()
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 120) -> None:
-    import socket
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"bare server exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"nothing listens on port {port} after {timeout:.0f} s")
 
 
 def print_apis(results: dict, clients: str, title: str = "sluice serve, 1 instance") -> None:

@@ -140,26 +140,19 @@ class RequestLog:
         return f"{self._second[1]}.{int(when % 1 * 1000):03d}Z"
 
     def _write_run(self, run: list) -> int:
-        """Requests of one model version -> their rows in its file; -> rows written.
-        A one-row request (the common case) takes a short path; csv writes None as ''."""
+        """Requests of one model version -> their rows in its file; -> rows written
+        (csv writes None as '')."""
         name, layout = run[0][0], run[0][2]
         names, classes, regression = tuple(layout.raw_features), layout.classes, layout.regression
         rows = []
         for _, version, _, columns, answers, when, outside in run:
             stamp = self._stamp(when)
-            answers = answers.tolist()
-            if len(answers) == 1 and not outside:
-                answer = answers[0]
-                rows.append([*[columns[n][0] for n in names],
-                             answer[0] if regression else classes[answer.index(max(answer))],
-                             *([] if regression else answer), name, version, stamp, ""])
-                continue
             features = [columns[n] for n in names]
             marks: dict[int, list[str]] = {}
             for feature, found in outside.items():
                 for row, _ in found:
                     marks.setdefault(row, []).append(feature)
-            for i, answer in enumerate(answers):
+            for i, answer in enumerate(answers.tolist()):
                 rows.append([*[f[i] for f in features],
                              answer[0] if regression else classes[answer.index(max(answer))],
                              *([] if regression else answer), name, version, stamp,

@@ -27,12 +27,11 @@ class ScratchServer:
     """`sluice serve` on an empty serving dir of its own, removed with it."""
 
     def __init__(self, frameworks: tuple[str, ...] = (), ahead: bool = False):
-        self.frameworks = tuple(frameworks)
         self.ahead = ahead  # started before the step that uses it
         self.scratch = Path(tempfile.mkdtemp(prefix="sluice-infra-"))
         self.serving_dir = self.scratch / "serving"
         self.serving_dir.mkdir()
-        preload = [arg for name in self.frameworks for arg in ("--preload", name)]
+        preload = [arg for name in frameworks for arg in ("--preload", name)]
         self.server = ServerProcess(self.serving_dir, "--poll-seconds", POLL_SECONDS, *preload,
                                     log_path=self.scratch / "server.log")
 
